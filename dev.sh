@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# Latchkey's two entry points on Debian 12 / Ubuntu:
+#   ./dev.sh app    install what is missing, build, and open Latchkey
+#   ./dev.sh test   install what is missing, then fmt + clippy + every test, headless
+# Extra arguments after `test` go to `cargo test` (e.g. ./dev.sh test -p latchkey-e2e --test foundation).
+set -euo pipefail
+cd "$(dirname "$0")"
+
+APT_PACKAGES=(libwebkit2gtk-4.1-dev build-essential curl wget file libssl-dev libayatana-appindicator3-dev
+  librsvg2-dev libxdo-dev libsoup-3.0-dev libjavascriptcoregtk-4.1-dev libgtk-3-dev pkg-config
+  libsecret-1-dev libdbus-1-dev gnome-keyring libsecret-tools dbus dbus-x11 xdg-utils desktop-file-utils)
+TEST_PACKAGES=(xvfb xauth webkit2gtk-driver imagemagick x11-utils xdotool at-spi2-core xclip librsvg2-bin)
+
+say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+
+sudo_cmd() {
+  if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+ensure_apt() {
+  local missing=()
+  for p in "$@"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+  if ! command -v node >/dev/null 2>&1 && [ "${NEED_NODE:-0}" = 1 ]; then missing+=(nodejs npm); fi
+  if [ ${#missing[@]} -gt 0 ]; then
+    say "installing ${#missing[@]} system packages: ${missing[*]}"
+    sudo_cmd apt-get update -qq
+    sudo_cmd env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  fi
+}
+
+ensure_rust() {
+  if ! command -v cargo >/dev/null 2>&1 && [ -x "$HOME/.cargo/bin/cargo" ]; then export PATH="$HOME/.cargo/bin:$PATH"; fi
+  if ! command -v cargo >/dev/null 2>&1; then
+    say "installing the Rust toolchain (rustup, minimal profile)"
+    curl --proto '=https' --tlsv1.2 -sSf https://sh.rustup.rs | sh -s -- -y --profile minimal -c clippy,rustfmt
+    export PATH="$HOME/.cargo/bin:$PATH"
+  fi
+  if command -v rustup >/dev/null 2>&1; then
+    cargo fmt --version >/dev/null 2>&1 || rustup component add rustfmt
+    cargo clippy --version >/dev/null 2>&1 || rustup component add clippy
+  fi
+}
+
+ensure_idp() {
+  local major
+  major=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
+  if [ "$major" -lt 20 ]; then
+    echo "dev.sh: the test IdP needs Node.js 20 or newer (found ${major}); install it from your distribution or nodejs.org, then rerun." >&2
+    exit 1
+  fi
+  if [ ! -d tests/idp/node_modules/oidc-provider ] || [ tests/idp/package-lock.json -nt tests/idp/node_modules/.package-lock.json ]; then
+    say "installing the test IdP (npm ci in tests/idp)"
+    (cd tests/idp && npm ci --no-audit --no-fund --loglevel=error)
+  fi
+}
+
+cmd=${1:-help}
+shift || true
+case "$cmd" in
+  app)
+    ensure_apt "${APT_PACKAGES[@]}"
+    ensure_rust
+    say "building Latchkey (release)"
+    cargo build --release -p latchkey
+    exec ./target/release/latchkey "$@"
+    ;;
+  test)
+    NEED_NODE=1 ensure_apt "${APT_PACKAGES[@]}" "${TEST_PACKAGES[@]}"
+    ensure_rust
+    ensure_idp
+    start=$(date +%s)
+    say "cargo fmt --check"
+    cargo fmt --all -- --check
+    say "cargo clippy --all-targets -- -D warnings"
+    cargo clippy --workspace --all-targets --quiet -- -D warnings
+    say "building the app binary the end-to-end suites launch"
+    cargo build -p latchkey --bins --quiet
+    say "cargo test --workspace (inside a headless session: Xvfb, D-Bus, gnome-keyring)"
+    tests/session.sh cargo test --workspace "$@"
+    say "all checks passed in $(( $(date +%s) - start )) s"
+    ;;
+  *)
+    echo "usage: ./dev.sh app | ./dev.sh test [cargo test args]" >&2
+    exit 1
+    ;;
+esac

@@ -1,0 +1,11 @@
+/// App commands the webview may call; anything not listed here is denied (S21).
+const COMMANDS: &[&str] = &["app_info", "list_accounts"];
+
+fn main() {
+    let attrs = tauri_build::Attributes::new()
+        .config_path("../tauri.conf.json")
+        .app_manifest(tauri_build::AppManifest::new().commands(COMMANDS));
+    if let Err(e) = tauri_build::try_build(attrs) {
+        panic!("tauri build configuration (../tauri.conf.json): {e:#}");
+    }
+}

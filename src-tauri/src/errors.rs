@@ -1,0 +1,82 @@
+//! The one error shape people see: `{code, message, fix}`, plus the CLI's exit classes.
+
+use crate::vault::store::StoreError;
+use crate::vault::VaultError;
+use serde::Serialize;
+
+/// Exit codes of the command line (documented in the README).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ExitClass {
+    /// 1: usage or anything else.
+    Other = 1,
+    /// 2: the account needs sign-in.
+    NeedsSignIn = 2,
+    /// 3: no usable credential store.
+    Store = 3,
+    /// 4: network or provider trouble.
+    Network = 4,
+}
+
+/// An error in plain words, with the action that fixes it. Never holds a secret.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct UserError {
+    /// Stable machine-readable code.
+    pub code: String,
+    /// What happened.
+    pub message: String,
+    /// What to do next (often an exact command).
+    pub fix: String,
+    /// Which exit code the CLI uses.
+    #[serde(skip)]
+    pub class: ExitClass,
+}
+
+impl UserError {
+    /// Builds an error.
+    pub fn new(
+        code: &str,
+        message: impl Into<String>,
+        fix: impl Into<String>,
+        class: ExitClass,
+    ) -> Self {
+        UserError {
+            code: code.into(),
+            message: message.into(),
+            fix: fix.into(),
+            class,
+        }
+    }
+}
+
+impl std::fmt::Display for UserError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} — {}", self.message, self.fix)
+    }
+}
+
+impl std::error::Error for UserError {}
+
+impl From<VaultError> for UserError {
+    fn from(e: VaultError) -> Self {
+        let class = match &e {
+            VaultError::Store(StoreError::Corrupt(_)) | VaultError::BadRecord => {
+                ExitClass::NeedsSignIn
+            }
+            VaultError::Store(_) => ExitClass::Store,
+            _ => ExitClass::Other,
+        };
+        let message = match &e {
+            VaultError::Store(s) => format!("Latchkey can't use your credential store: {s}"),
+            other => capitalize(&other.to_string()),
+        };
+        UserError::new(e.code(), message, e.fix(), class)
+    }
+}
+
+fn capitalize(s: &str) -> String {
+    let mut c = s.chars();
+    c.next()
+        .map(|f| f.to_uppercase().collect::<String>() + c.as_str())
+        .unwrap_or_default()
+}

@@ -1,0 +1,108 @@
+//! Latchkey: a desktop OAuth 2.0 token manager. One binary: the desktop app, the deep-link
+//! receiver and the `latchkey` command line.
+
+pub mod accounts;
+pub mod cli;
+pub mod desktop;
+pub mod errors;
+pub mod link;
+pub mod logging;
+pub mod oauth;
+pub mod paths;
+pub mod provider;
+pub mod secret;
+pub mod vault;
+
+/// Current time, unix seconds.
+pub fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+/// What a process was started to do.
+#[derive(Debug, PartialEq, Eq)]
+pub enum LaunchMode {
+    /// Open the desktop app (no arguments, or `--minimized` from autostart).
+    Desktop { minimized: bool },
+    /// Deliver a `dev.latchkey:` link: forward it to the running app, or start with it.
+    Link(String),
+    /// A command-line invocation; never touches GTK or WebKit.
+    Cli,
+}
+
+/// Decides the launch mode from argv (without the program name).
+pub fn launch_mode(args: &[std::ffi::OsString]) -> LaunchMode {
+    match args {
+        [] => LaunchMode::Desktop { minimized: false },
+        [one] if one == "--minimized" => LaunchMode::Desktop { minimized: true },
+        [one] => match one.to_str() {
+            Some(s) if link::looks_like_our_link(s) => LaunchMode::Link(s.to_string()),
+            _ => LaunchMode::Cli,
+        },
+        _ => LaunchMode::Cli,
+    }
+}
+
+/// The program: returns the process exit code.
+pub fn run() -> i32 {
+    let args: Vec<std::ffi::OsString> = std::env::args_os().skip(1).collect();
+    match launch_mode(&args) {
+        LaunchMode::Desktop { minimized } => {
+            logging::init_desktop();
+            desktop::run(None, minimized)
+        }
+        LaunchMode::Link(url) => match link::validate(&url) {
+            Ok(()) => {
+                logging::init_desktop();
+                desktop::run(Some(url), false)
+            }
+            Err(e) => {
+                eprintln!("latchkey: {e}");
+                1
+            }
+        },
+        LaunchMode::Cli => cli::main(args),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::ffi::OsString;
+
+    fn os(v: &[&str]) -> Vec<OsString> {
+        v.iter().map(OsString::from).collect()
+    }
+
+    #[test]
+    fn launch_mode_picks_desktop_link_or_cli() {
+        assert_eq!(
+            launch_mode(&os(&[])),
+            LaunchMode::Desktop { minimized: false }
+        );
+        assert_eq!(
+            launch_mode(&os(&["--minimized"])),
+            LaunchMode::Desktop { minimized: true }
+        );
+        assert_eq!(
+            launch_mode(&os(&["dev.latchkey:/oauth/callback?code=x&state=y"])),
+            LaunchMode::Link("dev.latchkey:/oauth/callback?code=x&state=y".into())
+        );
+        assert_eq!(
+            launch_mode(&os(&["DEV.LATCHKEY:/oauth/callback"])),
+            LaunchMode::Link("DEV.LATCHKEY:/oauth/callback".into())
+        );
+        assert_eq!(launch_mode(&os(&["list"])), LaunchMode::Cli);
+        assert_eq!(launch_mode(&os(&["--version"])), LaunchMode::Cli);
+        assert_eq!(
+            launch_mode(&os(&["https://evil.example/cb?code=x"])),
+            LaunchMode::Cli
+        );
+        assert_eq!(
+            launch_mode(&os(&["token", "dev.latchkey:/oauth/callback"])),
+            LaunchMode::Cli
+        );
+    }
+}

@@ -1,0 +1,542 @@
+//! Providers: the model, the built-in presets, and RFC 8414 / OIDC discovery.
+
+use serde::{Deserialize, Serialize};
+
+/// The custom-scheme redirect every native client registers (RFC 8252 §7.1, reverse DNS).
+pub const SCHEME_REDIRECT: &str = "dev.latchkey:/oauth/callback";
+/// The custom URL scheme.
+pub const SCHEME: &str = "dev.latchkey";
+/// Environment override for the Taskade base URL (tests point it at the local IdP).
+pub const TASKADE_BASE_ENV: &str = "LATCHKEY_TASKADE_BASE";
+
+/// How the client authenticates at the token endpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum ClientAuth {
+    /// Public client (PKCE only); `client_id` in the body.
+    #[default]
+    None,
+    /// HTTP Basic with id and secret.
+    ClientSecretBasic,
+    /// id and secret in the form body.
+    ClientSecretPost,
+}
+
+/// Where the browser sends the person back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum RedirectKind {
+    /// `dev.latchkey:/oauth/callback`, through the OS deep-link handler.
+    Scheme,
+    /// `http://127.0.0.1:<port>/callback`, a one-shot local listener.
+    #[default]
+    Loopback,
+}
+
+/// How to learn who an account belongs to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case", tag = "kind")]
+pub enum IdentitySource {
+    /// Taskade: `GET /oauth2/ping` answers `{handle}`.
+    TaskadePing,
+    /// OIDC userinfo: `preferred_username`, else `email`, else `sub`.
+    Userinfo,
+    /// GitHub: `GET https://api.github.com/user` answers `{login}`.
+    GithubUser,
+    /// No identity lookup.
+    #[default]
+    None,
+}
+
+/// A read-only request offered as "Test API call".
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiPreset {
+    /// Button label.
+    pub label: String,
+    /// HTTP method.
+    pub method: String,
+    /// Absolute URL or a path relative to the first API base.
+    pub path: String,
+}
+
+/// Everything Latchkey needs to talk to one provider. Holds no secret.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProviderSpec {
+    /// Stable id (`taskade`, `github`, or one the person chose).
+    pub id: String,
+    /// Display name.
+    pub name: String,
+    /// The issuer, compared with `iss` on callbacks (RFC 9207).
+    #[serde(default)]
+    pub issuer: Option<String>,
+    /// Authorization endpoint.
+    #[serde(default)]
+    pub authorize_url: Option<String>,
+    /// Token endpoint.
+    #[serde(default)]
+    pub token_url: Option<String>,
+    /// RFC 7009 revocation endpoint.
+    #[serde(default)]
+    pub revocation_url: Option<String>,
+    /// RFC 7591 registration endpoint.
+    #[serde(default)]
+    pub registration_url: Option<String>,
+    /// OIDC userinfo endpoint.
+    #[serde(default)]
+    pub userinfo_url: Option<String>,
+    /// RFC 8628 device authorization endpoint.
+    #[serde(default)]
+    pub device_url: Option<String>,
+    /// Base URLs where test calls and `latchkey api` may send this provider's tokens (S11).
+    #[serde(default)]
+    pub api_bases: Vec<String>,
+    /// How to find the account's identity.
+    #[serde(default)]
+    pub identity: IdentitySource,
+    /// Scopes requested when the person names none.
+    #[serde(default)]
+    pub default_scopes: Vec<String>,
+    /// A client id configured for this provider (a secret, if any, is in the vault).
+    #[serde(default)]
+    pub client_id: Option<String>,
+    /// Token endpoint authentication.
+    #[serde(default)]
+    pub client_auth: ClientAuth,
+    /// Preferred redirect.
+    #[serde(default)]
+    pub redirect: RedirectKind,
+    /// The provider promises `iss` on every authorization response (RFC 9207).
+    #[serde(default)]
+    pub iss_required: bool,
+    /// Personal access tokens can be pasted.
+    #[serde(default)]
+    pub supports_pat: bool,
+    /// Where to create a personal token, in words.
+    #[serde(default)]
+    pub pat_help: Option<String>,
+    /// Test-call presets.
+    #[serde(default)]
+    pub presets: Vec<ApiPreset>,
+    /// Password/implicit grants allowed (only ever for user-added providers, S23).
+    #[serde(default)]
+    pub insecure_grants: bool,
+}
+
+impl ProviderSpec {
+    fn empty(id: &str, name: &str) -> Self {
+        ProviderSpec {
+            id: id.into(),
+            name: name.into(),
+            issuer: None,
+            authorize_url: None,
+            token_url: None,
+            revocation_url: None,
+            registration_url: None,
+            userinfo_url: None,
+            device_url: None,
+            api_bases: Vec::new(),
+            identity: IdentitySource::None,
+            default_scopes: Vec::new(),
+            client_id: None,
+            client_auth: ClientAuth::None,
+            redirect: RedirectKind::Loopback,
+            iss_required: false,
+            supports_pat: false,
+            pat_help: None,
+            presets: Vec::new(),
+            insecure_grants: false,
+        }
+    }
+
+    /// Resolves a preset path against the first API base.
+    pub fn api_url(&self, path: &str) -> Option<String> {
+        if path.starts_with("https://") || path.starts_with("http://") {
+            return Some(path.to_string());
+        }
+        let base = self.api_bases.first()?;
+        Some(format!(
+            "{}/{}",
+            base.trim_end_matches('/'),
+            path.trim_start_matches('/')
+        ))
+    }
+
+    /// True when `url` lies under one of this provider's API bases or its own endpoints (S11).
+    pub fn may_receive_token(&self, url: &str) -> bool {
+        let Ok(target) = url::Url::parse(url) else {
+            return false;
+        };
+        let own = self.api_bases.iter().chain(self.userinfo_url.iter());
+        own.filter_map(|b| url::Url::parse(b).ok()).any(|base| {
+            base.scheme() == target.scheme()
+                && base.host_str() == target.host_str()
+                && base.port_or_known_default() == target.port_or_known_default()
+                && target.path().starts_with(base.path().trim_end_matches('/'))
+        })
+    }
+}
+
+fn taskade_base() -> String {
+    std::env::var(TASKADE_BASE_ENV)
+        .ok()
+        .filter(|v| !v.is_empty())
+        .unwrap_or_else(|| "https://www.taskade.com".into())
+        .trim_end_matches('/')
+        .to_string()
+}
+
+/// The Taskade preset (facts from Taskade's public docs; see TESTING.md).
+pub fn taskade() -> ProviderSpec {
+    let base = taskade_base();
+    let mut p = ProviderSpec::empty("taskade", "Taskade");
+    p.issuer = Some(base.clone());
+    p.authorize_url = Some(format!("{base}/oauth2/authorize"));
+    p.token_url = Some(format!("{base}/oauth2/token"));
+    p.registration_url = Some(format!("{base}/oauth2/register"));
+    // Taskade documents no revocation endpoint; the test stand-in has one, and discovery
+    // fills it in where metadata lists it.
+    if std::env::var(TASKADE_BASE_ENV).is_ok() {
+        p.revocation_url = Some(format!("{base}/oauth2/revoke"));
+    }
+    p.api_bases = vec![format!("{base}/api/v1"), format!("{base}/oauth2/ping")];
+    p.identity = IdentitySource::TaskadePing;
+    p.redirect = RedirectKind::Loopback;
+    p.supports_pat = true;
+    p.pat_help = Some("In Taskade, open Settings → API → Personal access tokens, create a token, and paste it here. It starts with tskdp_.".into());
+    p.presets = vec![
+        ApiPreset {
+            label: "Who am I".into(),
+            method: "GET".into(),
+            path: format!("{base}/oauth2/ping"),
+        },
+        ApiPreset {
+            label: "Workspaces".into(),
+            method: "GET".into(),
+            path: "workspaces".into(),
+        },
+        ApiPreset {
+            label: "My projects".into(),
+            method: "GET".into(),
+            path: "me/projects".into(),
+        },
+    ];
+    p
+}
+
+/// GitHub (OAuth apps; device flow; no refresh for classic OAuth apps).
+pub fn github() -> ProviderSpec {
+    let mut p = ProviderSpec::empty("github", "GitHub");
+    p.issuer = None;
+    p.authorize_url = Some("https://github.com/login/oauth/authorize".into());
+    p.token_url = Some("https://github.com/login/oauth/access_token".into());
+    p.device_url = Some("https://github.com/login/device/code".into());
+    p.api_bases = vec!["https://api.github.com".into()];
+    p.identity = IdentitySource::GithubUser;
+    p.default_scopes = vec!["read:user".into()];
+    p.supports_pat = true;
+    p.pat_help = Some("On GitHub, open Settings → Developer settings → Personal access tokens, create a token, and paste it here.".into());
+    p.presets = vec![ApiPreset {
+        label: "Who am I".into(),
+        method: "GET".into(),
+        path: "user".into(),
+    }];
+    p
+}
+
+/// Google (OIDC).
+pub fn google() -> ProviderSpec {
+    let mut p = ProviderSpec::empty("google", "Google");
+    p.issuer = Some("https://accounts.google.com".into());
+    p.authorize_url = Some("https://accounts.google.com/o/oauth2/v2/auth".into());
+    p.token_url = Some("https://oauth2.googleapis.com/token".into());
+    p.revocation_url = Some("https://oauth2.googleapis.com/revoke".into());
+    p.userinfo_url = Some("https://openidconnect.googleapis.com/v1/userinfo".into());
+    p.device_url = Some("https://oauth2.googleapis.com/device/code".into());
+    p.api_bases = vec!["https://www.googleapis.com".into()];
+    p.identity = IdentitySource::Userinfo;
+    p.default_scopes = vec!["openid".into(), "email".into(), "profile".into()];
+    p.iss_required = true;
+    p.presets = vec![ApiPreset {
+        label: "Who am I".into(),
+        method: "GET".into(),
+        path: "https://openidconnect.googleapis.com/v1/userinfo".into(),
+    }];
+    p
+}
+
+/// Microsoft identity platform, `common` tenant (OIDC).
+pub fn microsoft() -> ProviderSpec {
+    let mut p = ProviderSpec::empty("microsoft", "Microsoft");
+    let base = "https://login.microsoftonline.com/common";
+    // The common endpoint's issuer is tenant-specific, so `iss` cannot be pinned here.
+    p.authorize_url = Some(format!("{base}/oauth2/v2.0/authorize"));
+    p.token_url = Some(format!("{base}/oauth2/v2.0/token"));
+    p.device_url = Some(format!("{base}/oauth2/v2.0/devicecode"));
+    p.userinfo_url = Some("https://graph.microsoft.com/oidc/userinfo".into());
+    p.api_bases = vec!["https://graph.microsoft.com".into()];
+    p.identity = IdentitySource::Userinfo;
+    p.default_scopes = vec![
+        "openid".into(),
+        "email".into(),
+        "profile".into(),
+        "offline_access".into(),
+        "User.Read".into(),
+    ];
+    p.presets = vec![ApiPreset {
+        label: "Who am I".into(),
+        method: "GET".into(),
+        path: "v1.0/me".into(),
+    }];
+    p
+}
+
+/// The built-in providers, Taskade first.
+pub fn presets() -> Vec<ProviderSpec> {
+    vec![taskade(), github(), google(), microsoft()]
+}
+
+/// Finds a provider by id among the presets and the person's own.
+pub fn find(id: &str, user: &[ProviderSpec]) -> Option<ProviderSpec> {
+    user.iter()
+        .find(|p| p.id == id)
+        .cloned()
+        .or_else(|| presets().into_iter().find(|p| p.id == id))
+}
+
+/// The subset of RFC 8414 / OIDC discovery metadata Latchkey uses.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Metadata {
+    /// Must equal the issuer we asked for.
+    pub issuer: String,
+    /// Authorization endpoint.
+    pub authorization_endpoint: Option<String>,
+    /// Token endpoint.
+    pub token_endpoint: Option<String>,
+    /// Revocation endpoint.
+    pub revocation_endpoint: Option<String>,
+    /// Registration endpoint.
+    pub registration_endpoint: Option<String>,
+    /// Userinfo endpoint.
+    pub userinfo_endpoint: Option<String>,
+    /// Device authorization endpoint.
+    pub device_authorization_endpoint: Option<String>,
+    /// RFC 9207.
+    #[serde(default)]
+    pub authorization_response_iss_parameter_supported: bool,
+    /// PKCE methods.
+    #[serde(default)]
+    pub code_challenge_methods_supported: Vec<String>,
+    /// Scopes.
+    #[serde(default)]
+    pub scopes_supported: Vec<String>,
+}
+
+/// The two well-known documents to try for an issuer, RFC 8414 first.
+pub fn discovery_urls(issuer: &str) -> Vec<String> {
+    let issuer = issuer.trim_end_matches('/');
+    let mut out = Vec::new();
+    if let Ok(u) = url::Url::parse(issuer) {
+        let path = u.path().trim_end_matches('/');
+        let origin = u.origin().ascii_serialization();
+        // RFC 8414 §3: the well-known segment goes between host and path.
+        out.push(format!(
+            "{origin}/.well-known/oauth-authorization-server{path}"
+        ));
+    }
+    out.push(format!("{issuer}/.well-known/openid-configuration"));
+    out
+}
+
+/// Parses a discovery document and checks it belongs to `issuer`.
+pub fn parse_metadata(issuer: &str, body: &[u8]) -> Result<Metadata, String> {
+    let m: Metadata = serde_json::from_slice(body)
+        .map_err(|e| format!("the discovery document is not valid JSON metadata ({e})"))?;
+    if m.issuer.trim_end_matches('/') != issuer.trim_end_matches('/') {
+        return Err(format!(
+            "the discovery document names issuer {} instead of {}",
+            m.issuer, issuer
+        ));
+    }
+    Ok(m)
+}
+
+/// Fills a provider's endpoints from metadata. Endpoints must be https unless loopback (S20).
+pub fn apply_metadata(p: &mut ProviderSpec, m: &Metadata) -> Result<(), String> {
+    for u in [
+        &m.authorization_endpoint,
+        &m.token_endpoint,
+        &m.revocation_endpoint,
+        &m.registration_endpoint,
+        &m.userinfo_endpoint,
+        &m.device_authorization_endpoint,
+    ]
+    .into_iter()
+    .flatten()
+    {
+        check_endpoint(u)?;
+    }
+    if !m.code_challenge_methods_supported.is_empty()
+        && !m
+            .code_challenge_methods_supported
+            .iter()
+            .any(|c| c == "S256")
+    {
+        return Err(
+            "this provider does not support PKCE with S256, which Latchkey requires".into(),
+        );
+    }
+    p.issuer = Some(m.issuer.clone());
+    p.authorize_url = m.authorization_endpoint.clone().or(p.authorize_url.take());
+    p.token_url = m.token_endpoint.clone().or(p.token_url.take());
+    p.revocation_url = m.revocation_endpoint.clone().or(p.revocation_url.take());
+    p.registration_url = m
+        .registration_endpoint
+        .clone()
+        .or(p.registration_url.take());
+    p.userinfo_url = m.userinfo_endpoint.clone().or(p.userinfo_url.take());
+    p.device_url = m
+        .device_authorization_endpoint
+        .clone()
+        .or(p.device_url.take());
+    p.iss_required = m.authorization_response_iss_parameter_supported;
+    if p.identity == IdentitySource::None && p.userinfo_url.is_some() {
+        p.identity = IdentitySource::Userinfo;
+    }
+    if p.default_scopes.is_empty() && m.scopes_supported.iter().any(|s| s == "openid") {
+        p.default_scopes = vec!["openid".into(), "email".into(), "profile".into()];
+    }
+    if p.presets.is_empty() {
+        if let Some(u) = &p.userinfo_url {
+            p.presets.push(ApiPreset {
+                label: "Who am I (userinfo)".into(),
+                method: "GET".into(),
+                path: u.clone(),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// S20: production endpoints must be https; only loopback may use plain http.
+pub fn check_endpoint(u: &str) -> Result<(), String> {
+    let parsed = url::Url::parse(u).map_err(|_| format!("{u} is not a valid URL"))?;
+    match parsed.scheme() {
+        "https" => Ok(()),
+        "http" if is_loopback_host(parsed.host_str().unwrap_or("")) => Ok(()),
+        _ => Err(format!(
+            "{u} must use https (plain http is only allowed for 127.0.0.1)"
+        )),
+    }
+}
+
+/// True for 127.0.0.0/8, ::1 and `localhost`.
+pub fn is_loopback_host(h: &str) -> bool {
+    h == "localhost"
+        || h.trim_matches(|c| c == '[' || c == ']')
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn custom_scheme_is_reverse_dns_s3() {
+        assert_eq!(SCHEME, "dev.latchkey");
+        assert!(SCHEME_REDIRECT.starts_with("dev.latchkey:/"));
+        // Reverse DNS of a domain we control: at least one dot, all lower-case.
+        assert!(SCHEME.contains('.') && SCHEME == SCHEME.to_lowercase());
+        let conf = include_str!("../../tauri.conf.json");
+        assert!(conf.contains("\"schemes\": [\"dev.latchkey\"]"));
+    }
+
+    #[test]
+    fn taskade_preset_matches_the_documented_endpoints() {
+        std::env::remove_var(TASKADE_BASE_ENV);
+        let t = taskade();
+        assert_eq!(
+            t.authorize_url.as_deref(),
+            Some("https://www.taskade.com/oauth2/authorize")
+        );
+        assert_eq!(
+            t.token_url.as_deref(),
+            Some("https://www.taskade.com/oauth2/token")
+        );
+        assert_eq!(
+            t.registration_url.as_deref(),
+            Some("https://www.taskade.com/oauth2/register")
+        );
+        assert_eq!(t.revocation_url, None);
+        assert_eq!(t.identity, IdentitySource::TaskadePing);
+        assert!(t.supports_pat);
+        let labels: Vec<_> = t.presets.iter().map(|p| p.label.as_str()).collect();
+        assert_eq!(labels, ["Who am I", "Workspaces", "My projects"]);
+        assert_eq!(
+            t.api_url("workspaces").unwrap(),
+            "https://www.taskade.com/api/v1/workspaces"
+        );
+        assert_eq!(
+            t.api_url(&t.presets[0].path).unwrap(),
+            "https://www.taskade.com/oauth2/ping"
+        );
+    }
+
+    /// S11: a token may only go to its own provider's API hosts.
+    #[test]
+    fn tokens_are_bound_to_their_provider_hosts_s11() {
+        std::env::remove_var(TASKADE_BASE_ENV);
+        let t = taskade();
+        assert!(t.may_receive_token("https://www.taskade.com/api/v1/workspaces"));
+        assert!(t.may_receive_token("https://www.taskade.com/oauth2/ping"));
+        assert!(!t.may_receive_token("https://evil.example/api/v1/workspaces"));
+        assert!(!t.may_receive_token("https://www.taskade.com.evil.example/api/v1/x"));
+        assert!(!t.may_receive_token("http://www.taskade.com/api/v1/workspaces"));
+        assert!(!t.may_receive_token("https://www.taskade.com/oauth2/token"));
+        assert!(!github().may_receive_token("https://www.taskade.com/api/v1/workspaces"));
+    }
+
+    /// S20: only loopback may use plain http.
+    #[test]
+    fn plain_http_is_refused_except_loopback_s20() {
+        assert!(check_endpoint("https://idp.example/token").is_ok());
+        assert!(check_endpoint("http://127.0.0.1:8080/token").is_ok());
+        assert!(check_endpoint("http://[::1]:8080/token").is_ok());
+        assert!(check_endpoint("http://idp.example/token").is_err());
+        assert!(check_endpoint("ftp://idp.example/token").is_err());
+        assert!(check_endpoint("javascript:alert(1)").is_err());
+    }
+
+    #[test]
+    fn discovery_tries_rfc8414_then_oidc() {
+        assert_eq!(
+            discovery_urls("https://idp.example/tenant1"),
+            vec![
+                "https://idp.example/.well-known/oauth-authorization-server/tenant1",
+                "https://idp.example/tenant1/.well-known/openid-configuration"
+            ]
+        );
+        assert_eq!(
+            discovery_urls("https://idp.example/")[0],
+            "https://idp.example/.well-known/oauth-authorization-server"
+        );
+    }
+
+    #[test]
+    fn metadata_for_another_issuer_is_rejected_s10() {
+        let body =
+            br#"{"issuer":"https://evil.example","token_endpoint":"https://evil.example/token"}"#;
+        assert!(parse_metadata("https://idp.example", body).is_err());
+        assert!(parse_metadata("https://idp.example", b"<html>").is_err());
+    }
+
+    #[test]
+    fn metadata_without_s256_is_refused_s6() {
+        let m: Metadata = serde_json::from_str(
+            r#"{"issuer":"https://i.example","code_challenge_methods_supported":["plain"]}"#,
+        )
+        .unwrap();
+        let mut p = ProviderSpec::empty("x", "X");
+        assert!(apply_metadata(&mut p, &m).unwrap_err().contains("S256"));
+    }
+}

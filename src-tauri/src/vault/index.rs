@@ -1,0 +1,403 @@
+//! The non-secret account index, `accounts.json`: atomic writes, 0600 in a 0700 directory,
+//! and a damaged or newer file is kept aside instead of being overwritten.
+
+use crate::provider::ProviderSpec;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::fs::{self, File, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// The schema version this build reads and writes.
+pub const SCHEMA: u32 = 1;
+
+/// How an account obtains tokens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum AccountKind {
+    /// Authorization code + PKCE; refreshed with a refresh token.
+    #[default]
+    Oauth,
+    /// A personal access token pasted by the person; no expiry.
+    PersonalToken,
+    /// A machine account using the client-credentials grant.
+    ClientCredentials,
+}
+
+/// What the app knows about an account's health, shown as its status chip.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum AccountStatus {
+    /// Tokens are usable (or refreshable).
+    #[default]
+    Valid,
+    /// The provider refused the grant; the person must sign in again.
+    NeedsSignIn,
+    /// The last refresh failed for a reason that may pass (network, 5xx).
+    Offline,
+}
+
+/// One connected account. Holds no secret.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AccountEntry {
+    /// Stable id, also the keyring user `account:<id>`.
+    pub id: String,
+    /// Provider id (`taskade`, `github`, or a user-added one).
+    pub provider: String,
+    /// Optional name the person gave it.
+    #[serde(default)]
+    pub label: Option<String>,
+    /// Handle or email, when known.
+    #[serde(default)]
+    pub identity: Option<String>,
+    /// Granted scopes.
+    #[serde(default)]
+    pub scopes: Vec<String>,
+    /// Access-token expiry (unix seconds); mirrors the secret record for display.
+    #[serde(default)]
+    pub expires_at: Option<i64>,
+    /// Health.
+    #[serde(default)]
+    pub status: AccountStatus,
+    /// How tokens are obtained.
+    #[serde(default)]
+    pub kind: AccountKind,
+    /// Client id used for this account, when it differs from the provider's.
+    #[serde(default)]
+    pub client_id: Option<String>,
+    /// Unix seconds.
+    pub created: i64,
+    /// Unix seconds.
+    pub updated: i64,
+    /// When the last refresh ran and what came of it (plain words, no secret).
+    #[serde(default)]
+    pub last_refresh: Option<RefreshNote>,
+}
+
+/// The outcome of the last refresh, for the details view and `status`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RefreshNote {
+    /// Unix seconds.
+    pub at: i64,
+    /// `refreshed`, `needs_sign_in` or `transient`.
+    pub outcome: String,
+    /// Plain-words detail, never a token.
+    #[serde(default)]
+    pub detail: Option<String>,
+}
+
+/// A dynamically registered client (RFC 7591) remembered per provider.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ClientRegistration {
+    /// The client id the provider issued.
+    pub client_id: String,
+    /// The redirect URI it was registered with.
+    pub redirect_uri: String,
+    /// Unix seconds.
+    pub registered_at: i64,
+}
+
+/// Person-facing preferences.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Settings {
+    /// Seconds before a copied token is cleared from the clipboard; 0 = never.
+    pub clipboard_clear_secs: u64,
+    /// Minimum refresh margin in seconds.
+    pub refresh_margin_secs: u64,
+    /// Command that opens URLs instead of the system browser (`%s` = the URL).
+    pub browser_command: Option<String>,
+    /// Explicit opt-in to plaintext storage on machines without a credential store.
+    pub insecure_file_store: bool,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            clipboard_clear_secs: 30,
+            refresh_margin_secs: 300,
+            browser_command: None,
+            insecure_file_store: false,
+        }
+    }
+}
+
+/// The whole index file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Index {
+    /// Schema version; a newer one is never overwritten.
+    pub schema: u32,
+    /// Providers the person added ("Other").
+    #[serde(default)]
+    pub providers: Vec<ProviderSpec>,
+    /// Dynamic client registrations, by provider id.
+    #[serde(default)]
+    pub registrations: BTreeMap<String, ClientRegistration>,
+    /// Connected accounts.
+    #[serde(default)]
+    pub accounts: Vec<AccountEntry>,
+    /// Account used when a command names none and the provider is ambiguous.
+    #[serde(default)]
+    pub default_account: Option<String>,
+    /// Preferences.
+    #[serde(default)]
+    pub settings: Settings,
+}
+
+impl Default for Index {
+    fn default() -> Self {
+        Index {
+            schema: SCHEMA,
+            providers: Vec::new(),
+            registrations: BTreeMap::new(),
+            accounts: Vec::new(),
+            default_account: None,
+            settings: Settings::default(),
+        }
+    }
+}
+
+impl Index {
+    /// The account with this id.
+    pub fn account(&self, id: &str) -> Option<&AccountEntry> {
+        self.accounts.iter().find(|a| a.id == id)
+    }
+
+    /// Mutable access to the account with this id.
+    pub fn account_mut(&mut self, id: &str) -> Option<&mut AccountEntry> {
+        self.accounts.iter_mut().find(|a| a.id == id)
+    }
+}
+
+/// Problems with the index file, in words a person can act on.
+#[derive(Debug, thiserror::Error)]
+pub enum IndexError {
+    /// Written by a newer Latchkey; left untouched.
+    #[error("accounts.json was written by a newer version of Latchkey (schema {found})")]
+    NewerSchema {
+        /// The schema number found.
+        found: u32,
+    },
+    /// Unreadable or unwritable file system.
+    #[error("could not {action} {path}: {source}")]
+    Io {
+        /// What we tried.
+        action: &'static str,
+        /// Which file.
+        path: PathBuf,
+        /// The OS error (no secrets in paths or errno text).
+        source: std::io::Error,
+    },
+}
+
+impl IndexError {
+    /// Stable code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            IndexError::NewerSchema { .. } => "index_newer_schema",
+            IndexError::Io { .. } => "index_io",
+        }
+    }
+
+    /// What to do.
+    pub fn fix(&self) -> String {
+        match self {
+            IndexError::NewerSchema { .. } => "Update Latchkey to the newest version; your accounts are safe and were not changed.".into(),
+            IndexError::Io { path, .. } => format!(
+                "Check that {} exists and belongs to you (chmod 700), or set LATCHKEY_HOME to a writable folder.",
+                path.parent().unwrap_or(path).display()
+            ),
+        }
+    }
+}
+
+fn io<'a>(action: &'static str, path: &'a Path) -> impl FnOnce(std::io::Error) -> IndexError + 'a {
+    move |source| IndexError::Io {
+        action,
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// Creates the data directory with mode 0700 (and tightens an existing one).
+pub fn ensure_private_dir(dir: &Path) -> Result<(), IndexError> {
+    fs::create_dir_all(dir).map_err(io("create", dir))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        fs::set_permissions(dir, fs::Permissions::from_mode(0o700)).map_err(io("secure", dir))?;
+    }
+    Ok(())
+}
+
+/// Result of reading the index: the data plus a notice when a damaged file was set aside.
+pub struct Loaded {
+    /// The index (empty when none existed or the old one was damaged).
+    pub index: Index,
+    /// Where a damaged file was moved, if that happened now.
+    pub set_aside: Option<PathBuf>,
+}
+
+/// Reads `accounts.json`. A damaged file is renamed to `accounts.json.damaged-<time>` and an
+/// empty index is returned with a notice; a newer schema is an error and the file stays put.
+pub fn load(path: &Path) -> Result<Loaded, IndexError> {
+    let bytes = match fs::read(path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Ok(Loaded {
+                index: Index::default(),
+                set_aside: None,
+            })
+        }
+        Err(e) => return Err(io("read", path)(e)),
+    };
+    let probe: Result<serde_json::Value, _> = serde_json::from_slice(&bytes);
+    if let Some(found) = probe
+        .as_ref()
+        .ok()
+        .and_then(|v| v.get("schema"))
+        .and_then(|s| s.as_u64())
+    {
+        if found > u64::from(SCHEMA) {
+            return Err(IndexError::NewerSchema {
+                found: found as u32,
+            });
+        }
+    }
+    match serde_json::from_slice::<Index>(&bytes) {
+        Ok(index) => Ok(Loaded {
+            index,
+            set_aside: None,
+        }),
+        Err(e) => {
+            let aside = path.with_file_name(format!("accounts.json.damaged-{}", crate::now()));
+            tracing::warn!(line = e.line(), column = e.column(), aside = %aside.display(), "accounts.json is damaged; keeping it aside");
+            fs::rename(path, &aside).map_err(io("set aside", path))?;
+            Ok(Loaded {
+                index: Index::default(),
+                set_aside: Some(aside),
+            })
+        }
+    }
+}
+
+/// Writes `accounts.json` atomically: temp file in the same dir, fsync, rename, fsync dir.
+pub fn store(path: &Path, index: &Index) -> Result<(), IndexError> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let json = serde_json::to_vec_pretty(index)
+        .map_err(|e| io("encode", path)(std::io::Error::other(e)))?;
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".accounts.json.")
+        .tempfile_in(dir)
+        .map_err(io("create a temp file in", dir))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        tmp.as_file()
+            .set_permissions(fs::Permissions::from_mode(0o600))
+            .map_err(io("secure", path))?;
+    }
+    tmp.write_all(&json).map_err(io("write", path))?;
+    tmp.write_all(b"\n").map_err(io("write", path))?;
+    tmp.as_file().sync_all().map_err(io("sync", path))?;
+    tmp.persist(path)
+        .map_err(|e| io("replace", path)(e.error))?;
+    if let Ok(d) = File::open(dir) {
+        let _ = d.sync_all();
+    }
+    Ok(())
+}
+
+/// An exclusive lock on the index for one read-modify-write, across processes.
+pub struct IndexLock {
+    _file: File,
+}
+
+impl IndexLock {
+    /// Blocks until no other process is writing the index.
+    pub fn acquire(dir: &Path) -> Result<Self, IndexError> {
+        let p = dir.join("accounts.json.lock");
+        let file = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&p)
+            .map_err(io("open", &p))?;
+        file.lock().map_err(io("lock", &p))?;
+        Ok(IndexLock { _file: file })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(id: &str) -> AccountEntry {
+        AccountEntry {
+            id: id.into(),
+            provider: "taskade".into(),
+            label: None,
+            identity: Some("alice".into()),
+            scopes: vec![],
+            expires_at: None,
+            status: AccountStatus::Valid,
+            kind: AccountKind::Oauth,
+            client_id: None,
+            created: 1,
+            updated: 1,
+            last_refresh: None,
+        }
+    }
+
+    #[test]
+    fn index_round_trips_with_private_modes() {
+        let d = tempfile::tempdir().unwrap();
+        let dir = d.path().join("home");
+        ensure_private_dir(&dir).unwrap();
+        let p = dir.join("accounts.json");
+        let mut idx = Index::default();
+        idx.accounts.push(entry("a1"));
+        store(&p, &idx).unwrap();
+        assert_eq!(load(&p).unwrap().index, idx);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            assert_eq!(
+                fs::metadata(&p).unwrap().permissions().mode() & 0o777,
+                0o600
+            );
+            assert_eq!(
+                fs::metadata(&dir).unwrap().permissions().mode() & 0o777,
+                0o700
+            );
+        }
+    }
+
+    #[test]
+    fn damaged_index_is_kept_aside_not_overwritten() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("accounts.json");
+        fs::write(&p, b"{\"schema\":1,\"accounts\":[{\"id\":").unwrap();
+        let loaded = load(&p).unwrap();
+        let aside = loaded.set_aside.expect("set aside");
+        assert!(loaded.index.accounts.is_empty());
+        assert_eq!(
+            fs::read(&aside).unwrap(),
+            b"{\"schema\":1,\"accounts\":[{\"id\":"
+        );
+        assert!(!p.exists());
+    }
+
+    #[test]
+    fn newer_schema_is_refused_and_left_alone() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("accounts.json");
+        fs::write(&p, b"{\"schema\":99,\"accounts\":[],\"future\":true}").unwrap();
+        let err = load(&p).err().expect("must refuse");
+        assert_eq!(err.code(), "index_newer_schema");
+        assert_eq!(
+            fs::read(&p).unwrap(),
+            b"{\"schema\":99,\"accounts\":[],\"future\":true}"
+        );
+    }
+}

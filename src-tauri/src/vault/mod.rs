@@ -1,0 +1,482 @@
+//! The vault: secrets in the OS credential store, the account index on disk, and the
+//! per-account lock that keeps two processes from refreshing one account at once.
+
+pub mod index;
+pub mod store;
+
+use crate::secret::Secret;
+use index::{AccountEntry, Index, IndexError, IndexLock};
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::fs::{File, OpenOptions};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use store::{Backend, StoreError, Worker};
+
+/// The secret half of an account: one credential-store entry, so access and refresh tokens
+/// always change together.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct TokenRecord {
+    /// The bearer token.
+    pub access_token: Secret,
+    /// The refresh token, when the grant has one.
+    #[serde(default)]
+    pub refresh_token: Option<Secret>,
+    /// Expiry of the access token, unix seconds; `None` = no expiry known.
+    #[serde(default)]
+    pub expires_at: Option<i64>,
+    /// Usually `Bearer`.
+    #[serde(default = "bearer")]
+    pub token_type: String,
+    /// Granted scopes.
+    #[serde(default)]
+    pub scopes: Vec<String>,
+    /// When the access token was issued, unix seconds.
+    pub issued_at: i64,
+    /// An OpenID Connect ID token, kept for identity claims.
+    #[serde(default)]
+    pub id_token: Option<Secret>,
+}
+
+fn bearer() -> String {
+    "Bearer".into()
+}
+
+impl TokenRecord {
+    /// True when the access token stays valid for at least `min_valid` more seconds.
+    pub fn valid_for(&self, min_valid: i64, now: i64) -> bool {
+        self.expires_at.is_none_or(|exp| exp - now >= min_valid)
+    }
+}
+
+/// Everything that can go wrong in the vault.
+#[derive(Debug, thiserror::Error)]
+pub enum VaultError {
+    /// Credential store trouble.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// Index file trouble.
+    #[error(transparent)]
+    Index(#[from] IndexError),
+    /// Another process held the account lock for too long.
+    #[error("another Latchkey process is busy with this account")]
+    LockTimeout,
+    /// The stored record could not be decoded.
+    #[error("the stored record for this account is damaged")]
+    BadRecord,
+}
+
+impl VaultError {
+    /// Stable code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            VaultError::Store(e) => e.code(),
+            VaultError::Index(e) => e.code(),
+            VaultError::LockTimeout => "account_busy",
+            VaultError::BadRecord => "record_corrupt",
+        }
+    }
+
+    /// What to do.
+    pub fn fix(&self) -> String {
+        match self {
+            VaultError::Store(e) => e.fix().into(),
+            VaultError::Index(e) => e.fix(),
+            VaultError::LockTimeout => "Wait a moment and try again. If it persists, quit other Latchkey windows or scripts.".into(),
+            VaultError::BadRecord => "Sign in to this account again; Latchkey will replace the damaged record.".into(),
+        }
+    }
+}
+
+/// Key of an account's token record in the credential store.
+pub fn account_key(id: &str) -> String {
+    format!("account:{id}")
+}
+
+/// Key of a user-entered client secret for a provider.
+pub fn client_secret_key(provider: &str) -> String {
+    format!("client-secret:{provider}")
+}
+
+/// Key of a pending sign-in transaction (holds the PKCE verifier).
+pub fn pending_key(handle: &str) -> String {
+    format!("pending:{handle}")
+}
+
+/// The vault. Cheap to share behind an `Arc`.
+pub struct Vault {
+    dir: PathBuf,
+    worker: Worker,
+    account_mutexes: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+}
+
+impl Vault {
+    /// Opens the vault in the data dir with the OS credential store.
+    pub fn open() -> Result<Self, VaultError> {
+        let backend = store::KeyringBackend::new()?;
+        Self::open_with(
+            &crate::paths::data_dir(),
+            Box::new(backend),
+            store::DEFAULT_TIMEOUT,
+        )
+    }
+
+    /// Opens the vault in `dir` with any backend (tests use a fake).
+    pub fn open_with(
+        dir: &Path,
+        backend: Box<dyn Backend>,
+        timeout: Duration,
+    ) -> Result<Self, VaultError> {
+        index::ensure_private_dir(dir)?;
+        Ok(Vault {
+            dir: dir.to_path_buf(),
+            worker: Worker::spawn(backend, timeout),
+            account_mutexes: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// The data directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Where secrets are kept, in words ("GNOME Keyring via Secret Service").
+    pub fn store_description(&self) -> &str {
+        self.worker.describe()
+    }
+
+    fn index_path(&self) -> PathBuf {
+        self.dir.join("accounts.json")
+    }
+
+    /// Reads the index. A damaged file is set aside (logged) and an empty index returned.
+    pub fn index(&self) -> Result<Index, VaultError> {
+        Ok(self.load_index()?.index)
+    }
+
+    /// Reads the index and reports whether a damaged file was just set aside.
+    pub fn load_index(&self) -> Result<index::Loaded, VaultError> {
+        Ok(index::load(&self.index_path())?)
+    }
+
+    /// Read-modify-write of the index under the cross-process index lock.
+    pub fn update_index<R>(&self, f: impl FnOnce(&mut Index) -> R) -> Result<R, VaultError> {
+        let _lock = IndexLock::acquire(&self.dir)?;
+        let mut idx = index::load(&self.index_path())?.index;
+        let r = f(&mut idx);
+        index::store(&self.index_path(), &idx)?;
+        Ok(r)
+    }
+
+    /// Stores any secret under `key`, chunked when large.
+    pub fn put_secret(&self, key: &str, value: &Secret) -> Result<(), VaultError> {
+        let key = key.to_string();
+        let value = value.clone();
+        Ok(self
+            .worker
+            .call(move |b| store::put(b, &key, &value, store::CHUNK_LIMIT))?)
+    }
+
+    /// Reads a secret stored with [`Vault::put_secret`].
+    pub fn get_secret(&self, key: &str) -> Result<Option<Secret>, VaultError> {
+        let key = key.to_string();
+        Ok(self.worker.call(move |b| store::get(b, &key))?)
+    }
+
+    /// Deletes a secret and its chunks.
+    pub fn delete_secret(&self, key: &str) -> Result<bool, VaultError> {
+        let key = key.to_string();
+        Ok(self.worker.call(move |b| store::remove(b, &key))?)
+    }
+
+    /// Reads an account's token record.
+    pub fn read_record(&self, id: &str) -> Result<Option<TokenRecord>, VaultError> {
+        match self.get_secret(&account_key(id))? {
+            None => Ok(None),
+            Some(raw) => serde_json::from_str(raw.expose())
+                .map(Some)
+                .map_err(|_| VaultError::BadRecord),
+        }
+    }
+
+    /// Saves an account's token record (both tokens at once).
+    pub fn write_record(&self, id: &str, rec: &TokenRecord) -> Result<(), VaultError> {
+        let json = Secret::new(serde_json::to_string(rec).map_err(|_| VaultError::BadRecord)?);
+        self.put_secret(&account_key(id), &json)
+    }
+
+    /// Saves a new account: the secret first, then the index entry, so the index never
+    /// lists an account whose secret was not stored.
+    pub fn add_account(&self, entry: AccountEntry, rec: &TokenRecord) -> Result<(), VaultError> {
+        self.write_record(&entry.id, rec)?;
+        self.update_index(|idx| {
+            idx.accounts.retain(|a| a.id != entry.id);
+            idx.accounts.push(entry);
+        })
+    }
+
+    /// Deletes every entry an account owns (record and chunks), then its index entry.
+    pub fn remove_account(&self, id: &str) -> Result<(), VaultError> {
+        self.delete_secret(&account_key(id))?;
+        self.update_index(|idx| {
+            idx.accounts.retain(|a| a.id != id);
+            if idx.default_account.as_deref() == Some(id) {
+                idx.default_account = None;
+            }
+        })
+    }
+
+    /// Accounts listed in the index whose secret is missing (they show as "needs sign-in").
+    /// Deletes nothing.
+    pub fn repair_report(&self) -> Result<Vec<String>, VaultError> {
+        let idx = self.index()?;
+        let mut orphans = Vec::new();
+        for a in &idx.accounts {
+            if self.get_secret(&account_key(&a.id))?.is_none() {
+                orphans.push(a.id.clone());
+            }
+        }
+        Ok(orphans)
+    }
+
+    /// Takes the account's lock across threads and processes (blocking).
+    pub fn lock_account_blocking(
+        &self,
+        id: &str,
+        wait: Duration,
+    ) -> Result<AccountFileLock, VaultError> {
+        AccountFileLock::acquire(&self.dir, id, wait)
+    }
+
+    /// Takes the account's lock: an async mutex within the process, then the file lock.
+    pub async fn lock_account(
+        self: &Arc<Self>,
+        id: &str,
+        wait: Duration,
+    ) -> Result<AccountLock, VaultError> {
+        let m = {
+            let mut map = self
+                .account_mutexes
+                .lock()
+                .map_err(|_| VaultError::LockTimeout)?;
+            map.entry(id.to_string()).or_default().clone()
+        };
+        let guard = tokio::time::timeout(wait, m.lock_owned())
+            .await
+            .map_err(|_| VaultError::LockTimeout)?;
+        let dir = self.dir.clone();
+        let id = id.to_string();
+        let file = tokio::task::spawn_blocking(move || AccountFileLock::acquire(&dir, &id, wait))
+            .await
+            .map_err(|_| VaultError::LockTimeout)??;
+        Ok(AccountLock {
+            _file: file,
+            _guard: guard,
+        })
+    }
+}
+
+/// The cross-process half of an account lock: an exclusive `flock` on `locks/<id>.lock`.
+pub struct AccountFileLock {
+    _file: File,
+}
+
+impl AccountFileLock {
+    fn acquire(dir: &Path, id: &str, wait: Duration) -> Result<Self, VaultError> {
+        let locks = dir.join("locks");
+        index::ensure_private_dir(&locks)?;
+        let safe: String = id
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect();
+        let p = locks.join(format!("{safe}.lock"));
+        let file = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&p)
+            .map_err(|source| IndexError::Io {
+                action: "open",
+                path: p.clone(),
+                source,
+            })?;
+        let deadline = Instant::now() + wait;
+        loop {
+            match file.try_lock() {
+                Ok(()) => return Ok(AccountFileLock { _file: file }),
+                Err(std::fs::TryLockError::WouldBlock) if Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(10))
+                }
+                Err(std::fs::TryLockError::WouldBlock) => return Err(VaultError::LockTimeout),
+                Err(std::fs::TryLockError::Error(source)) => {
+                    return Err(IndexError::Io {
+                        action: "lock",
+                        path: p,
+                        source,
+                    }
+                    .into())
+                }
+            }
+        }
+    }
+}
+
+/// Both halves of an account lock; released on drop.
+pub struct AccountLock {
+    _file: AccountFileLock,
+    _guard: tokio::sync::OwnedMutexGuard<()>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use index::{AccountKind, AccountStatus};
+    use store::fake::FakeBackend;
+
+    fn vault(dir: &Path) -> (Vault, FakeBackend) {
+        let fake = FakeBackend {
+            max_len: Some(store::CHUNK_LIMIT),
+            ..Default::default()
+        };
+        (
+            Vault::open_with(dir, Box::new(fake.clone()), Duration::from_secs(2)).unwrap(),
+            fake,
+        )
+    }
+
+    fn rec(token: &str) -> TokenRecord {
+        TokenRecord {
+            access_token: Secret::new(token),
+            refresh_token: Some(Secret::new(format!("{token}-refresh"))),
+            expires_at: Some(crate::now() + 3600),
+            token_type: "Bearer".into(),
+            scopes: vec!["openid".into()],
+            issued_at: crate::now(),
+            id_token: None,
+        }
+    }
+
+    fn entry(id: &str) -> AccountEntry {
+        AccountEntry {
+            id: id.into(),
+            provider: "taskade".into(),
+            label: None,
+            identity: Some("alice".into()),
+            scopes: vec![],
+            expires_at: None,
+            status: AccountStatus::Valid,
+            kind: AccountKind::Oauth,
+            client_id: None,
+            created: 1,
+            updated: 1,
+            last_refresh: None,
+        }
+    }
+
+    /// S18/S19: the token lives only in the store; the index file never holds it.
+    #[test]
+    fn canary_token_never_reaches_the_index_s18() {
+        let d = tempfile::tempdir().unwrap();
+        let (v, fake) = vault(d.path());
+        v.add_account(entry("a1"), &rec("CANARY-7f3a9")).unwrap();
+        let on_disk = std::fs::read_to_string(d.path().join("accounts.json")).unwrap();
+        assert!(!on_disk.contains("CANARY-7f3a9"));
+        assert!(fake
+            .items
+            .lock()
+            .unwrap()
+            .values()
+            .any(|v| v.contains("CANARY-7f3a9")));
+        assert_eq!(
+            v.read_record("a1").unwrap().unwrap().access_token.expose(),
+            "CANARY-7f3a9"
+        );
+        assert!(!format!("{:?}", v.read_record("a1").unwrap()).contains("CANARY"));
+    }
+
+    #[test]
+    fn removing_an_account_deletes_record_chunks_and_index_entry() {
+        let d = tempfile::tempdir().unwrap();
+        let (v, fake) = vault(d.path());
+        let mut big = rec("x");
+        big.id_token = Some(Secret::new("j".repeat(6000)));
+        v.add_account(entry("a1"), &big).unwrap();
+        v.add_account(entry("a2"), &rec("y")).unwrap();
+        assert!(fake.items.lock().unwrap().len() > 3);
+        v.remove_account("a1").unwrap();
+        let keys: Vec<_> = fake.items.lock().unwrap().keys().cloned().collect();
+        assert_eq!(keys, vec!["account:a2".to_string()]);
+        assert_eq!(v.index().unwrap().accounts.len(), 1);
+    }
+
+    #[test]
+    fn repair_lists_orphans_without_deleting() {
+        let d = tempfile::tempdir().unwrap();
+        let (v, fake) = vault(d.path());
+        v.add_account(entry("a1"), &rec("t1")).unwrap();
+        v.add_account(entry("a2"), &rec("t2")).unwrap();
+        fake.items.lock().unwrap().remove("account:a2");
+        assert_eq!(v.repair_report().unwrap(), vec!["a2".to_string()]);
+        assert_eq!(v.index().unwrap().accounts.len(), 2);
+    }
+
+    #[test]
+    fn store_failure_is_a_clear_error_and_index_is_untouched() {
+        let d = tempfile::tempdir().unwrap();
+        let (v, fake) = vault(d.path());
+        *fake.error.lock().unwrap() = Some(StoreError::Locked);
+        let e = v.add_account(entry("a1"), &rec("t")).unwrap_err();
+        assert_eq!(e.code(), "keyring_locked");
+        assert!(e.fix().contains("Unlock"));
+        assert!(v.index().unwrap().accounts.is_empty());
+    }
+
+    #[test]
+    fn account_file_lock_excludes_a_second_holder() {
+        let d = tempfile::tempdir().unwrap();
+        let (v, _) = vault(d.path());
+        let held = v
+            .lock_account_blocking("a1", Duration::from_secs(1))
+            .unwrap();
+        let again = v.lock_account_blocking("a1", Duration::from_millis(100));
+        assert!(matches!(again, Err(VaultError::LockTimeout)));
+        assert!(v
+            .lock_account_blocking("a2", Duration::from_millis(100))
+            .is_ok());
+        drop(held);
+        assert!(v
+            .lock_account_blocking("a1", Duration::from_millis(100))
+            .is_ok());
+    }
+
+    #[tokio::test]
+    async fn async_lock_serializes_tasks_in_one_process() {
+        let d = tempfile::tempdir().unwrap();
+        let (v, _) = vault(d.path());
+        let v = Arc::new(v);
+        let counter = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let max_seen = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let mut tasks = Vec::new();
+        for _ in 0..8 {
+            let (v, c, m) = (v.clone(), counter.clone(), max_seen.clone());
+            tasks.push(tokio::spawn(async move {
+                let _l = v.lock_account("a1", Duration::from_secs(10)).await.unwrap();
+                let now = c.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+                m.fetch_max(now, std::sync::atomic::Ordering::SeqCst);
+                tokio::time::sleep(Duration::from_millis(5)).await;
+                c.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+            }));
+        }
+        for t in tasks {
+            t.await.unwrap();
+        }
+        assert_eq!(max_seen.load(std::sync::atomic::Ordering::SeqCst), 1);
+    }
+}

@@ -1,0 +1,194 @@
+// Latchkey's test authorization server: panva/oidc-provider (OpenID Certified) on 127.0.0.1.
+//
+// Settings come from the IDP_CONFIG environment variable (JSON, all optional):
+//   accessTtl   access-token lifetime in seconds (default 3600)
+//   refreshTtl  refresh-token lifetime in seconds (default 14 days)
+//   rotate      rotate refresh tokens on every use (default false)
+//   pats        personal access tokens the Taskade stand-in accepts (default [])
+//
+// Routes mirror Taskade's (/oauth2/authorize, /oauth2/token, /oauth2/register), so the Taskade
+// preset can point here through LATCHKEY_TASKADE_BASE. The first stdout line is JSON:
+// {"issuer": "http://127.0.0.1:PORT"}. Test-only control and counters live under /__test/.
+import http from 'node:http';
+import Provider from 'oidc-provider';
+
+const cfg = JSON.parse(process.env.IDP_CONFIG || '{}');
+const accessTtl = Number(cfg.accessTtl ?? 3600);
+const refreshTtl = Number(cfg.refreshTtl ?? 14 * 24 * 3600);
+const rotate = Boolean(cfg.rotate);
+const pats = new Set(cfg.pats ?? []);
+
+// Counters read by tests through GET /__test/stats.
+const stats = { token_requests: 0, invalid_grant: 0, grant_errors: [], revocations: 0, registrations: 0 };
+const mode = { deny: false, tokenStatus: 0, tokenDelayMs: 0 };
+
+const server = http.createServer();
+server.listen(0, '127.0.0.1', () => {
+  const { port } = server.address();
+  const issuer = `http://127.0.0.1:${port}`;
+  const nativeRedirects = ['dev.latchkey:/oauth/callback', 'http://127.0.0.1/callback'];
+  const common = {
+    application_type: 'native',
+    grant_types: ['authorization_code', 'refresh_token'],
+    response_types: ['code'],
+    redirect_uris: nativeRedirects,
+  };
+  const provider = new Provider(issuer, {
+    clients: [
+      { client_id: 'latchkey-public', token_endpoint_auth_method: 'none', ...common },
+      { client_id: 'latchkey-basic', client_secret: 'basic-secret-value', token_endpoint_auth_method: 'client_secret_basic', ...common },
+      { client_id: 'latchkey-post', client_secret: 'post-secret-value', token_endpoint_auth_method: 'client_secret_post', ...common },
+      {
+        client_id: 'latchkey-machine',
+        client_secret: 'machine-secret-value',
+        token_endpoint_auth_method: 'client_secret_basic',
+        grant_types: ['client_credentials'],
+        response_types: [],
+        redirect_uris: [],
+      },
+    ],
+    clientDefaults: { application_type: 'native', grant_types: ['authorization_code', 'refresh_token'], token_endpoint_auth_method: 'none' },
+    async findAccount(_ctx, sub) {
+      return {
+        accountId: sub,
+        async claims() {
+          return { sub, email: `${sub}@example.test`, email_verified: true, preferred_username: sub, name: sub };
+        },
+      };
+    },
+    claims: { openid: ['sub'], email: ['email', 'email_verified'], profile: ['name', 'preferred_username'] },
+    scopes: ['openid', 'offline_access', 'email', 'profile', 'api'],
+    clockTolerance: 0,
+    pkce: { required: () => true },
+    issueRefreshToken: async (_ctx, client) => client.grantTypeAllowed('refresh_token'),
+    expiresWithSession: async () => false,
+    rotateRefreshToken: () => rotate,
+    ttl: {
+      AccessToken: accessTtl,
+      ClientCredentials: accessTtl,
+      RefreshToken: refreshTtl,
+      AuthorizationCode: 60,
+      Grant: refreshTtl,
+      Interaction: 600,
+      Session: 3600,
+      DeviceCode: 600,
+    },
+    features: {
+      devInteractions: { enabled: false },
+      revocation: { enabled: true },
+      introspection: { enabled: true },
+      clientCredentials: { enabled: true },
+      registration: { enabled: true },
+      deviceFlow: { enabled: true },
+      userinfo: { enabled: true },
+    },
+    routes: {
+      authorization: '/oauth2/authorize',
+      token: '/oauth2/token',
+      registration: '/oauth2/register',
+      revocation: '/oauth2/revoke',
+      introspection: '/oauth2/introspect',
+      device_authorization: '/oauth2/device',
+      code_verification: '/device',
+      userinfo: '/me',
+      jwks: '/jwks',
+    },
+  });
+
+  provider.on('grant.error', (_ctx, err) => {
+    stats.grant_errors.push(err.error);
+    if (err.error === 'invalid_grant') stats.invalid_grant += 1;
+  });
+  provider.on('registration_create.success', () => { stats.registrations += 1; });
+  provider.on('revocation.success', () => { stats.revocations += 1; });
+
+  // A bearer token is valid when the provider's own store still holds it unexpired.
+  async function bearer(ctx) {
+    const m = /^Bearer (.+)$/.exec(ctx.get('authorization') || '');
+    if (!m) return null;
+    const value = m[1];
+    if (pats.has(value)) return { accountId: 'alice', kind: 'pat' };
+    const token = (await provider.AccessToken.find(value)) || (await provider.ClientCredentials.find(value));
+    if (!token || token.isExpired) return null;
+    return { accountId: token.accountId || token.clientId, kind: 'oauth' };
+  }
+
+  function unauthorized(ctx) {
+    ctx.status = 401;
+    ctx.set('WWW-Authenticate', 'Bearer error="invalid_token"');
+    ctx.body = { ok: false, message: 'Unauthorized', code: 'UNAUTHORIZED' };
+  }
+
+  provider.use(async (ctx, next) => {
+    // Test control and counters.
+    if (ctx.path === '/__test/stats') { ctx.body = stats; return; }
+    if (ctx.path === '/__test/mode' && ctx.method === 'POST') {
+      const body = await readJson(ctx.req);
+      Object.assign(mode, body);
+      if (Array.isArray(body.pats)) body.pats.forEach((p) => pats.add(p));
+      ctx.body = mode;
+      return;
+    }
+    if (ctx.path === '/oauth2/token' && ctx.method === 'POST') {
+      stats.token_requests += 1;
+      if (mode.tokenDelayMs) await new Promise((r) => setTimeout(r, mode.tokenDelayMs));
+      if (mode.tokenStatus) { ctx.status = mode.tokenStatus; ctx.body = '<html>upstream trouble</html>'; ctx.type = 'html'; return; }
+    }
+    // Taskade stand-in: the connection test and two read-only API calls.
+    if (ctx.path === '/oauth2/ping' || ctx.path.startsWith('/api/v1/')) {
+      const who = await bearer(ctx);
+      if (!who) { unauthorized(ctx); return; }
+      if (ctx.path === '/oauth2/ping') ctx.body = { ok: true, handle: who.accountId };
+      else if (ctx.path === '/api/v1/workspaces') ctx.body = { ok: true, items: [{ id: 'ws1', name: 'Home' }] };
+      else if (ctx.path === '/api/v1/me/projects') ctx.body = { ok: true, items: [{ id: 'p1', name: 'Launch plan' }] };
+      else { ctx.status = 404; ctx.body = { ok: false, message: 'Not found', code: 'NOT_FOUND' }; }
+      return;
+    }
+    if (ctx.path === '/api/protected') {
+      const who = await bearer(ctx);
+      if (!who) { unauthorized(ctx); return; }
+      ctx.body = { ok: true, sub: who.accountId };
+      return;
+    }
+    // Approve (or deny) every interaction without a person: login as alice, consent to all.
+    if (ctx.method === 'GET' && ctx.path.startsWith('/interaction/')) {
+      const details = await provider.interactionDetails(ctx.req, ctx.res);
+      const { prompt, params, session } = details;
+      let result;
+      if (mode.deny) {
+        result = { error: 'access_denied', error_description: 'End-User aborted interaction' };
+      } else if (prompt.name === 'login') {
+        result = { login: { accountId: 'alice' } };
+      } else {
+        const grant = details.grantId
+          ? await provider.Grant.find(details.grantId)
+          : new provider.Grant({ accountId: session.accountId, clientId: params.client_id });
+        const d = prompt.details;
+        if (d.missingOIDCScope) grant.addOIDCScope(d.missingOIDCScope.join(' '));
+        if (d.missingOIDCClaims) grant.addOIDCClaims(d.missingOIDCClaims);
+        if (d.missingResourceScopes) {
+          for (const [indicator, scopes] of Object.entries(d.missingResourceScopes)) grant.addResourceScope(indicator, scopes.join(' '));
+        }
+        result = { consent: { grantId: await grant.save() } };
+      }
+      const to = await provider.interactionResult(ctx.req, ctx.res, result, { mergeWithLastSubmission: false });
+      ctx.redirect(to);
+      return;
+    }
+    await next();
+  });
+
+  server.on('request', provider.callback());
+  process.stdout.write(`${JSON.stringify({ issuer })}\n`);
+});
+
+function readJson(req) {
+  return new Promise((resolve) => {
+    let data = '';
+    req.on('data', (c) => { data += c; });
+    req.on('end', () => { try { resolve(JSON.parse(data || '{}')); } catch { resolve({}); } });
+  });
+}
+
+process.on('SIGTERM', () => process.exit(0));
+process.on('SIGINT', () => process.exit(0));

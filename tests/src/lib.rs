@@ -1,0 +1,543 @@
+//! Harness for Latchkey's end-to-end suites. Every part is real: the `latchkey` binary, the
+//! `oidc-provider` IdP in `tests/idp`, the Secret Service of the session, and a WebKit window
+//! driven by WebKitWebDriver. Run the suites inside `tests/session.sh` (see the README).
+
+use serde_json::{json, Value};
+use std::io::{BufRead, BufReader, Read};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+/// The workspace root.
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("workspace root")
+        .to_path_buf()
+}
+
+/// The built `latchkey` binary next to the test executable (target/<profile>/latchkey).
+pub fn bin() -> PathBuf {
+    let exe = std::env::current_exe().expect("test exe path");
+    let profile_dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("target/<profile>");
+    let b = profile_dir.join("latchkey");
+    assert!(
+        b.exists(),
+        "{} is missing: run `cargo build -p latchkey` first (the test command does)",
+        b.display()
+    );
+    b
+}
+
+/// Fails early, with the fix, when a test runs outside `tests/session.sh`.
+pub fn require_session() {
+    assert!(
+        std::env::var_os("LATCHKEY_SESSION_ROOT").is_some(),
+        "end-to-end tests need the headless session: run them as `tests/session.sh cargo test -p latchkey-e2e`"
+    );
+}
+
+/// A private LATCHKEY_HOME for one test.
+pub struct TestHome {
+    dir: tempfile::TempDir,
+}
+
+impl Default for TestHome {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl TestHome {
+    /// Creates an empty data dir.
+    pub fn new() -> Self {
+        require_session();
+        TestHome {
+            dir: tempfile::Builder::new()
+                .prefix("lk-home-")
+                .tempdir()
+                .expect("temp dir"),
+        }
+    }
+
+    /// Its path.
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// A `latchkey` command with this home and no display: the CLI must never need one.
+    pub fn cli(&self) -> Command {
+        let mut c = Command::new(bin());
+        c.env("LATCHKEY_HOME", self.path())
+            .env_remove("DISPLAY")
+            .env_remove("WAYLAND_DISPLAY");
+        c
+    }
+
+    /// Runs the CLI with `args` and optional stdin; returns the output.
+    pub fn run(&self, args: &[&str], stdin: Option<&str>) -> Output {
+        let mut c = self.cli();
+        c.args(args)
+            .stdin(if stdin.is_some() {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            })
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = c.spawn().expect("spawn latchkey");
+        if let Some(s) = stdin {
+            use std::io::Write;
+            child
+                .stdin
+                .take()
+                .expect("stdin")
+                .write_all(s.as_bytes())
+                .expect("write stdin");
+        }
+        wait_output(child, Duration::from_secs(60))
+    }
+
+    /// The index file as JSON (or Null when absent).
+    pub fn index(&self) -> Value {
+        std::fs::read(self.path().join("accounts.json"))
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .unwrap_or(Value::Null)
+    }
+}
+
+/// Waits for a child with a deadline; kills it when the deadline passes.
+pub fn wait_output(mut child: Child, limit: Duration) -> Output {
+    let start = Instant::now();
+    loop {
+        if child.try_wait().expect("try_wait").is_some() {
+            return child.wait_with_output().expect("output");
+        }
+        if start.elapsed() > limit {
+            let _ = child.kill();
+            let out = child.wait_with_output().expect("output");
+            panic!(
+                "process did not finish within {limit:?}; stderr: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Looks a Secret Service item up with `secret-tool`, proving the real store is in use.
+pub fn secret_tool_lookup(user: &str) -> Option<String> {
+    let out = Command::new("secret-tool")
+        .args(["lookup", "service", "latchkey", "username", user])
+        .output()
+        .expect("secret-tool");
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).to_string())
+}
+
+/// A free TCP port on 127.0.0.1.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port()
+}
+
+/// Settings for the test IdP.
+#[derive(Clone, Debug)]
+pub struct IdpConfig {
+    /// Access-token lifetime, seconds.
+    pub access_ttl: u64,
+    /// Rotate refresh tokens on every use.
+    pub rotate: bool,
+    /// Personal access tokens the Taskade stand-in accepts.
+    pub pats: Vec<String>,
+}
+
+impl Default for IdpConfig {
+    fn default() -> Self {
+        IdpConfig {
+            access_ttl: 3600,
+            rotate: false,
+            pats: Vec::new(),
+        }
+    }
+}
+
+/// A running `oidc-provider` on 127.0.0.1:<random port>; stopped on drop.
+pub struct Idp {
+    child: Child,
+    /// `http://127.0.0.1:PORT`.
+    pub issuer: String,
+    http: reqwest::blocking::Client,
+}
+
+impl Idp {
+    /// Starts the IdP with default settings.
+    pub fn start() -> Self {
+        Self::start_with(IdpConfig::default())
+    }
+
+    /// Starts the IdP and waits for its issuer line.
+    pub fn start_with(cfg: IdpConfig) -> Self {
+        let dir = root().join("tests/idp");
+        assert!(
+            dir.join("node_modules/oidc-provider").exists(),
+            "run `npm ci` in tests/idp first (the test command does)"
+        );
+        let conf = json!({"accessTtl": cfg.access_ttl, "rotate": cfg.rotate, "pats": cfg.pats});
+        let mut child = Command::new("node")
+            .arg("server.js")
+            .current_dir(&dir)
+            .env("IDP_CONFIG", conf.to_string())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start node tests/idp/server.js");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().expect("stdout"))
+            .read_line(&mut line)
+            .expect("issuer line");
+        let v: Value = serde_json::from_str(&line)
+            .unwrap_or_else(|_| panic!("IdP did not print its issuer: {line:?}"));
+        let issuer = v["issuer"].as_str().expect("issuer").to_string();
+        let http = reqwest::blocking::Client::builder()
+            .cookie_store(true)
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(Duration::from_secs(20))
+            .build()
+            .expect("client");
+        Idp {
+            child,
+            issuer,
+            http,
+        }
+    }
+
+    /// Counters: token_requests, invalid_grant, revocations, registrations.
+    pub fn stats(&self) -> Value {
+        self.http
+            .get(format!("{}/__test/stats", self.issuer))
+            .send()
+            .expect("stats")
+            .json()
+            .expect("stats json")
+    }
+
+    /// Changes behaviour: `{"deny": true}`, `{"tokenStatus": 500}`, `{"tokenDelayMs": 9000}`.
+    pub fn set_mode(&self, mode: Value) {
+        self.http
+            .post(format!("{}/__test/mode", self.issuer))
+            .json(&mode)
+            .send()
+            .expect("mode");
+    }
+
+    /// Acts as the person's browser: follows the IdP's redirects (with cookies) through login
+    /// and consent, and returns the first Location that leaves the issuer: the app's redirect.
+    pub fn approve(&self, authorize_url: &str) -> String {
+        let mut url = authorize_url.to_string();
+        for _ in 0..12 {
+            let resp = self.http.get(&url).send().expect("IdP request");
+            let status = resp.status();
+            let Some(loc) = resp
+                .headers()
+                .get("location")
+                .and_then(|l| l.to_str().ok())
+                .map(str::to_string)
+            else {
+                let body = resp.text().unwrap_or_default();
+                panic!(
+                    "IdP stopped without a redirect ({status}) at {url}: {}",
+                    &body[..body.len().min(400)]
+                );
+            };
+            let next = url::Url::parse(&url)
+                .expect("url")
+                .join(&loc)
+                .map(|u| u.to_string())
+                .unwrap_or(loc.clone());
+            if !next.starts_with(&self.issuer) {
+                return if loc.starts_with("dev.latchkey:") {
+                    loc
+                } else {
+                    next
+                };
+            }
+            url = next;
+        }
+        panic!("too many redirects at the IdP");
+    }
+
+    /// Calls the bearer-protected stand-in route with `token`; returns the HTTP status.
+    pub fn check_token(&self, token: &str) -> u16 {
+        self.http
+            .get(format!("{}/api/protected", self.issuer))
+            .bearer_auth(token)
+            .send()
+            .expect("protected")
+            .status()
+            .as_u16()
+    }
+
+    /// RFC 7662 introspection as the public client: is the token active?
+    pub fn introspect_active(&self, token: &str, client_id: &str) -> bool {
+        let v: Value = self
+            .http
+            .post(format!("{}/oauth2/introspect", self.issuer))
+            .form(&[("token", token), ("client_id", client_id)])
+            .send()
+            .expect("introspect")
+            .json()
+            .expect("introspection json");
+        v["active"].as_bool().unwrap_or(false)
+    }
+}
+
+impl Drop for Idp {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The desktop app started as a plain process (no WebDriver), its stderr captured to a file.
+pub struct AppProcess {
+    child: Child,
+    /// Captured log.
+    pub log: PathBuf,
+}
+
+impl AppProcess {
+    /// Launches `latchkey` with `args` in `home`.
+    pub fn start(home: &TestHome, args: &[&str], env: &[(&str, &str)]) -> Self {
+        let log = home.path().join(format!("app-{}.log", free_port()));
+        let f = std::fs::File::create(&log).expect("log file");
+        let mut c = Command::new(bin());
+        c.args(args)
+            .env("LATCHKEY_HOME", home.path())
+            .env("LATCHKEY_LOG", "info,latchkey=debug")
+            .stdout(Stdio::null())
+            .stderr(f);
+        for (k, v) in env {
+            c.env(k, v);
+        }
+        AppProcess {
+            child: c.spawn().expect("start app"),
+            log,
+        }
+    }
+
+    /// The log so far.
+    pub fn log_text(&self) -> String {
+        let mut s = String::new();
+        if let Ok(mut f) = std::fs::File::open(&self.log) {
+            let _ = f.read_to_string(&mut s);
+        }
+        s
+    }
+
+    /// Waits until the log contains `needle`.
+    pub fn wait_log(&self, needle: &str, limit: Duration) -> String {
+        let start = Instant::now();
+        loop {
+            let t = self.log_text();
+            if t.contains(needle) {
+                return t;
+            }
+            assert!(
+                start.elapsed() < limit,
+                "app log never showed {needle:?} within {limit:?}:\n{t}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// True while the process runs.
+    pub fn running(&mut self) -> bool {
+        self.child.try_wait().ok().flatten().is_none()
+    }
+
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
+impl Drop for AppProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The app in a real WebKit window, driven by WebKitWebDriver (no tauri-driver in between).
+pub struct WebApp {
+    driver: Child,
+    base: String,
+    session: String,
+    http: reqwest::blocking::Client,
+    /// The driver's and the app's captured stderr.
+    pub log: PathBuf,
+}
+
+const ELEMENT_KEY: &str = "element-6066-11e4-a52e-4f735466cecf";
+
+impl WebApp {
+    /// Starts WebKitWebDriver, then the app through a new session.
+    pub fn start(home: &TestHome, env: &[(&str, &str)]) -> Self {
+        let port = free_port();
+        let log = home.path().join(format!("webapp-{port}.log"));
+        let f = std::fs::File::create(&log).expect("log");
+        let mut c = Command::new("WebKitWebDriver");
+        c.arg(format!("--port={port}"))
+            .env("TAURI_WEBVIEW_AUTOMATION", "true")
+            .env("LATCHKEY_HOME", home.path())
+            .env("LATCHKEY_LOG", "info,latchkey=debug")
+            .stdout(Stdio::null())
+            .stderr(f);
+        for (k, v) in env {
+            c.env(k, v);
+        }
+        let driver = c
+            .spawn()
+            .expect("WebKitWebDriver (package webkit2gtk-driver)");
+        let base = format!("http://127.0.0.1:{port}");
+        let http = reqwest::blocking::Client::builder()
+            .timeout(Duration::from_secs(60))
+            .build()
+            .expect("client");
+        let start = Instant::now();
+        while http
+            .get(format!("{base}/status"))
+            .send()
+            .map(|r| !r.status().is_success())
+            .unwrap_or(true)
+        {
+            assert!(
+                start.elapsed() < Duration::from_secs(20),
+                "WebKitWebDriver did not come up"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let caps = json!({"capabilities": {"alwaysMatch": {"webkitgtk:browserOptions": {"binary": bin(), "args": []}}}});
+        let resp: Value = http
+            .post(format!("{base}/session"))
+            .json(&caps)
+            .send()
+            .expect("new session")
+            .json()
+            .expect("session json");
+        let session = resp["value"]["sessionId"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no session: {resp}"))
+            .to_string();
+        WebApp {
+            driver,
+            base,
+            session,
+            http,
+            log,
+        }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}/session/{}{}", self.base, self.session, path)
+    }
+
+    fn post(&self, path: &str, body: Value) -> Value {
+        self.http
+            .post(self.url(path))
+            .json(&body)
+            .send()
+            .expect("webdriver")
+            .json()
+            .expect("webdriver json")
+    }
+
+    fn get(&self, path: &str) -> Value {
+        self.http
+            .get(self.url(path))
+            .send()
+            .expect("webdriver")
+            .json()
+            .expect("webdriver json")
+    }
+
+    /// Runs JavaScript in the page and returns its value.
+    pub fn js(&self, script: &str) -> Value {
+        self.post("/execute/sync", json!({"script": script, "args": []}))["value"].clone()
+    }
+
+    /// Waits until `css` matches an element; returns its WebDriver id.
+    pub fn wait_for(&self, css: &str, limit: Duration) -> String {
+        let start = Instant::now();
+        loop {
+            let v = self.post("/element", json!({"using": "css selector", "value": css}));
+            if let Some(id) = v["value"][ELEMENT_KEY].as_str() {
+                return id.to_string();
+            }
+            assert!(
+                start.elapsed() < limit,
+                "no element {css} within {limit:?}; page: {}",
+                self.js("return document.body.innerText")
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// An element's visible text.
+    pub fn text(&self, element: &str) -> String {
+        self.get(&format!("/element/{element}/text"))["value"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    }
+
+    /// Clicks an element.
+    pub fn click(&self, element: &str) {
+        self.post(&format!("/element/{element}/click"), json!({}));
+    }
+
+    /// The window title.
+    pub fn title(&self) -> String {
+        self.get("/title")["value"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    }
+
+    /// Saves a PNG screenshot to `target/e2e-shots/<name>.png` and returns its path.
+    pub fn screenshot(&self, name: &str) -> PathBuf {
+        use base64::Engine;
+        let v = self.get("/screenshot");
+        let png = base64::engine::general_purpose::STANDARD
+            .decode(v["value"].as_str().unwrap_or_default())
+            .expect("png base64");
+        let dir = root().join("target/e2e-shots");
+        std::fs::create_dir_all(&dir).expect("shots dir");
+        let p = dir.join(format!("{name}.png"));
+        std::fs::write(&p, png).expect("write shot");
+        p
+    }
+
+    /// The captured log.
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for WebApp {
+    fn drop(&mut self) {
+        let _ = self.http.delete(self.url("")).send();
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
+    }
+}
