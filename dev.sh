@@ -74,7 +74,7 @@ case "$cmd" in
     say "cargo clippy --all-targets -- -D warnings"
     cargo clippy --workspace --all-targets --quiet -- -D warnings
     say "building the app binary the end-to-end suites launch"
-    cargo build -p latchkey --bins --quiet
+    cargo build --workspace --bins --quiet
     say "cargo test --workspace (inside a headless session: Xvfb, D-Bus, gnome-keyring)"
     tests/session.sh cargo test --workspace "$@"
     say "all checks passed in $(( $(date +%s) - start )) s"

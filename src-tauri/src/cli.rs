@@ -1,11 +1,15 @@
 //! The `latchkey` command line (clap) over the `accounts` service. It never starts GTK or
-//! WebKit, and it only starts an async runtime for commands that talk to the network.
+//! WebKit, and `token` on a fresh token starts no async runtime at all.
 
-use crate::accounts::{AccountView, Accounts};
+use crate::accounts::{AccountView, Accounts, LoginOptions};
 use crate::errors::{ExitClass, UserError};
-use clap::{CommandFactory, Parser, Subcommand};
+use crate::provider::{self, ClientAuth, IdentitySource, ProviderSpec, RedirectKind};
+use crate::secret::Secret;
+use crate::vault::index::AccountStatus;
+use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
 use std::ffi::OsString;
-use std::io::Write;
+use std::io::{IsTerminal, Read, Write};
+use std::time::Duration;
 
 /// Latchkey keeps OAuth tokens fresh in your OS keyring and hands them to your tools.
 #[derive(Parser, Debug)]
@@ -28,17 +32,158 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Add or remove your own provider.
+    #[command(subcommand)]
+    Provider(ProviderCmd),
+    /// Sign in through your browser; prints the new account id.
+    Login {
+        /// Provider id (see `latchkey providers`).
+        provider: String,
+        /// Use your own OAuth app's client id.
+        #[arg(long)]
+        client_id: Option<String>,
+        /// Scope to request (repeatable); the provider's defaults otherwise.
+        #[arg(long = "scope")]
+        scopes: Vec<String>,
+        /// A name for the account.
+        #[arg(long)]
+        label: Option<String>,
+        /// Print the sign-in URL instead of opening a browser.
+        #[arg(long)]
+        no_browser: bool,
+    },
+    /// Add a personal access token, read from stdin (never from the command line).
+    AddToken {
+        /// Provider id.
+        provider: String,
+        /// A name for the account.
+        #[arg(long)]
+        label: Option<String>,
+    },
     /// List connected accounts.
     List {
         /// Machine-readable output.
         #[arg(long)]
         json: bool,
     },
+    /// Show where tokens are stored, who they belong to, and what is wrong with the fix.
+    Status {
+        /// Account id, provider:handle, provider, or unique prefix.
+        account: Option<String>,
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print a token that is valid now (refreshing first if needed).
+    Token {
+        /// Account id, provider:handle, provider, or unique prefix.
+        account: Option<String>,
+        /// Refresh first if the token expires within this many seconds.
+        #[arg(long, default_value_t = 60)]
+        min_valid: i64,
+    },
+    /// Refresh an account's token now.
+    Refresh {
+        /// Account to refresh.
+        #[arg(required_unless_present = "all", conflicts_with = "all")]
+        account: Option<String>,
+        /// Refresh every account.
+        #[arg(long)]
+        all: bool,
+    },
+    /// Call the provider's API with the account's token (like `gh api`).
+    Api(ApiArgs),
+    /// Run a command with the token in its environment; passes its exit code through.
+    Exec {
+        /// Account to use.
+        account: String,
+        /// Environment variable for the token.
+        #[arg(long = "env", default_value = "LATCHKEY_TOKEN")]
+        env_name: String,
+        /// The command and its arguments (after --).
+        #[arg(last = true, required = true)]
+        command: Vec<OsString>,
+    },
+    /// Revoke at the provider (where supported) and remove the account from this computer.
+    Logout {
+        /// Account to remove.
+        account: String,
+    },
     /// Print a shell completion script.
     Completions {
         /// bash, zsh or fish.
         shell: clap_complete::Shell,
     },
+}
+
+#[derive(Subcommand, Debug)]
+enum ProviderCmd {
+    /// Add a provider from an issuer URL (discovery) or from endpoint URLs.
+    Add(ProviderAdd),
+    /// Remove one of your providers.
+    Remove {
+        /// Provider id.
+        id: String,
+    },
+}
+
+#[derive(Args, Debug)]
+struct ProviderAdd {
+    /// Id you will use in commands.
+    id: String,
+    /// Issuer URL; endpoints are discovered (RFC 8414, then OpenID Connect).
+    #[arg(long, conflicts_with_all = ["auth_url", "token_url"], required_unless_present_all = ["auth_url", "token_url"])]
+    issuer: Option<String>,
+    /// Authorization endpoint (without --issuer).
+    #[arg(long, requires = "token_url")]
+    auth_url: Option<String>,
+    /// Token endpoint (without --issuer).
+    #[arg(long, requires = "auth_url")]
+    token_url: Option<String>,
+    /// Your OAuth app's client id.
+    #[arg(long)]
+    client_id: Option<String>,
+    /// Read your OAuth app's client secret from stdin (kept in the credential store).
+    #[arg(long)]
+    client_secret_stdin: bool,
+    /// Default scope (repeatable).
+    #[arg(long = "scope")]
+    scopes: Vec<String>,
+    /// Base URL where test calls and `latchkey api` may send this provider's tokens.
+    #[arg(long = "api-base")]
+    api_bases: Vec<String>,
+    /// Redirect kind.
+    #[arg(long, value_enum)]
+    redirect: Option<RedirectArg>,
+    /// Display name.
+    #[arg(long)]
+    name: Option<String>,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug)]
+enum RedirectArg {
+    Loopback,
+    Scheme,
+}
+
+#[derive(Args, Debug)]
+struct ApiArgs {
+    /// Account to use.
+    account: String,
+    /// Path relative to the provider's API base (or a full URL on that base).
+    path: String,
+    /// HTTP method.
+    #[arg(short = 'X', long = "method", default_value = "GET")]
+    method: String,
+    /// Extra header, 'Name: value' (repeatable).
+    #[arg(short = 'H', long = "header")]
+    headers: Vec<String>,
+    /// Body: text, @file, or @- for stdin.
+    #[arg(short = 'd', long = "data")]
+    data: Option<String>,
+    /// Print the status line and response headers before the body.
+    #[arg(short = 'i', long)]
+    include: bool,
 }
 
 /// Runs the CLI with `args` (without the program name); returns the exit code.
@@ -60,12 +205,17 @@ pub fn main(args: Vec<OsString>) -> i32 {
         Err(e) => {
             use clap::error::ErrorKind;
             return match e.kind() {
-                ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => {
+                ErrorKind::DisplayHelp
+                | ErrorKind::DisplayVersion
+                | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
                     let _ = e.print();
-                    0
+                    if e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
+                        1
+                    } else {
+                        0
+                    }
                 }
                 _ => {
-                    // clap's own message, cut to its first line, plus the way out.
                     let rendered = e.render().to_string();
                     let first = rendered
                         .lines()
@@ -81,8 +231,7 @@ pub fn main(args: Vec<OsString>) -> i32 {
             };
         }
     };
-    let mut out = std::io::stdout().lock();
-    match dispatch(cli.command, &mut out) {
+    match dispatch(cli.command) {
         Ok(code) => code,
         Err(e) => {
             eprintln!("latchkey: {} — {}", e.message, e.fix);
@@ -91,18 +240,21 @@ pub fn main(args: Vec<OsString>) -> i32 {
     }
 }
 
-fn dispatch(cmd: Command, out: &mut dyn Write) -> Result<i32, UserError> {
-    match cmd {
-        Command::Providers { json } => providers(json, out),
-        Command::List { json } => list(json, out),
-        Command::Completions { shell } => {
-            clap_complete::generate(shell, &mut Cli::command(), "latchkey", out);
-            Ok(0)
-        }
-    }
+fn runtime() -> Result<tokio::runtime::Runtime, UserError> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| {
+            UserError::new(
+                "runtime",
+                format!("Could not start: {e}"),
+                "Try again.",
+                ExitClass::Other,
+            )
+        })
 }
 
-fn io_err(_: std::io::Error) -> UserError {
+fn out_err(_: std::io::Error) -> UserError {
     UserError::new(
         "output",
         "Could not write the output.",
@@ -111,59 +263,614 @@ fn io_err(_: std::io::Error) -> UserError {
     )
 }
 
-fn providers(json: bool, out: &mut dyn Write) -> Result<i32, UserError> {
+fn println_out(s: &str) -> Result<(), UserError> {
+    let mut o = std::io::stdout().lock();
+    writeln!(o, "{s}").map_err(out_err)
+}
+
+fn json_out<T: serde::Serialize>(v: &T) -> Result<(), UserError> {
+    println_out(
+        &serde_json::to_string_pretty(v).map_err(|_| out_err(std::io::Error::other("json")))?,
+    )
+}
+
+fn read_stdin_secret(what: &str) -> Result<Secret, UserError> {
+    if std::io::stdin().is_terminal() {
+        eprint!("Paste the {what} and press Enter (input is hidden from the command line): ");
+        let _ = std::io::stderr().flush();
+        let mut line = String::new();
+        std::io::stdin().read_line(&mut line).map_err(|_| {
+            UserError::new(
+                "stdin",
+                "Could not read the input.",
+                "Try again.",
+                ExitClass::Other,
+            )
+        })?;
+        return Ok(Secret::new(line.trim().to_string()));
+    }
+    let mut s = String::new();
+    std::io::stdin().read_to_string(&mut s).map_err(|_| {
+        UserError::new(
+            "stdin",
+            "Could not read standard input.",
+            "Pipe the value in, e.g. `pass show x | latchkey add-token taskade`.",
+            ExitClass::Other,
+        )
+    })?;
+    Ok(Secret::new(s.trim().to_string()))
+}
+
+fn dispatch(cmd: Command) -> Result<i32, UserError> {
+    match cmd {
+        Command::Completions { shell } => {
+            clap_complete::generate(
+                shell,
+                &mut Cli::command(),
+                "latchkey",
+                &mut std::io::stdout(),
+            );
+            Ok(0)
+        }
+        Command::Providers { json } => providers(json),
+        Command::Provider(ProviderCmd::Add(a)) => provider_add(a),
+        Command::Provider(ProviderCmd::Remove { id }) => provider_remove(&id),
+        Command::List { json } => list(json),
+        Command::Status { account, json } => status(account.as_deref(), json),
+        Command::Token { account, min_valid } => token(account.as_deref(), min_valid),
+        Command::Login {
+            provider,
+            client_id,
+            scopes,
+            label,
+            no_browser,
+        } => login(
+            &provider,
+            LoginOptions {
+                client_id,
+                scopes,
+                label,
+                redirect: Some(RedirectKind::Loopback),
+                reauth_of: None,
+            },
+            no_browser,
+        ),
+        Command::AddToken { provider, label } => {
+            let token = read_stdin_secret("personal access token")?;
+            let accounts = Accounts::open()?;
+            let v = runtime()?.block_on(accounts.add_token(&provider, token, label))?;
+            eprintln!(
+                "Added {} account {}.",
+                v.provider_name,
+                v.identity.as_deref().unwrap_or(&v.id)
+            );
+            println_out(&v.id)?;
+            Ok(0)
+        }
+        Command::Refresh { account, all } => refresh(account.as_deref(), all),
+        Command::Api(a) => api(a),
+        Command::Exec {
+            account,
+            env_name,
+            command,
+        } => exec(&account, &env_name, command),
+        Command::Logout { account } => {
+            let accounts = Accounts::open()?;
+            let id = accounts.resolve(Some(&account))?;
+            let report = runtime()?.block_on(accounts.remove(&id))?;
+            eprintln!("{}", report.summary);
+            Ok(0)
+        }
+    }
+}
+
+fn providers(json: bool) -> Result<i32, UserError> {
     let accounts = Accounts::open()?;
-    let idx = accounts.vault().index()?;
-    let mut all = crate::provider::presets();
-    all.extend(idx.providers.iter().cloned());
+    let user = accounts.vault().index()?.providers;
+    let all = accounts.providers()?;
     if json {
         let v: Vec<_> = all
             .iter()
-            .map(|p| serde_json::json!({"id": p.id, "name": p.name, "issuer": p.issuer, "builtin": !idx.providers.iter().any(|u| u.id == p.id), "personal_tokens": p.supports_pat}))
+            .map(|p| {
+                serde_json::json!({
+                    "id": p.id, "name": p.name, "issuer": p.issuer, "builtin": !user.iter().any(|u| u.id == p.id),
+                    "personal_tokens": p.supports_pat, "api_bases": p.api_bases,
+                })
+            })
             .collect();
-        writeln!(
-            out,
-            "{}",
-            serde_json::to_string_pretty(&v).unwrap_or_default()
-        )
-        .map_err(io_err)?;
+        json_out(&v)?;
     } else {
         for p in &all {
-            writeln!(out, "{:<12} {}", p.id, p.name).map_err(io_err)?;
+            let origin = if user.iter().any(|u| u.id == p.id) {
+                "yours"
+            } else {
+                "built-in"
+            };
+            println_out(&format!("{:<12} {:<12} {}", p.id, p.name, origin))?;
         }
     }
     Ok(0)
 }
 
-fn list(json: bool, out: &mut dyn Write) -> Result<i32, UserError> {
+fn provider_add(a: ProviderAdd) -> Result<i32, UserError> {
+    let usage =
+        |m: String, fix: &str| UserError::new("bad_provider", m, fix.to_string(), ExitClass::Other);
+    if !a
+        .id
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        || a.id.is_empty()
+    {
+        return Err(usage(
+            format!("{:?} can't be a provider id.", a.id),
+            "Use letters, digits, - and _ only.",
+        ));
+    }
+    if provider::presets().iter().any(|p| p.id == a.id) {
+        return Err(usage(
+            format!("{} is a built-in provider.", a.id),
+            "Choose another id.",
+        ));
+    }
+    let secret = if a.client_secret_stdin {
+        Some(read_stdin_secret("client secret")?)
+    } else {
+        None
+    };
+    let accounts = Accounts::open()?;
+    let mut p = ProviderSpec {
+        id: a.id.clone(),
+        name: a.name.clone().unwrap_or_else(|| a.id.clone()),
+        issuer: None,
+        authorize_url: a.auth_url.clone(),
+        token_url: a.token_url.clone(),
+        revocation_url: None,
+        registration_url: None,
+        userinfo_url: None,
+        device_url: None,
+        api_bases: a.api_bases.clone(),
+        identity: IdentitySource::None,
+        default_scopes: a.scopes.clone(),
+        client_id: a.client_id.clone(),
+        client_auth: if secret.is_some() {
+            ClientAuth::ClientSecretBasic
+        } else {
+            ClientAuth::None
+        },
+        redirect: match a.redirect {
+            Some(RedirectArg::Scheme) => RedirectKind::Scheme,
+            _ => RedirectKind::Loopback,
+        },
+        iss_required: false,
+        supports_pat: false,
+        pat_help: None,
+        presets: Vec::new(),
+        insecure_grants: false,
+    };
+    for u in p
+        .authorize_url
+        .iter()
+        .chain(p.token_url.iter())
+        .chain(p.api_bases.iter())
+    {
+        provider::check_endpoint(u)
+            .map_err(|m| usage(m, "Use https:// URLs (plain http only for 127.0.0.1)."))?;
+    }
+    if let Some(issuer) = &a.issuer {
+        let http =
+            crate::oauth::http::Http::new().map_err(|m| usage(m, "Check LATCHKEY_CA_BUNDLE."))?;
+        let meta = runtime()?
+            .block_on(crate::oauth::discover(&http, issuer))
+            .map_err(|e| {
+                UserError::new(
+                    &e.code(),
+                    format!("Could not discover {issuer}: {e}"),
+                    e.fix(),
+                    ExitClass::Network,
+                )
+            })?;
+        provider::apply_metadata(&mut p, &meta).map_err(|m| usage(m, "Check the issuer URL."))?;
+        if p.api_bases.is_empty() {
+            if let Some(u) = &p.userinfo_url {
+                p.api_bases.push(u.clone());
+            }
+        }
+    }
+    if let Some(s) = &secret {
+        accounts
+            .vault()
+            .put_secret(&crate::vault::client_secret_key(&p.id), s)?;
+    }
+    let id = p.id.clone();
+    accounts.vault().update_index(|idx| {
+        idx.providers.retain(|x| x.id != p.id);
+        idx.providers.push(p);
+    })?;
+    eprintln!("Added provider {id}. Sign in with: latchkey login {id}");
+    Ok(0)
+}
+
+fn provider_remove(id: &str) -> Result<i32, UserError> {
+    let accounts = Accounts::open()?;
+    let idx = accounts.vault().index()?;
+    if !idx.providers.iter().any(|p| p.id == id) {
+        return Err(UserError::new(
+            "unknown_provider",
+            format!("{id} is not one of your providers."),
+            "Run `latchkey providers`; built-in providers can't be removed.",
+            ExitClass::Other,
+        ));
+    }
+    if let Some(a) = idx.accounts.iter().find(|a| a.provider == id) {
+        return Err(UserError::new(
+            "provider_in_use",
+            format!("Account {} still uses {id}.", a.id),
+            format!("Remove it first: latchkey logout {}", a.id),
+            ExitClass::Other,
+        ));
+    }
+    accounts
+        .vault()
+        .delete_secret(&crate::vault::client_secret_key(id))?;
+    accounts.vault().update_index(|idx| {
+        idx.providers.retain(|p| p.id != id);
+        idx.registrations.remove(id);
+    })?;
+    eprintln!("Removed provider {id}.");
+    Ok(0)
+}
+
+fn list(json: bool) -> Result<i32, UserError> {
     let accounts = Accounts::open()?;
     let all = accounts.list()?;
     if json {
-        writeln!(
-            out,
-            "{}",
-            serde_json::to_string_pretty(&all).unwrap_or_default()
-        )
-        .map_err(io_err)?;
+        json_out(&all)?;
         return Ok(0);
     }
     if all.is_empty() {
-        writeln!(
-            out,
-            "No accounts yet. Connect one with `latchkey login taskade` or open the app."
-        )
-        .map_err(io_err)?;
+        println_out("No accounts yet. Connect one with `latchkey login taskade` or open the app.")?;
         return Ok(0);
     }
     for a in &all {
-        writeln!(out, "{}", list_line(a)).map_err(io_err)?;
+        println_out(&format!(
+            "{:<18} {:<10} {:<24} {}",
+            a.id,
+            a.provider,
+            a.identity.as_deref().unwrap_or("(unknown)"),
+            status_phrase(a)
+        ))?;
     }
     Ok(0)
 }
 
-fn list_line(a: &AccountView) -> String {
-    let who = a.identity.as_deref().unwrap_or("(unknown)");
-    format!("{:<14} {:<10} {:<24} {}", a.id, a.provider, who, a.status)
+fn status_phrase(a: &AccountView) -> String {
+    match a.status.as_str() {
+        "valid" => match a.expires_at {
+            Some(t) => format!("valid, expires in {}", human_secs(t - crate::now())),
+            None => "valid".into(),
+        },
+        "no_expiry" => "valid, no expiry".into(),
+        "needs_sign_in" => "needs sign-in".into(),
+        "offline" => "offline, will retry".into(),
+        other => other.into(),
+    }
+}
+
+fn human_secs(s: i64) -> String {
+    match s {
+        i64::MIN..=0 => "now (refreshes on next use)".into(),
+        1..=89 => format!("{s} s"),
+        90..=5399 => format!("{} min", (s + 30) / 60),
+        _ => format!("{} h", (s + 1800) / 3600),
+    }
+}
+
+fn status(account: Option<&str>, json: bool) -> Result<i32, UserError> {
+    let accounts = Accounts::open()?;
+    let store = accounts.vault().store_description().to_string();
+    let all = accounts.list()?;
+    let selected: Vec<AccountView> = match account {
+        Some(name) => {
+            let id = accounts.resolve(Some(name))?;
+            all.into_iter().filter(|a| a.id == id).collect()
+        }
+        None => all,
+    };
+    let mut worst = 0;
+    let mut report = Vec::new();
+    for a in &selected {
+        let record = accounts.vault().read_record(&a.id);
+        let (problem, fix, code) = match (&record, a.status.as_str()) {
+            (Err(e), _) => (
+                Some(format!("can't read the token: {e}")),
+                Some(e.fix()),
+                ExitClass::Store as i32,
+            ),
+            (Ok(None), _) => (
+                Some("the token is missing from the credential store".to_string()),
+                Some(format!("run: latchkey login {}", a.provider)),
+                ExitClass::NeedsSignIn as i32,
+            ),
+            (Ok(Some(_)), "needs_sign_in") => (
+                Some("the provider no longer accepts this sign-in".to_string()),
+                Some(format!("run: latchkey login {}", a.provider)),
+                ExitClass::NeedsSignIn as i32,
+            ),
+            (Ok(Some(_)), "offline") => (
+                Some("the last refresh could not reach the provider; tokens are kept".to_string()),
+                Some(format!(
+                    "check your connection, then run: latchkey refresh {}",
+                    a.id
+                )),
+                0,
+            ),
+            _ => (None, None, 0),
+        };
+        worst = worst.max(code);
+        if json {
+            report.push(serde_json::json!({
+                "id": a.id, "provider": a.provider, "identity": a.identity, "status": a.status, "expires_at": a.expires_at,
+                "scopes": a.scopes, "kind": a.kind, "store": store, "problem": problem, "fix": fix,
+            }));
+            continue;
+        }
+        println_out(&format!(
+            "{} ({}, {})",
+            a.id,
+            a.provider_name,
+            a.identity.as_deref().unwrap_or("identity unknown")
+        ))?;
+        match &problem {
+            None => println_out(&format!("  ✓ Token {}", status_phrase(a)))?,
+            Some(p) => println_out(&format!("  ✗ {p}\n    {}", fix.clone().unwrap_or_default()))?,
+        }
+        println_out(&format!("  - Stored in: {store}"))?;
+        println_out(&format!(
+            "  - Scopes: {}",
+            if a.scopes.is_empty() {
+                "(none reported)".into()
+            } else {
+                a.scopes.join(", ")
+            }
+        ))?;
+        if let Some(n) = &a.last_refresh {
+            println_out(&format!(
+                "  - Last refresh: {} ago, {}{}",
+                human_secs(crate::now() - n.at),
+                n.outcome.replace('_', " "),
+                n.detail
+                    .as_ref()
+                    .map(|d| format!(" ({d})"))
+                    .unwrap_or_default()
+            ))?;
+        }
+    }
+    if json {
+        json_out(&report)?;
+    } else if selected.is_empty() {
+        println_out("No accounts yet. Connect one with `latchkey login taskade`.")?;
+    }
+    Ok(worst)
+}
+
+/// The hot path: a fresh token is read and printed with no async runtime and no HTTP client.
+fn token(account: Option<&str>, min_valid: i64) -> Result<i32, UserError> {
+    let accounts = Accounts::open()?;
+    let id = accounts.resolve(account)?;
+    let entry = accounts.account(&id)?;
+    if entry.status != AccountStatus::NeedsSignIn {
+        if let Some(rec) = accounts.vault().read_record(&id)? {
+            if rec.valid_for(min_valid, crate::now()) {
+                println_out(rec.access_token.expose())?;
+                return Ok(0);
+            }
+        }
+    }
+    let t = runtime()?.block_on(accounts.fresh_token(&id, min_valid))?;
+    println_out(t.expose())?;
+    Ok(0)
+}
+
+fn refresh(account: Option<&str>, all: bool) -> Result<i32, UserError> {
+    let accounts = Accounts::open()?;
+    let ids: Vec<String> = if all {
+        accounts.list()?.into_iter().map(|a| a.id).collect()
+    } else {
+        vec![accounts.resolve(account)?]
+    };
+    let rt = runtime()?;
+    let mut worst = 0;
+    for id in ids {
+        match rt.block_on(accounts.refresh_now(&id)) {
+            Ok(_) => eprintln!("{id}: refreshed"),
+            Err(e) => {
+                eprintln!("{id}: {} — {}", e.message, e.fix);
+                worst = worst.max(e.class as i32);
+            }
+        }
+    }
+    Ok(worst)
+}
+
+fn api(a: ApiArgs) -> Result<i32, UserError> {
+    let mut headers = Vec::new();
+    for h in &a.headers {
+        let (k, v) = h.split_once(':').ok_or_else(|| {
+            UserError::new(
+                "bad_header",
+                format!("{h:?} is not a header."),
+                "Use -H 'Name: value'.",
+                ExitClass::Other,
+            )
+        })?;
+        headers.push((k.trim().to_string(), v.trim().to_string()));
+    }
+    let body = match a.data.as_deref() {
+        None => None,
+        Some("@-") => {
+            let mut b = Vec::new();
+            std::io::stdin().read_to_end(&mut b).map_err(|_| {
+                UserError::new(
+                    "stdin",
+                    "Could not read the body from stdin.",
+                    "Pipe the body in.",
+                    ExitClass::Other,
+                )
+            })?;
+            Some(b)
+        }
+        Some(s) if s.starts_with('@') => Some(std::fs::read(&s[1..]).map_err(|e| {
+            UserError::new(
+                "body_file",
+                format!("Could not read {}: {e}", &s[1..]),
+                "Check the file path.",
+                ExitClass::Other,
+            )
+        })?),
+        Some(s) => Some(s.as_bytes().to_vec()),
+    };
+    let accounts = Accounts::open()?;
+    let id = accounts.resolve(Some(&a.account))?;
+    let resp = runtime()?.block_on(accounts.api_call(&id, &a.method, &a.path, &headers, body))?;
+    let mut o = std::io::stdout().lock();
+    if a.include {
+        writeln!(o, "HTTP {}", resp.status).map_err(out_err)?;
+        for (k, v) in &resp.headers {
+            writeln!(o, "{k}: {v}").map_err(out_err)?;
+        }
+        writeln!(o).map_err(out_err)?;
+    }
+    let pretty = serde_json::from_str::<serde_json::Value>(&resp.body)
+        .ok()
+        .and_then(|v| serde_json::to_string_pretty(&v).ok());
+    writeln!(o, "{}", pretty.unwrap_or(resp.body)).map_err(out_err)?;
+    if resp.status >= 400 {
+        eprintln!("latchkey: the API answered {}", resp.status);
+        return Ok(if resp.status == 401 {
+            ExitClass::NeedsSignIn as i32
+        } else {
+            ExitClass::Network as i32
+        });
+    }
+    Ok(0)
+}
+
+fn exec(account: &str, env_name: &str, command: Vec<OsString>) -> Result<i32, UserError> {
+    let accounts = Accounts::open()?;
+    let id = accounts.resolve(Some(account))?;
+    let t = {
+        let entry = accounts.account(&id)?;
+        match accounts.vault().read_record(&id)? {
+            Some(rec)
+                if entry.status != AccountStatus::NeedsSignIn
+                    && rec.valid_for(60, crate::now()) =>
+            {
+                rec.access_token
+            }
+            _ => runtime()?.block_on(accounts.fresh_token(&id, 60))?,
+        }
+    };
+    let (prog, args) = command.split_first().ok_or_else(|| {
+        UserError::new(
+            "no_command",
+            "No command to run.",
+            "Put it after --, e.g. latchkey exec taskade -- curl ...",
+            ExitClass::Other,
+        )
+    })?;
+    let status = std::process::Command::new(prog)
+        .args(args)
+        .env(env_name, t.expose())
+        .status()
+        .map_err(|e| {
+            UserError::new(
+                "exec_failed",
+                format!("Could not run {}: {e}", prog.to_string_lossy()),
+                "Check the command name and your PATH.",
+                ExitClass::Other,
+            )
+        })?;
+    Ok(status.code().unwrap_or(1))
+}
+
+fn login(provider_id: &str, opts: LoginOptions, no_browser: bool) -> Result<i32, UserError> {
+    let accounts = Accounts::open()?;
+    let rt = runtime()?;
+    let setting = accounts.vault().index()?.settings.browser_command;
+    let view = rt.block_on(async {
+        let start = accounts.begin_login(provider_id, opts).await?;
+        let loopback = start.loopback.ok_or_else(|| {
+            UserError::new(
+                "internal",
+                "Sign-in from the command line needs the loopback redirect.",
+                "Try again.",
+                ExitClass::Other,
+            )
+        })?;
+        let handle = start.handle.clone();
+        if no_browser {
+            eprintln!(
+                "Open this address in your browser to sign in to {}:\n{}",
+                start.provider_name,
+                start.authorize_url.expose()
+            );
+        } else if let Err(why) = crate::browser::open(&start.authorize_url, setting.as_deref()) {
+            eprintln!(
+                "Couldn't open your browser ({why}). Open this address yourself:\n{}",
+                start.authorize_url.expose()
+            );
+        } else {
+            eprintln!("Opened your browser to sign in to {}.", start.provider_name);
+        }
+        let spinner = spinner_task();
+        let wait = Duration::from_secs((start.expires - crate::now()).max(1) as u64);
+        let url = loopback
+            .serve_until_callback(wait, |u| {
+                crate::oauth::parse_callback(u)
+                    .ok()
+                    .and_then(|cb| cb.state)
+                    .is_some_and(|s| crate::oauth::handle_for_state(s.expose()) == handle)
+            })
+            .await;
+        spinner.abort();
+        if std::io::stderr().is_terminal() {
+            eprint!("\r\x1b[K");
+        }
+        let url = url.ok_or_else(|| {
+            UserError::new(
+                "login_expired",
+                "The sign-in took longer than 10 minutes and expired.",
+                format!("Run: latchkey login {provider_id}"),
+                ExitClass::Other,
+            )
+        })?;
+        accounts.complete_login(&url).await
+    })?;
+    eprintln!(
+        "Signed in to {} as {}.",
+        view.provider_name,
+        view.identity.as_deref().unwrap_or("(unknown)")
+    );
+    println_out(&view.id)?;
+    Ok(0)
+}
+
+fn spinner_task() -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async {
+        if !std::io::stderr().is_terminal() {
+            return;
+        }
+        let frames = ['⠋', '⠙', '⠹', '⠸', '⠼', '⠴', '⠦', '⠧', '⠇', '⠏'];
+        let mut i = 0;
+        loop {
+            eprint!(
+                "\r{} Waiting for you to approve in your browser… (Ctrl+C to cancel)",
+                frames[i % frames.len()]
+            );
+            i += 1;
+            tokio::time::sleep(Duration::from_millis(120)).await;
+        }
+    })
 }
 
 /// Hides long quoted values in clap's messages: a token pasted into argv by mistake must not
@@ -197,5 +904,17 @@ mod tests {
             redact_quoted("unrecognized subcommand 'bogus'"),
             "unrecognized subcommand 'bogus'"
         );
+    }
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn durations_read_naturally() {
+        assert_eq!(human_secs(3000), "50 min");
+        assert_eq!(human_secs(30), "30 s");
+        assert_eq!(human_secs(7200), "2 h");
     }
 }

@@ -2,6 +2,7 @@
 //! receiver and the `latchkey` command line.
 
 pub mod accounts;
+pub mod browser;
 pub mod cli;
 pub mod desktop;
 pub mod errors;

@@ -198,13 +198,25 @@ impl Idp {
             .current_dir(&dir)
             .env("IDP_CONFIG", conf.to_string())
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            .stderr(
+                std::fs::File::create(
+                    std::env::temp_dir().join(format!("latchkey-idp-{}.log", std::process::id())),
+                )
+                .map(Stdio::from)
+                .unwrap_or(Stdio::null()),
+            )
             .spawn()
             .expect("start node tests/idp/server.js");
+        let mut reader = BufReader::new(child.stdout.take().expect("stdout"));
         let mut line = String::new();
-        BufReader::new(child.stdout.take().expect("stdout"))
-            .read_line(&mut line)
-            .expect("issuer line");
+        reader.read_line(&mut line).expect("issuer line");
+        // Keep draining: node dies of EPIPE if anything it prints later meets a closed pipe.
+        std::thread::spawn(move || {
+            let mut sink = String::new();
+            while reader.read_line(&mut sink).map(|n| n > 0).unwrap_or(false) {
+                sink.clear();
+            }
+        });
         let v: Value = serde_json::from_str(&line)
             .unwrap_or_else(|_| panic!("IdP did not print its issuer: {line:?}"));
         let issuer = v["issuer"].as_str().expect("issuer").to_string();
@@ -540,4 +552,78 @@ impl Drop for WebApp {
         let _ = self.driver.kill();
         let _ = self.driver.wait();
     }
+}
+
+/// The automated browser binary (tests/src/bin/test-browser.rs).
+pub fn test_browser() -> PathBuf {
+    let b = bin().with_file_name("test-browser");
+    assert!(
+        b.exists(),
+        "{} is missing: run `cargo build -p latchkey-e2e --bins` (the test command does)",
+        b.display()
+    );
+    b
+}
+
+/// The accounts service over the real Secret Service, in `home`.
+pub fn accounts_in(home: &TestHome) -> latchkey::accounts::Accounts {
+    let backend =
+        latchkey::vault::store::KeyringBackend::new().expect("persistent credential store");
+    let vault =
+        latchkey::vault::Vault::open_with(home.path(), Box::new(backend), Duration::from_secs(5))
+            .expect("vault");
+    latchkey::accounts::Accounts::new(std::sync::Arc::new(vault))
+}
+
+/// A provider pointing at the test IdP, as "Other" providers are stored.
+pub fn idp_provider(
+    idp: &Idp,
+    id: &str,
+    client_id: &str,
+    auth: latchkey::provider::ClientAuth,
+) -> latchkey::provider::ProviderSpec {
+    use latchkey::provider::*;
+    let i = &idp.issuer;
+    ProviderSpec {
+        id: id.into(),
+        name: format!("Test IdP {id}"),
+        issuer: Some(i.clone()),
+        authorize_url: Some(format!("{i}/oauth2/authorize")),
+        token_url: Some(format!("{i}/oauth2/token")),
+        revocation_url: Some(format!("{i}/oauth2/revoke")),
+        registration_url: None,
+        userinfo_url: Some(format!("{i}/me")),
+        device_url: None,
+        api_bases: vec![format!("{i}/api")],
+        identity: IdentitySource::Userinfo,
+        default_scopes: vec!["openid".into(), "email".into(), "profile".into()],
+        client_id: Some(client_id.into()),
+        client_auth: auth,
+        redirect: RedirectKind::Scheme,
+        iss_required: true,
+        supports_pat: false,
+        pat_help: None,
+        presets: vec![ApiPreset {
+            label: "Who am I".into(),
+            method: "GET".into(),
+            path: format!("{i}/me"),
+        }],
+        insecure_grants: false,
+    }
+}
+
+/// Stores `p` as one of the person's providers in `accounts`' index.
+pub fn add_provider(accounts: &latchkey::accounts::Accounts, p: latchkey::provider::ProviderSpec) {
+    accounts
+        .vault()
+        .update_index(|idx| idx.providers.push(p))
+        .expect("index");
+}
+
+/// A current-thread runtime for driving the async service from a test.
+pub fn rt() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime")
 }

@@ -97,6 +97,17 @@ pub struct ClientRegistration {
     pub registered_at: i64,
 }
 
+/// A pending sign-in, listed so stale ones can be swept. Its secrets are in the vault.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PendingNote {
+    /// Transaction handle (hash of the state, not the state).
+    pub handle: String,
+    /// Provider id.
+    pub provider: String,
+    /// Unix seconds.
+    pub expires: i64,
+}
+
 /// Person-facing preferences.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
@@ -136,6 +147,9 @@ pub struct Index {
     /// Connected accounts.
     #[serde(default)]
     pub accounts: Vec<AccountEntry>,
+    /// Pending sign-ins (non-secret notes).
+    #[serde(default)]
+    pub pending: Vec<PendingNote>,
     /// Account used when a command names none and the provider is ambiguous.
     #[serde(default)]
     pub default_account: Option<String>,
@@ -151,6 +165,7 @@ impl Default for Index {
             providers: Vec::new(),
             registrations: BTreeMap::new(),
             accounts: Vec::new(),
+            pending: Vec::new(),
             default_account: None,
             settings: Settings::default(),
         }

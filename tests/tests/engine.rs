@@ -1,0 +1,533 @@
+//! The OAuth engine against the real `oidc-provider` and the real Secret Service.
+//! Security tests carry their SECURITY.md ID in the name.
+
+use latchkey::accounts::{Accounts, LoginOptions};
+use latchkey::provider::{ClientAuth, RedirectKind};
+use latchkey_e2e::*;
+
+fn setup(idp: &Idp, client: &str, auth: ClientAuth) -> (TestHome, Accounts) {
+    let home = TestHome::new();
+    let acc = accounts_in(&home);
+    add_provider(&acc, idp_provider(idp, "idp", client, auth));
+    (home, acc)
+}
+
+fn scheme_login(acc: &Accounts, idp: &Idp) -> String {
+    let rt = rt();
+    let start = rt
+        .block_on(acc.begin_login(
+            "idp",
+            LoginOptions {
+                redirect: Some(RedirectKind::Scheme),
+                ..Default::default()
+            },
+        ))
+        .unwrap();
+    idp.approve(start.authorize_url.expose())
+}
+
+fn token_requests(idp: &Idp) -> u64 {
+    idp.stats()["token_requests"].as_u64().unwrap()
+}
+
+#[test]
+fn pkce_sign_in_through_the_custom_scheme_stores_a_working_token() {
+    let idp = Idp::start();
+    let (home, acc) = setup(&idp, "latchkey-public", ClientAuth::None);
+    let redirect = scheme_login(&acc, &idp);
+    assert!(
+        redirect.starts_with("dev.latchkey:/oauth/callback?"),
+        "{redirect}"
+    );
+    assert!(redirect.contains("iss="), "the IdP sends iss (RFC 9207)");
+    let view = rt().block_on(acc.complete_login(&redirect)).unwrap();
+    assert_eq!(view.identity.as_deref(), Some("alice"));
+    let token = rt().block_on(acc.fresh_token(&view.id, 60)).unwrap();
+    assert_eq!(idp.check_token(token.expose()), 200);
+    let stored = secret_tool_lookup(&format!("account:{}", view.id))
+        .expect("the record is in the Secret Service");
+    assert!(stored.contains(token.expose()));
+    let index = std::fs::read_to_string(home.path().join("accounts.json")).unwrap();
+    assert!(
+        !index.contains(token.expose()),
+        "S18: the index holds no token"
+    );
+}
+
+#[test]
+fn confidential_clients_authenticate_with_basic_and_post_s2() {
+    let idp = Idp::start();
+    for (client, secret, auth) in [
+        (
+            "latchkey-basic",
+            "basic-secret-value",
+            ClientAuth::ClientSecretBasic,
+        ),
+        (
+            "latchkey-post",
+            "post-secret-value",
+            ClientAuth::ClientSecretPost,
+        ),
+    ] {
+        let (home, acc) = setup(&idp, client, auth);
+        acc.vault()
+            .put_secret(
+                &latchkey::vault::client_secret_key("idp"),
+                &latchkey::secret::Secret::new(secret),
+            )
+            .unwrap();
+        let view = rt()
+            .block_on(acc.complete_login(&scheme_login(&acc, &idp)))
+            .unwrap_or_else(|e| panic!("{client}: {e}"));
+        assert_eq!(view.identity.as_deref(), Some("alice"));
+        let index = std::fs::read_to_string(home.path().join("accounts.json")).unwrap();
+        assert!(
+            !index.contains(secret),
+            "S2: a user-entered client secret is never in the index"
+        );
+        assert!(secret_tool_lookup("client-secret:idp").is_some_and(|s| s.contains(secret)));
+        acc.vault()
+            .delete_secret(&latchkey::vault::client_secret_key("idp"))
+            .unwrap();
+    }
+}
+
+#[test]
+fn reused_callback_completes_once_and_code_is_exchanged_once_s8_s12() {
+    let idp = Idp::start();
+    let (_home, acc) = setup(&idp, "latchkey-public", ClientAuth::None);
+    let redirect = scheme_login(&acc, &idp);
+    rt().block_on(acc.complete_login(&redirect)).unwrap();
+    assert_eq!(token_requests(&idp), 1);
+    let again = rt().block_on(acc.complete_login(&redirect)).unwrap_err();
+    assert_eq!(again.code, "unknown_state");
+    assert_eq!(token_requests(&idp), 1, "S12: the code is never sent twice");
+    assert_eq!(acc.list().unwrap().len(), 1);
+}
+
+#[test]
+fn forged_links_change_nothing_and_make_no_token_request_s8() {
+    let idp = Idp::start();
+    let (home, acc) = setup(&idp, "latchkey-public", ClientAuth::None);
+    let real = scheme_login(&acc, &idp);
+    let before = std::fs::read(home.path().join("accounts.json")).unwrap();
+    let forged = [
+        "dev.latchkey:/oauth/callback?code=forged&state=unknownstate".to_string(),
+        format!(
+            "dev.latchkey:/oauth/callback?code=forged&state=x&iss={}",
+            idp.issuer
+        ),
+        "dev.latchkey:/oauth/callback?error=access_denied&state=unknown".to_string(),
+        "dev.latchkey:/oauth/callback?code=c".to_string(),
+        "dev.latchkey:/oauth/callback?code=%ZZ&state=%%".to_string(),
+    ];
+    for f in &forged {
+        assert!(rt().block_on(acc.complete_login(f)).is_err(), "{f}");
+    }
+    assert_eq!(
+        token_requests(&idp),
+        0,
+        "S8: no token request for a forged link"
+    );
+    assert_eq!(
+        std::fs::read(home.path().join("accounts.json")).unwrap(),
+        before,
+        "S8: no change to stored data"
+    );
+    // S9: the error callback with an unknown state cancelled nothing; the real one completes.
+    rt().block_on(acc.complete_login(&real)).unwrap();
+    assert_eq!(token_requests(&idp), 1);
+}
+
+#[test]
+fn expired_transaction_is_refused_without_a_token_request_s7() {
+    let idp = Idp::start();
+    let (_home, acc) = setup(&idp, "latchkey-public", ClientAuth::None);
+    let redirect = scheme_login(&acc, &idp);
+    // Age the stored transaction past its 10 minutes.
+    let state = url::Url::parse(&redirect)
+        .unwrap()
+        .query_pairs()
+        .find(|(k, _)| k == "state")
+        .unwrap()
+        .1
+        .into_owned();
+    let key = latchkey::vault::pending_key(&latchkey::oauth::handle_for_state(&state));
+    let raw = acc.vault().get_secret(&key).unwrap().unwrap();
+    let mut tx: serde_json::Value = serde_json::from_str(raw.expose()).unwrap();
+    tx["expires"] = serde_json::json!(latchkey::now() - 1);
+    acc.vault()
+        .put_secret(&key, &latchkey::secret::Secret::new(tx.to_string()))
+        .unwrap();
+    let e = rt().block_on(acc.complete_login(&redirect)).unwrap_err();
+    assert_eq!(e.code, "login_expired");
+    assert_eq!(token_requests(&idp), 0);
+    assert!(
+        acc.vault().get_secret(&key).unwrap().is_none(),
+        "an expired transaction is used up too"
+    );
+}
+
+#[test]
+fn wrong_iss_is_rejected_s10() {
+    let idp = Idp::start();
+    let (_home, acc) = setup(&idp, "latchkey-public", ClientAuth::None);
+    let redirect = scheme_login(&acc, &idp);
+    let forged = redirect.replace(
+        &format!("iss={}", urlencode(&idp.issuer)),
+        &format!("iss={}", urlencode("https://evil.example")),
+    );
+    assert_ne!(forged, redirect);
+    let e = rt().block_on(acc.complete_login(&forged)).unwrap_err();
+    assert_eq!(e.code, "issuer_mismatch");
+    assert_eq!(token_requests(&idp), 0);
+}
+
+#[test]
+fn missing_iss_is_rejected_when_the_provider_promises_it_s10() {
+    let idp = Idp::start();
+    let (_home, acc) = setup(&idp, "latchkey-public", ClientAuth::None);
+    let redirect = scheme_login(&acc, &idp);
+    let stripped = redirect
+        .replace(&format!("&iss={}", urlencode(&idp.issuer)), "")
+        .replace(&format!("iss={}&", urlencode(&idp.issuer)), "");
+    assert!(!stripped.contains("iss="), "{stripped}");
+    assert_eq!(
+        rt().block_on(acc.complete_login(&stripped))
+            .unwrap_err()
+            .code,
+        "issuer_mismatch"
+    );
+}
+
+fn urlencode(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
+#[test]
+fn callback_on_another_redirect_is_rejected_s5() {
+    let idp = Idp::start();
+    let (_home, acc) = setup(&idp, "latchkey-public", ClientAuth::None);
+    let redirect = scheme_login(&acc, &idp);
+    let moved = redirect.replace(
+        "dev.latchkey:/oauth/callback",
+        "http://127.0.0.1:9/callback",
+    );
+    assert_eq!(
+        rt().block_on(acc.complete_login(&moved)).unwrap_err().code,
+        "redirect_mismatch"
+    );
+    assert_eq!(token_requests(&idp), 0);
+}
+
+#[test]
+fn denied_consent_reads_as_a_cancellation_s9() {
+    let idp = Idp::start();
+    idp.set_mode(serde_json::json!({"deny": true}));
+    let (_home, acc) = setup(&idp, "latchkey-public", ClientAuth::None);
+    let redirect = scheme_login(&acc, &idp);
+    assert!(redirect.contains("error=access_denied"), "{redirect}");
+    let e = rt().block_on(acc.complete_login(&redirect)).unwrap_err();
+    assert_eq!(e.code, "access_denied");
+    assert!(
+        e.message.contains("You cancelled the sign-in at Test IdP"),
+        "{}",
+        e.message
+    );
+    assert_eq!(token_requests(&idp), 0);
+}
+
+#[test]
+fn a_wrong_verifier_is_refused_by_the_idp_s6() {
+    let idp = Idp::start();
+    let (_home, acc) = setup(&idp, "latchkey-public", ClientAuth::None);
+    let redirect = scheme_login(&acc, &idp);
+    let state = url::Url::parse(&redirect)
+        .unwrap()
+        .query_pairs()
+        .find(|(k, _)| k == "state")
+        .unwrap()
+        .1
+        .into_owned();
+    let key = latchkey::vault::pending_key(&latchkey::oauth::handle_for_state(&state));
+    let raw = acc.vault().get_secret(&key).unwrap().unwrap();
+    let mut tx: serde_json::Value = serde_json::from_str(raw.expose()).unwrap();
+    tx["verifier"] = serde_json::json!("A".repeat(43));
+    acc.vault()
+        .put_secret(&key, &latchkey::secret::Secret::new(tx.to_string()))
+        .unwrap();
+    let e = rt().block_on(acc.complete_login(&redirect)).unwrap_err();
+    assert_eq!(e.code, "invalid_grant");
+    assert!(acc.list().unwrap().is_empty());
+}
+
+#[test]
+fn refresh_with_rotation_saves_the_new_token_and_the_old_one_dies_s14() {
+    let idp = Idp::start_with(IdpConfig {
+        access_ttl: 2,
+        rotate: true,
+        ..Default::default()
+    });
+    let (_home, acc) = setup(&idp, "latchkey-public", ClientAuth::None);
+    let view = rt()
+        .block_on(acc.complete_login(&scheme_login(&acc, &idp)))
+        .unwrap();
+    let before = acc.vault().read_record(&view.id).unwrap().unwrap();
+    let fresh = rt().block_on(acc.fresh_token(&view.id, 60)).unwrap();
+    assert_ne!(
+        fresh.expose(),
+        before.access_token.expose(),
+        "a 2 s token is refreshed for --min-valid 60"
+    );
+    let after = acc.vault().read_record(&view.id).unwrap().unwrap();
+    assert_eq!(
+        after.access_token.expose(),
+        fresh.expose(),
+        "saved before it was handed out"
+    );
+    assert_ne!(after.refresh_token, before.refresh_token, "rotated");
+    assert_eq!(idp.check_token(fresh.expose()), 200);
+    // The old refresh token is now dead at the IdP.
+    let p = acc.provider("idp").unwrap();
+    let client = latchkey::oauth::ClientConfig {
+        id: "latchkey-public".into(),
+        secret: None,
+        auth: ClientAuth::None,
+    };
+    let http = latchkey::oauth::http::Http::new().unwrap();
+    let old = rt().block_on(latchkey::oauth::refresh(
+        &http,
+        &p,
+        &client,
+        &before,
+        latchkey::now(),
+    ));
+    assert!(
+        matches!(old, latchkey::oauth::RefreshOutcome::NeedsSignIn(_)),
+        "{old:?}"
+    );
+}
+
+#[test]
+fn refresh_without_a_new_refresh_token_keeps_the_old_one_s14() {
+    let idp = Idp::start_with(IdpConfig {
+        access_ttl: 2,
+        rotate: false,
+        ..Default::default()
+    });
+    let (_home, acc) = setup(&idp, "latchkey-public", ClientAuth::None);
+    let view = rt()
+        .block_on(acc.complete_login(&scheme_login(&acc, &idp)))
+        .unwrap();
+    let before = acc.vault().read_record(&view.id).unwrap().unwrap();
+    rt().block_on(acc.refresh_now(&view.id)).unwrap();
+    let after = acc.vault().read_record(&view.id).unwrap().unwrap();
+    assert_ne!(after.access_token, before.access_token);
+    assert_eq!(after.refresh_token, before.refresh_token);
+    assert!(after.refresh_token.is_some());
+}
+
+#[test]
+fn invalid_grant_marks_needs_sign_in_and_stops_s15() {
+    let idp = Idp::start_with(IdpConfig {
+        access_ttl: 2,
+        ..Default::default()
+    });
+    let (_home, acc) = setup(&idp, "latchkey-public", ClientAuth::None);
+    // Sign in, then kill the grant at the IdP behind Latchkey's back.
+    let view = rt()
+        .block_on(acc.complete_login(&scheme_login(&acc, &idp)))
+        .unwrap();
+    let rec = acc.vault().read_record(&view.id).unwrap().unwrap();
+    let http = reqwest::blocking::Client::new();
+    http.post(format!("{}/oauth2/revoke", idp.issuer))
+        .form(&[
+            ("token", rec.refresh_token.as_ref().unwrap().expose()),
+            ("client_id", "latchkey-public"),
+        ])
+        .send()
+        .unwrap();
+    let e = rt().block_on(acc.refresh_now(&view.id)).unwrap_err();
+    assert_eq!(e.code, "needs_sign_in");
+    assert_eq!(e.class as i32, 2);
+    assert_eq!(acc.list().unwrap()[0].status, "needs_sign_in");
+    let requests = token_requests(&idp);
+    let e = rt().block_on(acc.fresh_token(&view.id, 60)).unwrap_err();
+    assert_eq!(e.code, "needs_sign_in");
+    assert_eq!(
+        token_requests(&idp),
+        requests,
+        "no retry once the grant is dead"
+    );
+}
+
+#[test]
+fn idp_down_is_transient_and_keeps_the_tokens_s15() {
+    let idp = Idp::start();
+    let (_home, acc) = setup(&idp, "latchkey-public", ClientAuth::None);
+    let view = rt()
+        .block_on(acc.complete_login(&scheme_login(&acc, &idp)))
+        .unwrap();
+    let before = acc.vault().read_record(&view.id).unwrap().unwrap();
+    idp.set_mode(serde_json::json!({"tokenStatus": 503}));
+    let t = rt().block_on(acc.refresh_now(&view.id)).unwrap();
+    assert_eq!(
+        t, before.access_token,
+        "the still-valid token is handed out"
+    );
+    assert_eq!(acc.list().unwrap()[0].status, "offline");
+    drop(idp);
+    let _ = rt().block_on(acc.refresh_now(&view.id));
+    assert_eq!(
+        acc.vault().read_record(&view.id).unwrap().unwrap(),
+        before,
+        "tokens kept"
+    );
+    assert_eq!(acc.list().unwrap()[0].status, "offline");
+}
+
+#[test]
+fn removal_revokes_then_wipes_and_says_so_s17() {
+    let idp = Idp::start();
+    let (_home, acc) = setup(&idp, "latchkey-public", ClientAuth::None);
+    let view = rt()
+        .block_on(acc.complete_login(&scheme_login(&acc, &idp)))
+        .unwrap();
+    let rec = acc.vault().read_record(&view.id).unwrap().unwrap();
+    assert!(idp.introspect_active(rec.access_token.expose(), "latchkey-public"));
+    let report = rt().block_on(acc.remove(&view.id)).unwrap();
+    assert_eq!(report.revocation, latchkey::oauth::Revocation::Revoked);
+    assert!(report.wiped);
+    assert!(report.summary.contains("Signed out at the provider"));
+    assert!(!idp.introspect_active(rec.access_token.expose(), "latchkey-public"));
+    assert!(!idp.introspect_active(
+        rec.refresh_token.as_ref().unwrap().expose(),
+        "latchkey-public"
+    ));
+    assert_eq!(secret_tool_lookup(&format!("account:{}", view.id)), None);
+    assert!(acc.list().unwrap().is_empty());
+}
+
+#[test]
+fn removal_wipes_locally_even_when_revocation_fails_s17() {
+    let idp = Idp::start();
+    let (_home, acc) = setup(&idp, "latchkey-public", ClientAuth::None);
+    let view = rt()
+        .block_on(acc.complete_login(&scheme_login(&acc, &idp)))
+        .unwrap();
+    drop(idp);
+    let report = rt().block_on(acc.remove(&view.id)).unwrap();
+    assert!(matches!(
+        report.revocation,
+        latchkey::oauth::Revocation::Failed(_)
+    ));
+    assert!(report.wiped);
+    assert!(report.summary.contains("revoking at the provider failed"));
+    assert_eq!(secret_tool_lookup(&format!("account:{}", view.id)), None);
+}
+
+#[test]
+fn client_credentials_account_gets_a_working_token() {
+    let idp = Idp::start_with(IdpConfig {
+        access_ttl: 2,
+        ..Default::default()
+    });
+    let (_home, acc) = setup(&idp, "latchkey-public", ClientAuth::None);
+    let view = rt()
+        .block_on(acc.add_client_credentials(
+            "idp",
+            "latchkey-machine",
+            latchkey::secret::Secret::new("machine-secret-value"),
+            vec![],
+            None,
+        ))
+        .unwrap();
+    let first = acc.vault().read_record(&view.id).unwrap().unwrap();
+    assert_eq!(idp.check_token(first.access_token.expose()), 200);
+    let next = rt().block_on(acc.fresh_token(&view.id, 60)).unwrap();
+    assert_ne!(
+        next, first.access_token,
+        "a new token is fetched instead of a refresh"
+    );
+    assert_eq!(idp.check_token(next.expose()), 200);
+}
+
+#[test]
+fn both_discovery_documents_are_read() {
+    let idp = Idp::start();
+    let http = latchkey::oauth::http::Http::new().unwrap();
+    let m = rt()
+        .block_on(latchkey::oauth::discover(&http, &idp.issuer))
+        .unwrap();
+    assert_eq!(
+        m.token_endpoint.as_deref(),
+        Some(format!("{}/oauth2/token", idp.issuer).as_str())
+    );
+    assert!(m.authorization_response_iss_parameter_supported);
+    for u in latchkey::provider::discovery_urls(&idp.issuer) {
+        let r = reqwest::blocking::get(&u).unwrap();
+        assert!(r.status().is_success(), "{u}");
+        latchkey::provider::parse_metadata(&idp.issuer, &r.bytes().unwrap()).unwrap();
+    }
+}
+
+#[test]
+fn api_calls_stay_on_the_provider_and_retry_once_after_401_s11_s16() {
+    let idp = Idp::start_with(IdpConfig {
+        access_ttl: 3600,
+        ..Default::default()
+    });
+    let (_home, acc) = setup(&idp, "latchkey-public", ClientAuth::None);
+    let view = rt()
+        .block_on(acc.complete_login(&scheme_login(&acc, &idp)))
+        .unwrap();
+    let ok = rt()
+        .block_on(acc.api_call(&view.id, "GET", "protected", &[], None))
+        .unwrap();
+    assert_eq!(ok.status, 200, "{}", ok.body);
+    assert!(!ok.retried_after_refresh);
+    let foreign = rt()
+        .block_on(acc.api_call(
+            &view.id,
+            "GET",
+            "https://evil.example/api/protected",
+            &[],
+            None,
+        ))
+        .unwrap_err();
+    assert_eq!(foreign.code, "foreign_host");
+    let token_path = rt()
+        .block_on(acc.api_call(
+            &view.id,
+            "GET",
+            &format!("{}/oauth2/token", idp.issuer),
+            &[],
+            None,
+        ))
+        .unwrap_err();
+    assert_eq!(token_path.code, "foreign_host");
+    // Revoke only the access token: the API answers 401, one refresh, one retry, 200.
+    let rec = acc.vault().read_record(&view.id).unwrap().unwrap();
+    let before = token_requests(&idp);
+    reqwest::blocking::Client::new()
+        .post(format!("{}/oauth2/revoke", idp.issuer))
+        .form(&[
+            ("token", rec.access_token.expose()),
+            ("client_id", "latchkey-public"),
+            ("token_type_hint", "access_token"),
+        ])
+        .send()
+        .unwrap();
+    let r = rt().block_on(acc.api_call(&view.id, "GET", "protected", &[], None));
+    // oidc-provider revokes the whole grant with the access token, so the retry's refresh
+    // meets invalid_grant: exactly one refresh attempt, then a clear needs-sign-in.
+    match r {
+        Ok(resp) => assert!(resp.retried_after_refresh && resp.status == 200),
+        Err(e) => assert_eq!(e.code, "needs_sign_in"),
+    }
+    assert_eq!(
+        token_requests(&idp) - before,
+        1,
+        "S16: at most one refresh per 401"
+    );
+}
