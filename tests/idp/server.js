@@ -81,6 +81,17 @@ server.listen(0, '127.0.0.1', () => {
       registration: { enabled: true },
       deviceFlow: { enabled: true },
       userinfo: { enabled: true },
+      // Plain OAuth 2.0 requests (no openid scope, like Taskade's) get opaque tokens for the
+      // stand-in API; OpenID requests keep tokens that work at userinfo.
+      resourceIndicators: {
+        enabled: true,
+        defaultResource(ctx) {
+          const scope = ctx.oidc.params?.scope || ctx.oidc.entities?.RefreshToken?.scope || ctx.oidc.entities?.AuthorizationCode?.scope || '';
+          return String(scope).split(' ').includes('openid') ? undefined : `${issuer}/api`;
+        },
+        useGrantedResource: () => true,
+        getResourceServerInfo: () => ({ scope: 'api', audience: `${issuer}/api`, accessTokenFormat: 'opaque', accessTokenTTL: accessTtl }),
+      },
     },
     routes: {
       authorization: '/oauth2/authorize',
@@ -120,6 +131,11 @@ server.listen(0, '127.0.0.1', () => {
   }
 
   provider.use(async (ctx, next) => {
+    // Taskade's authorize takes no scope; oidc-provider refuses a request that grants none,
+    // so the stand-in reads a scope-less request as its one API scope.
+    if (ctx.path === '/oauth2/authorize' && ctx.method === 'GET' && !ctx.query.scope) {
+      ctx.querystring = `${ctx.querystring}&scope=api`;
+    }
     // Test control and counters.
     if (ctx.path === '/__test/stats') { ctx.body = stats; return; }
     if (ctx.path === '/__test/mode' && ctx.method === 'POST') {

@@ -1,0 +1,351 @@
+//! The `latchkey` command line against the real IdP and Secret Service, with no display.
+
+use latchkey_e2e::*;
+use std::io::Write;
+use std::process::{Output, Stdio};
+use std::time::{Duration, Instant};
+
+/// Runs the CLI with the Taskade preset pointed at `idp` and the test browser as browser.
+fn run(home: &TestHome, idp: &Idp, args: &[&str], stdin: Option<&str>) -> Output {
+    let mut c = home.cli();
+    c.env("LATCHKEY_TASKADE_BASE", &idp.issuer)
+        .env("LATCHKEY_BROWSER", test_browser())
+        .env("LATCHKEY_BIN", bin())
+        .args(args)
+        .stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = c.spawn().expect("spawn");
+    if let Some(s) = stdin {
+        child.stdin.take().unwrap().write_all(s.as_bytes()).unwrap();
+    }
+    wait_output(child, Duration::from_secs(60))
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).trim().to_string()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).to_string()
+}
+
+fn login(home: &TestHome, idp: &Idp) -> String {
+    let o = run(home, idp, &["login", "taskade"], None);
+    assert!(o.status.success(), "login failed: {}", stderr(&o));
+    stdout(&o)
+}
+
+#[test]
+fn one_click_taskade_login_registers_once_and_prints_the_account_id() {
+    let idp = Idp::start();
+    let home = TestHome::new();
+    let id = login(&home, &idp);
+    assert!(id.starts_with("taskade-"), "{id}");
+    assert_eq!(
+        idp.stats()["registrations"],
+        1,
+        "a public client was registered (RFC 7591)"
+    );
+    assert_eq!(
+        home.index()["registrations"]["taskade"]["redirect_uri"],
+        "http://127.0.0.1/callback"
+    );
+    // A second sign-in reuses the registration and the same account (same handle).
+    let again = login(&home, &idp);
+    assert_eq!(again, id);
+    assert_eq!(idp.stats()["registrations"], 1);
+    let token = run(&home, &idp, &["token", &id], None);
+    assert!(token.status.success(), "{}", stderr(&token));
+    let t = stdout(&token);
+    assert_eq!(idp.check_token(&t), 200);
+    assert_eq!(
+        String::from_utf8_lossy(&token.stdout),
+        format!("{t}\n"),
+        "only the token and a newline"
+    );
+    let list = run(&home, &idp, &["list", "--json"], None);
+    let v: serde_json::Value = serde_json::from_slice(&list.stdout).unwrap();
+    assert_eq!(v[0]["identity"], "alice");
+    assert_eq!(v[0]["provider"], "taskade");
+    assert!(
+        !String::from_utf8_lossy(&list.stdout).contains(&t),
+        "S22: list never prints a token"
+    );
+}
+
+#[test]
+fn personal_token_comes_from_stdin_and_never_from_argv() {
+    let pat = "tskdp_canary_cli_7781";
+    let idp = Idp::start_with(IdpConfig {
+        pats: vec![pat.into()],
+        ..Default::default()
+    });
+    let home = TestHome::new();
+    let mut c = home.cli();
+    c.env("LATCHKEY_TASKADE_BASE", &idp.issuer)
+        .args(["add-token", "taskade", "--label", "work"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = c.spawn().unwrap();
+    std::thread::sleep(Duration::from_millis(150));
+    let cmdline = std::fs::read(format!("/proc/{}/cmdline", child.id())).unwrap_or_default();
+    assert!(
+        !String::from_utf8_lossy(&cmdline).contains(pat),
+        "the token is not in argv (ps)"
+    );
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(pat.as_bytes())
+        .unwrap();
+    let o = wait_output(child, Duration::from_secs(30));
+    assert!(o.status.success(), "{}", stderr(&o));
+    let id = stdout(&o);
+    let index = std::fs::read_to_string(home.path().join("accounts.json")).unwrap();
+    assert!(!index.contains(pat), "the token is not in the index");
+    assert!(secret_tool_lookup(&format!("account:{id}"))
+        .unwrap()
+        .contains(pat));
+    assert_eq!(stdout(&run(&home, &idp, &["token", &id], None)), pat);
+    // A rejected token: a clear message, nothing saved.
+    let bad = run(
+        &home,
+        &idp,
+        &["add-token", "taskade"],
+        Some("tskdp_not_valid"),
+    );
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(
+        stderr(&bad).contains("Taskade did not accept this token"),
+        "{}",
+        stderr(&bad)
+    );
+    assert!(stderr(&bad).contains("Settings → API"));
+    assert!(!stderr(&bad).contains("tskdp_not_valid"));
+    assert_eq!(home.index()["accounts"].as_array().unwrap().len(), 1);
+}
+
+#[test]
+fn exit_codes_follow_the_documented_classes() {
+    let idp = Idp::start_with(IdpConfig {
+        access_ttl: 2,
+        ..Default::default()
+    });
+    let home = TestHome::new();
+    let id = login(&home, &idp);
+    // 1: usage, unknown account.
+    let o = run(&home, &idp, &["token", "nobody"], None);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("latchkey list"), "{}", stderr(&o));
+    // 3: credential store unavailable (no D-Bus session), within the timeout.
+    let started = Instant::now();
+    let mut c = home.cli();
+    let o = c
+        .env("DBUS_SESSION_BUS_ADDRESS", "unix:path=/nonexistent/bus")
+        .args(["token", &id])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    assert!(started.elapsed() < Duration::from_secs(15));
+    let e = stderr(&o);
+    assert!(
+        e.contains("credential store") && e.contains("keyring"),
+        "{e}"
+    );
+    assert!(
+        !e.to_lowercase().contains("org.freedesktop"),
+        "no D-Bus jargon: {e}"
+    );
+    assert_eq!(e.trim().lines().count(), 1);
+    // 4: the provider is unreachable and the token has expired.
+    std::thread::sleep(Duration::from_secs(3));
+    let issuer = idp.issuer.clone();
+    drop(idp);
+    let mut c = home.cli();
+    let o = c
+        .env("LATCHKEY_TASKADE_BASE", &issuer)
+        .args(["token", &id])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(4), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("Check your internet connection"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn needs_sign_in_exits_2_with_the_login_command() {
+    let idp = Idp::start_with(IdpConfig {
+        access_ttl: 2,
+        ..Default::default()
+    });
+    let home = TestHome::new();
+    let id = login(&home, &idp);
+    let rec = accounts_in(&home)
+        .vault()
+        .read_record(&id)
+        .unwrap()
+        .unwrap();
+    reqwest::blocking::Client::new()
+        .post(format!("{}/oauth2/revoke", idp.issuer))
+        .form(&[
+            ("token", rec.refresh_token.as_ref().unwrap().expose()),
+            (
+                "client_id",
+                home.index()["registrations"]["taskade"]["client_id"]
+                    .as_str()
+                    .unwrap(),
+            ),
+        ])
+        .send()
+        .unwrap();
+    std::thread::sleep(Duration::from_secs(3));
+    let o = run(&home, &idp, &["token", &id], None);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("run: latchkey login taskade")
+            || stderr(&o).contains("Run: latchkey login taskade"),
+        "{}",
+        stderr(&o)
+    );
+    let st = run(&home, &idp, &["status", &id], None);
+    assert_eq!(st.status.code(), Some(2));
+    let text = stdout(&st);
+    assert!(
+        text.contains("✗") && text.contains("latchkey login taskade"),
+        "{text}"
+    );
+    assert!(
+        text.contains("Stored in: GNOME Keyring via Secret Service"),
+        "{text}"
+    );
+}
+
+#[test]
+fn exec_puts_the_token_in_the_environment_and_passes_the_exit_code() {
+    let idp = Idp::start();
+    let home = TestHome::new();
+    let id = login(&home, &idp);
+    let t = stdout(&run(&home, &idp, &["token", &id], None));
+    let script = format!("test \"$LATCHKEY_TOKEN\" = '{t}' && exit 7; exit 9");
+    let o = run(&home, &idp, &["exec", &id, "--", "sh", "-c", &script], None);
+    assert_eq!(o.status.code(), Some(7));
+    let script = format!("test \"$MY_TOKEN\" = '{t}' && exit 0; exit 9");
+    let o = run(
+        &home,
+        &idp,
+        &["exec", &id, "--env", "MY_TOKEN", "--", "sh", "-c", &script],
+        None,
+    );
+    assert_eq!(o.status.code(), Some(0));
+}
+
+#[test]
+fn api_calls_the_provider_and_refuses_other_hosts_s11() {
+    let idp = Idp::start();
+    let home = TestHome::new();
+    let id = login(&home, &idp);
+    let o = run(&home, &idp, &["api", &id, "workspaces"], None);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["items"][0]["name"], "Home");
+    let o = run(&home, &idp, &["api", &id, "-i", "me/projects"], None);
+    assert!(stdout(&o).starts_with("HTTP 200"), "{}", stdout(&o));
+    let o = run(
+        &home,
+        &idp,
+        &["api", &id, "https://evil.example/api/v1/workspaces"],
+        None,
+    );
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("only sends your Taskade token to Taskade's own API"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn logout_revokes_and_wipes_s17() {
+    let idp = Idp::start();
+    let home = TestHome::new();
+    let id = login(&home, &idp);
+    let t = stdout(&run(&home, &idp, &["token", &id], None));
+    let o = run(&home, &idp, &["logout", &id], None);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("Signed out at the provider"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(idp.check_token(&t), 401);
+    assert_eq!(secret_tool_lookup(&format!("account:{id}")), None);
+    assert!(stdout(&run(&home, &idp, &["list"], None)).contains("No accounts yet"));
+}
+
+#[test]
+fn completions_generate_for_every_shell() {
+    let home = TestHome::new();
+    for shell in ["bash", "zsh", "fish"] {
+        let o = home.run(&["completions", shell], None);
+        assert!(o.status.success());
+        assert!(
+            String::from_utf8_lossy(&o.stdout).contains("add-token"),
+            "{shell}"
+        );
+    }
+}
+
+#[test]
+fn provider_add_discovers_endpoints_from_an_issuer() {
+    let idp = Idp::start();
+    let home = TestHome::new();
+    let o = run(
+        &home,
+        &idp,
+        &[
+            "provider",
+            "add",
+            "corp",
+            "--issuer",
+            &idp.issuer,
+            "--client-id",
+            "latchkey-public",
+        ],
+        None,
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let p = &home.index()["providers"][0];
+    assert_eq!(p["token_url"], format!("{}/oauth2/token", idp.issuer));
+    assert_eq!(p["iss_required"], true);
+    let o = run(&home, &idp, &["login", "corp"], None);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = run(&home, &idp, &["provider", "remove", "corp"], None);
+    assert_eq!(o.status.code(), Some(1), "in use");
+    assert!(stderr(&o).contains("latchkey logout"));
+    let bad = run(
+        &home,
+        &idp,
+        &[
+            "provider",
+            "add",
+            "insecure",
+            "--auth-url",
+            "http://idp.example/a",
+            "--token-url",
+            "http://idp.example/t",
+        ],
+        None,
+    );
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(stderr(&bad).contains("https"), "S20: {}", stderr(&bad));
+}
