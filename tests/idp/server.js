@@ -10,6 +10,7 @@
 // preset can point here through LATCHKEY_TASKADE_BASE. The first stdout line is JSON:
 // {"issuer": "http://127.0.0.1:PORT"}. Test-only control and counters live under /__test/.
 import http from 'node:http';
+import { createHash } from 'node:crypto';
 import Provider from 'oidc-provider';
 
 const cfg = JSON.parse(process.env.IDP_CONFIG || '{}');
@@ -118,7 +119,8 @@ server.listen(0, '127.0.0.1', () => {
     const m = /^Bearer (.+)$/.exec(ctx.get('authorization') || '');
     if (!m) return null;
     const value = m[1];
-    if (pats.has(value)) return { accountId: 'alice', kind: 'pat' };
+    // Each personal token is its own person, so tests can tell accounts apart.
+    if (pats.has(value)) return { accountId: `pat-${createHash('sha256').update(value).digest('hex').slice(0, 8)}`, kind: 'pat' };
     const token = (await provider.AccessToken.find(value)) || (await provider.ClientCredentials.find(value));
     if (!token || token.isExpired) return null;
     return { accountId: token.accountId || token.clientId, kind: 'oauth' };

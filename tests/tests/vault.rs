@@ -1,0 +1,387 @@
+//! The vault on the real Secret Service: scale, large records, failure modes, processes
+//! writing at once, and crash safety of the index.
+
+use latchkey::secret::Secret;
+use latchkey::vault::index::{AccountEntry, AccountKind, AccountStatus};
+use latchkey::vault::TokenRecord;
+use latchkey_e2e::*;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn entry(id: &str) -> AccountEntry {
+    AccountEntry {
+        id: id.into(),
+        provider: "taskade".into(),
+        label: None,
+        identity: Some(format!("user-{id}")),
+        scopes: vec!["api".into()],
+        expires_at: Some(latchkey::now() + 3600),
+        status: AccountStatus::Valid,
+        kind: AccountKind::Oauth,
+        client_id: None,
+        created: latchkey::now(),
+        updated: latchkey::now(),
+        last_refresh: None,
+    }
+}
+
+fn record(token: &str) -> TokenRecord {
+    TokenRecord {
+        access_token: Secret::new(token),
+        refresh_token: Some(Secret::new(format!("{token}-refresh"))),
+        expires_at: Some(latchkey::now() + 3600),
+        token_type: "Bearer".into(),
+        scopes: vec!["api".into()],
+        issued_at: latchkey::now(),
+        id_token: None,
+    }
+}
+
+#[test]
+fn round_trip_overwrite_and_delete_on_the_real_store() {
+    let home = TestHome::new();
+    let acc = accounts_in(&home);
+    let v = acc.vault();
+    let id = format!("rt{}", free_port());
+    v.add_account(entry(&id), &record("first")).unwrap();
+    assert_eq!(
+        v.read_record(&id).unwrap().unwrap().access_token.expose(),
+        "first"
+    );
+    v.write_record(&id, &record("second")).unwrap();
+    assert_eq!(
+        v.read_record(&id).unwrap().unwrap().access_token.expose(),
+        "second"
+    );
+    assert!(secret_tool_lookup(&format!("account:{id}"))
+        .unwrap()
+        .contains("second"));
+    v.remove_account(&id).unwrap();
+    assert!(v.read_record(&id).unwrap().is_none());
+    assert_eq!(secret_tool_lookup(&format!("account:{id}")), None);
+}
+
+#[test]
+fn fifty_accounts_and_an_8_kb_record_round_trip() {
+    let home = TestHome::new();
+    let acc = accounts_in(&home);
+    let v = acc.vault();
+    let base = free_port();
+    for i in 0..50 {
+        v.add_account(
+            entry(&format!("f{base}-{i}")),
+            &record(&format!("tok-{base}-{i}")),
+        )
+        .unwrap();
+    }
+    assert_eq!(acc.list().unwrap().len(), 50);
+    for i in 0..50 {
+        assert_eq!(
+            v.read_record(&format!("f{base}-{i}"))
+                .unwrap()
+                .unwrap()
+                .access_token
+                .expose(),
+            format!("tok-{base}-{i}")
+        );
+    }
+    let mut big = record("big");
+    big.id_token = Some(Secret::new("J".repeat(8 * 1024)));
+    let id = format!("big{base}");
+    v.add_account(entry(&id), &big).unwrap();
+    assert_eq!(v.read_record(&id).unwrap().unwrap(), big);
+    assert!(
+        secret_tool_lookup(&format!("account:{id}#0.0")).is_some(),
+        "stored in chunks in the real store"
+    );
+    v.remove_account(&id).unwrap();
+    assert_eq!(
+        secret_tool_lookup(&format!("account:{id}#0.0")),
+        None,
+        "chunks removed with the account"
+    );
+    for i in 0..50 {
+        v.remove_account(&format!("f{base}-{i}")).unwrap();
+    }
+}
+
+/// Runs `latchkey` in a fresh D-Bus session whose keyring daemon was started but never
+/// unlocked, so the login collection is locked or missing.
+#[test]
+fn a_locked_keyring_gives_a_clear_error() {
+    let home = TestHome::new();
+    let script = format!(
+        "gnome-keyring-daemon --start --components=secrets >/dev/null 2>&1; exec {} status",
+        bin().display()
+    );
+    // An account in the index makes `status` read the store.
+    let acc = accounts_in(&home);
+    let id = format!("locked{}", free_port());
+    acc.vault()
+        .add_account(entry(&id), &record("kept-while-locked"))
+        .unwrap();
+    // A new runtime dir means a new daemon, which finds the session's login keyring on disk
+    // but locked (nobody gave it the password).
+    let runtime = tempfile::tempdir().unwrap();
+    let started = Instant::now();
+    let o = Command::new("dbus-run-session")
+        .args(["--", "sh", "-c", &script])
+        .env("LATCHKEY_HOME", home.path())
+        .env("XDG_RUNTIME_DIR", runtime.path())
+        .env_remove("GNOME_KEYRING_CONTROL")
+        .env_remove("DISPLAY")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map(|c| wait_output(c, Duration::from_secs(40)))
+        .unwrap();
+    let out = format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert_eq!(o.status.code(), Some(3), "{out}");
+    assert!(
+        out.contains("keyring is locked") || out.contains("did not answer"),
+        "{out}"
+    );
+    assert!(
+        out.to_lowercase().contains("unlock"),
+        "names the fix: {out}"
+    );
+    // dbus-daemon writes its own notices to stderr; Latchkey's words are on stdout.
+    let ours = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        !ours.contains("NoStorageAccess") && !ours.contains("org.freedesktop"),
+        "no raw D-Bus text: {ours}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(40));
+}
+
+#[test]
+fn no_dbus_session_gives_a_clear_error_within_the_timeout() {
+    let home = TestHome::new();
+    let acc = accounts_in(&home);
+    acc.vault()
+        .update_index(|idx| idx.accounts.push(entry("nodbus1")))
+        .unwrap();
+    for bus in [None, Some("unix:path=/nonexistent/bus")] {
+        let started = Instant::now();
+        let mut c = home.cli();
+        c.env_remove("DBUS_SESSION_BUS_ADDRESS")
+            .args(["token", "nodbus1"]);
+        if let Some(b) = bus {
+            c.env("DBUS_SESSION_BUS_ADDRESS", b);
+        }
+        let o = c.output().unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(3), "{err}");
+        assert!(err.contains("no credential store is running"), "{err}");
+        assert!(
+            err.contains("gnome-keyring") || err.contains("GNOME Keyring"),
+            "names the fix: {err}"
+        );
+        assert!(
+            !err.contains("autolaunch") && !err.contains("PlatformFailure"),
+            "{err}"
+        );
+        assert!(
+            started.elapsed() < Duration::from_secs(8),
+            "within the 5 s store timeout"
+        );
+    }
+}
+
+#[test]
+fn canary_token_never_reaches_the_index_logs_or_errors_s19() {
+    let canary = "tskdp_CANARY_vault_91c2";
+    let idp = Idp::start_with(IdpConfig {
+        pats: vec![canary.into()],
+        ..Default::default()
+    });
+    let home = TestHome::new();
+    let mut c = home.cli();
+    c.env("LATCHKEY_TASKADE_BASE", &idp.issuer)
+        .env("LATCHKEY_LOG", "trace")
+        .args(["add-token", "taskade"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = c.spawn().unwrap();
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(canary.as_bytes())
+        .unwrap();
+    let o = wait_output(child, Duration::from_secs(30));
+    assert!(o.status.success());
+    let id = String::from_utf8_lossy(&o.stdout).trim().to_string();
+    let mut seen = String::from_utf8_lossy(&o.stderr).to_string();
+    for args in [
+        vec!["list", "--json"],
+        vec!["status", "--json"],
+        vec!["status"],
+        vec!["providers"],
+    ] {
+        let mut c = home.cli();
+        let o = c
+            .env("LATCHKEY_LOG", "trace")
+            .env("LATCHKEY_TASKADE_BASE", &idp.issuer)
+            .args(&args)
+            .output()
+            .unwrap();
+        seen.push_str(&String::from_utf8_lossy(&o.stdout));
+        seen.push_str(&String::from_utf8_lossy(&o.stderr));
+    }
+    assert!(
+        seen.contains("add_token") || seen.contains("account saved"),
+        "trace logging was on"
+    );
+    assert!(
+        !seen.contains(canary),
+        "S19: the canary leaked into output or logs"
+    );
+    for f in walk(home.path()) {
+        let bytes = std::fs::read(&f).unwrap_or_default();
+        assert!(
+            !String::from_utf8_lossy(&bytes).contains(canary),
+            "S18: canary in {}",
+            f.display()
+        );
+    }
+    assert!(secret_tool_lookup(&format!("account:{id}"))
+        .unwrap()
+        .contains(canary));
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
+
+fn add_token_cmd(home: &TestHome, idp: &Idp, token: &str) -> std::process::Child {
+    let mut c = home.cli();
+    c.env("LATCHKEY_TASKADE_BASE", &idp.issuer)
+        .args(["add-token", "taskade", "--label", token])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    let mut child = c.spawn().unwrap();
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(token.as_bytes())
+        .unwrap();
+    child
+}
+
+#[test]
+fn four_processes_adding_accounts_at_once_lose_none() {
+    let pats: Vec<String> = (0..4)
+        .flat_map(|p| (0..5).map(move |i| format!("tskdp_par_{p}_{i}")))
+        .collect();
+    let idp = Idp::start_with(IdpConfig {
+        pats: pats.clone(),
+        ..Default::default()
+    });
+    let home = TestHome::new();
+    let mut workers = Vec::new();
+    for p in 0..4 {
+        let (home_path, issuer) = (home.path().to_path_buf(), idp.issuer.clone());
+        let mine: Vec<String> = pats
+            .iter()
+            .filter(|t| t.starts_with(&format!("tskdp_par_{p}_")))
+            .cloned()
+            .collect();
+        workers.push(std::thread::spawn(move || {
+            for t in mine {
+                let mut c = Command::new(bin());
+                c.env("LATCHKEY_HOME", &home_path)
+                    .env("LATCHKEY_TASKADE_BASE", &issuer)
+                    .args(["add-token", "taskade", "--label", &t])
+                    .stdin(Stdio::piped())
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::piped());
+                let mut child = c.spawn().unwrap();
+                use std::io::Write;
+                child.stdin.take().unwrap().write_all(t.as_bytes()).unwrap();
+                let o = wait_output(child, Duration::from_secs(30));
+                assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+            }
+        }));
+    }
+    for w in workers {
+        w.join().unwrap();
+    }
+    let index = home.index();
+    let labels: std::collections::BTreeSet<String> = index["accounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|a| a["label"].as_str().map(str::to_string))
+        .collect();
+    assert_eq!(
+        labels.len(),
+        20,
+        "every one of the 20 accounts is in the index"
+    );
+    for a in index["accounts"].as_array().unwrap() {
+        assert!(secret_tool_lookup(&format!("account:{}", a["id"].as_str().unwrap())).is_some());
+    }
+}
+
+#[test]
+fn kill_9_during_writes_never_leaves_a_damaged_or_missing_index() {
+    let pats: Vec<String> = (0..30).map(|i| format!("tskdp_kill_{i}")).collect();
+    let idp = Idp::start_with(IdpConfig {
+        pats: pats.clone(),
+        ..Default::default()
+    });
+    let home = TestHome::new();
+    let mut ok = add_token_cmd(&home, &idp, &pats[0]);
+    assert!(ok.wait().unwrap().success());
+    let mut killed = 0;
+    let mut seed: u64 = 0x9e3779b97f4a7c15;
+    for t in &pats[1..] {
+        let mut child = add_token_cmd(&home, &idp, t);
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        std::thread::sleep(Duration::from_millis(seed % 120));
+        if child.try_wait().unwrap().is_none() {
+            let _ = child.kill();
+            killed += 1;
+        }
+        let _ = child.wait();
+        let raw = std::fs::read(home.path().join("accounts.json")).expect("the index still exists");
+        let v: serde_json::Value =
+            serde_json::from_slice(&raw).expect("the index is never damaged");
+        assert!(
+            !v["accounts"].as_array().unwrap().is_empty(),
+            "the first account is never lost"
+        );
+        assert!(!home
+            .path()
+            .read_dir()
+            .unwrap()
+            .flatten()
+            .any(|e| e.file_name().to_string_lossy().contains("damaged")));
+    }
+    eprintln!(
+        "kill -9 loop: {killed} of {} writers killed mid-run",
+        pats.len() - 1
+    );
+    assert!(killed > 0, "the loop must actually interrupt writers");
+}
