@@ -1,5 +1,23 @@
 /// App commands the webview may call; anything not listed here is denied (S21).
-const COMMANDS: &[&str] = &["app_info", "list_accounts"];
+const COMMANDS: &[&str] = &[
+    "app_info",
+    "list_accounts",
+    "list_providers",
+    "begin_login",
+    "cancel_login",
+    "copy_login_link",
+    "open_login_again",
+    "add_token",
+    "copy_token",
+    "reveal_token",
+    "refresh_account",
+    "remove_account",
+    "rename_account",
+    "account_details",
+    "api_call",
+    "get_settings",
+    "set_settings",
+];
 
 fn main() {
     let attrs = tauri_build::Attributes::new()

@@ -1,16 +1,20 @@
 // The only door to Rust. Every call returns data or throws {code, message, fix}.
-const core = window.__TAURI__ && window.__TAURI__.core;
+const tauri = window.__TAURI__;
 
 export async function call(command, args = {}) {
-  if (!core) {
+  if (!tauri || !tauri.core) {
     throw { code: 'no_ipc', message: 'Latchkey’s window could not reach the app.', fix: 'Close this window and open Latchkey again.' };
   }
   try {
-    return await core.invoke(command, args);
+    return await tauri.core.invoke(command, args);
   } catch (e) {
     if (e && typeof e === 'object' && 'code' in e) throw e;
     throw { code: 'internal', message: String(e), fix: 'Try again.' };
   }
+}
+
+export function on(event, handler) {
+  if (tauri && tauri.event) tauri.event.listen(event, (e) => handler(e.payload));
 }
 
 // Builds DOM without innerHTML, so provider-supplied text can never become markup (S9).
@@ -20,6 +24,7 @@ export function h(tag, attrs = {}, ...children) {
     if (v === false || v == null) continue;
     if (k.startsWith('on')) el.addEventListener(k.slice(2), v);
     else if (k === 'class') el.className = v;
+    else if (k === 'value') el.value = v;
     else el.setAttribute(k, v === true ? '' : v);
   }
   for (const c of children.flat()) {
@@ -27,4 +32,51 @@ export function h(tag, attrs = {}, ...children) {
     el.append(c instanceof Node ? c : document.createTextNode(String(c)));
   }
   return el;
+}
+
+export function toast(text) {
+  const t = document.getElementById('toast');
+  t.textContent = text;
+  t.hidden = false;
+  clearTimeout(toast.timer);
+  toast.timer = setTimeout(() => { t.hidden = true; }, 4000);
+}
+
+// An error box whose button performs the fix when there is one.
+export function errorBox(e, action) {
+  return h('section', { class: 'error', role: 'alert', 'data-error': e.code },
+    h('h2', {}, e.message),
+    h('p', {}, e.fix),
+    action ? h('button', { type: 'button', onclick: action.run }, action.label) : null);
+}
+
+// A modal dialog that traps focus and closes on Escape. Resolves true/false.
+export function confirmDialog({ title, body, confirm, danger }) {
+  return new Promise((resolve) => {
+    const previous = document.activeElement;
+    const close = (v) => { overlay.remove(); if (previous) previous.focus(); resolve(v); };
+    const ok = h('button', { type: 'button', class: danger ? 'danger' : '', onclick: () => close(true) }, confirm);
+    const cancel = h('button', { type: 'button', class: 'secondary', onclick: () => close(false) }, 'Cancel');
+    const box = h('div', { class: 'dialog', role: 'dialog', 'aria-modal': 'true', 'aria-labelledby': 'dlg-title' },
+      h('h2', { id: 'dlg-title' }, title), h('p', {}, body), h('div', { class: 'row end' }, cancel, ok));
+    const overlay = h('div', { class: 'overlay', onkeydown: (ev) => {
+      if (ev.key === 'Escape') { ev.preventDefault(); close(false); }
+      if (ev.key === 'Tab') {
+        const f = [cancel, ok];
+        const i = f.indexOf(document.activeElement);
+        ev.preventDefault();
+        f[(i + (ev.shiftKey ? f.length - 1 : 1)) % f.length].focus();
+      }
+    } }, box);
+    document.body.append(overlay);
+    cancel.focus();
+  });
+}
+
+export function relTime(at) {
+  if (!at) return '';
+  const s = Math.round(at - Date.now() / 1000);
+  const a = Math.abs(s);
+  const words = a < 90 ? `${a} s` : a < 5400 ? `${Math.round(a / 60)} min` : a < 172800 ? `${Math.round(a / 3600)} h` : `${Math.round(a / 86400)} days`;
+  return s >= 0 ? `in ${words}` : `${words} ago`;
 }

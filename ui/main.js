@@ -1,35 +1,55 @@
-// Entry point: renders the current view and keeps it in step with the app.
-import { call, h } from './ipc.js';
-import { emptyState, accountList } from './views/accounts.js';
+// Entry point: a tiny router over the views, kept in step with the app's events.
+import { call, h, on, errorBox } from './ipc.js';
+import { renderHome } from './views/accounts.js';
+import { renderAdd, renderMethod, renderPat, renderOwn, renderOther } from './views/add.js';
+import { renderSignin, renderFinished } from './views/waiting.js';
+import { renderDetails, renderRename } from './views/details.js';
+import { renderTest } from './views/apitest.js';
+import { renderSettings } from './views/settings.js';
 
 const view = document.getElementById('view');
+let current = 'home';
 
-function showError(e) {
-  view.replaceChildren(h('section', { class: 'error', role: 'alert', 'data-error': e.code },
-    h('h2', {}, e.message),
-    h('p', {}, e.fix)));
-}
+const routes = {
+  home: renderHome, add: renderAdd, method: renderMethod, pat: renderPat, own: renderOwn, other: renderOther,
+  signin: renderSignin, finished: renderFinished, details: renderDetails, rename: renderRename, test: renderTest, settings: renderSettings,
+};
 
-function toast(text) {
-  const t = document.getElementById('toast');
-  t.textContent = text;
-  t.hidden = false;
-  clearTimeout(toast.timer);
-  toast.timer = setTimeout(() => { t.hidden = true; }, 4000);
-}
-
-async function render() {
+export async function nav(name, params = {}) {
+  current = name;
+  if (name !== 'signin') window.latchkeyWaiting = null;
+  document.body.dataset.view = name;
   try {
-    const accounts = await call('list_accounts');
-    document.getElementById('add-account').hidden = accounts.length === 0;
-    view.replaceChildren(accounts.length === 0
-      ? emptyState(() => toast('Sign-in arrives in the next version of Latchkey.'))
-      : accountList(accounts));
+    await routes[name](view, nav, params);
   } catch (e) {
-    showError(e);
+    view.replaceChildren(errorBox(e.code ? e : { code: 'internal', message: String(e), fix: 'Try again.' }, { label: 'Back to accounts', run: () => nav('home') }));
   }
   document.body.dataset.ready = 'true';
 }
 
-render();
+document.getElementById('add-account').addEventListener('click', () => nav('add'));
+document.getElementById('open-settings').addEventListener('click', () => nav('settings'));
+document.querySelector('.topbar h1').addEventListener('click', () => nav('home'));
 
+on('accounts-changed', () => { if (current === 'home') nav('home'); });
+// Results are kept by handle: a quick browser can finish before the waiting view exists.
+window.latchkeyFinished = new Map();
+on('login-finished', (result) => {
+  window.latchkeyFinished.set(result.handle, result);
+  const w = window.latchkeyWaiting;
+  if (!w || w.handle !== result.handle) {
+    if (current === 'home') nav('home');
+    return;
+  }
+  nav('finished', { result, params: w.params });
+});
+
+(async () => {
+  const info = await call('app_info').catch(() => null);
+  if (info && info.problem) {
+    view.replaceChildren(h('section', { 'data-view': 'problem' }, errorBox(info.problem)));
+    document.body.dataset.ready = 'true';
+    return;
+  }
+  nav('home');
+})();

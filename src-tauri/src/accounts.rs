@@ -1089,4 +1089,269 @@ impl Accounts {
         };
         self.save_new(&p, rec, who).await
     }
+
+    /// Re-validates a personal token with one API call; a rejected one is flagged (S15-like:
+    /// no retries until the person acts).
+    pub async fn check_personal_token(&self, id: &str) -> Result<(), UserError> {
+        let entry = self.account(id)?;
+        let p = self.provider(&entry.provider)?;
+        let key = id.to_string();
+        let Some(rec) = self.blocking(move |v| v.read_record(&key)).await? else {
+            return Err(needs_sign_in(id, &p.id));
+        };
+        let Some(url) = p
+            .presets
+            .first()
+            .and_then(|pre| p.api_url(&pre.path))
+            .filter(|u| p.may_receive_token(u))
+        else {
+            return Ok(());
+        };
+        let now = crate::now();
+        let (status, outcome, detail) = match self
+            .http()?
+            .get(&url, Some(rec.access_token.expose()))
+            .await
+        {
+            Ok(r) if r.status().as_u16() == 401 => (
+                AccountStatus::NeedsSignIn,
+                "needs_sign_in",
+                Some(format!("{} no longer accepts this token", p.name)),
+            ),
+            Ok(r) if r.status().is_success() => (AccountStatus::Valid, "refreshed", None),
+            Ok(r) => (
+                AccountStatus::Offline,
+                "transient",
+                Some(format!("{} answered {}", p.name, r.status().as_u16())),
+            ),
+            Err(e) => (AccountStatus::Offline, "transient", Some(e.to_string())),
+        };
+        let key = id.to_string();
+        let (o, d) = (outcome.to_string(), detail.clone());
+        self.blocking(move |v| {
+            v.update_index(|idx| {
+                if let Some(a) = idx.account_mut(&key) {
+                    a.status = status;
+                    a.last_refresh = Some(RefreshNote {
+                        at: now,
+                        outcome: o,
+                        detail: d,
+                    });
+                }
+            })
+        })
+        .await?;
+        match status {
+            AccountStatus::NeedsSignIn => Err(UserError::new(
+                "token_rejected",
+                format!("{} no longer accepts the personal token of {id}.", p.name),
+                p.pat_help
+                    .clone()
+                    .unwrap_or_else(|| "Create a new token and add it again.".into()),
+                ExitClass::NeedsSignIn,
+            )),
+            AccountStatus::Offline => Err(UserError::new(
+                "network",
+                format!("Could not check the token: {}", detail.unwrap_or_default()),
+                "Latchkey retries later.",
+                ExitClass::Network,
+            )),
+            AccountStatus::Valid => Ok(()),
+        }
+    }
+
+    /// Cancels a pending sign-in: deletes its transaction so a late callback does nothing.
+    pub async fn cancel_login(&self, handle: &str) -> Result<(), UserError> {
+        let handle = handle.to_string();
+        self.blocking(move |v| {
+            v.delete_secret(&vault::pending_key(&handle))?;
+            v.update_index(|idx| idx.pending.retain(|p| p.handle != handle))
+        })
+        .await
+    }
+
+    /// "Other provider": discovers an issuer and stores it as the person's provider; returns
+    /// its id (derived from the host).
+    pub async fn add_discovered_provider(
+        &self,
+        issuer: &str,
+        client_id: Option<&str>,
+    ) -> Result<String, UserError> {
+        let issuer = issuer.trim().trim_end_matches('/').to_string();
+        let meta = oauth::discover(self.http()?, &issuer).await.map_err(|e| {
+            UserError::new(&e.code(), format!("Couldn't find sign-in settings at {issuer}: {e}"), "Check the issuer URL (it usually looks like https://login.example.com), or fill in the endpoints by hand.", ExitClass::Network)
+        })?;
+        let host = url::Url::parse(&issuer)
+            .ok()
+            .and_then(|u| u.host_str().map(str::to_string))
+            .unwrap_or_else(|| "other".into());
+        let id: String = host
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() {
+                    c.to_ascii_lowercase()
+                } else {
+                    '-'
+                }
+            })
+            .collect();
+        let mut p = ProviderSpec {
+            id: id.clone(),
+            name: host,
+            issuer: None,
+            authorize_url: None,
+            token_url: None,
+            revocation_url: None,
+            registration_url: None,
+            userinfo_url: None,
+            device_url: None,
+            api_bases: Vec::new(),
+            identity: IdentitySource::None,
+            default_scopes: Vec::new(),
+            client_id: client_id
+                .map(str::to_string)
+                .filter(|c| !c.trim().is_empty()),
+            client_auth: ClientAuth::None,
+            redirect: RedirectKind::Loopback,
+            iss_required: false,
+            supports_pat: false,
+            pat_help: None,
+            presets: Vec::new(),
+            insecure_grants: false,
+        };
+        provider::apply_metadata(&mut p, &meta).map_err(|m| {
+            UserError::new("bad_provider", m, "Check the issuer URL.", ExitClass::Other)
+        })?;
+        if let Some(u) = p.userinfo_url.clone() {
+            p.api_bases.push(u);
+        }
+        self.vault.update_index(|idx| {
+            idx.providers.retain(|x| x.id != p.id);
+            idx.providers.push(p);
+        })?;
+        Ok(id)
+    }
+
+    /// "Use my own OAuth app": remembers a client id (and an entered secret, in the vault)
+    /// for a provider, overriding the preset's.
+    pub async fn set_own_client(
+        &self,
+        provider_id: &str,
+        client_id: &str,
+        secret: Option<Secret>,
+        redirect: RedirectKind,
+    ) -> Result<(), UserError> {
+        let mut p = self.provider(provider_id)?;
+        p.client_id = Some(client_id.trim().to_string());
+        p.redirect = redirect;
+        p.client_auth = if secret.is_some() {
+            ClientAuth::ClientSecretPost
+        } else {
+            ClientAuth::None
+        };
+        let key = vault::client_secret_key(provider_id);
+        self.blocking(move |v| {
+            match &secret {
+                Some(s) => v.put_secret(&key, s)?,
+                None => {
+                    v.delete_secret(&key)?;
+                }
+            }
+            v.update_index(|idx| {
+                idx.providers.retain(|x| x.id != p.id);
+                idx.providers.push(p);
+            })
+        })
+        .await
+    }
+
+    /// Gives an account a name.
+    pub fn rename(&self, id: &str, label: &str) -> Result<(), UserError> {
+        let label = crate::oauth::plain_text(label.trim(), 80);
+        let id = id.to_string();
+        let found = self.vault.update_index(|idx| {
+            idx.account_mut(&id)
+                .map(|a| a.label = (!label.is_empty()).then_some(label))
+                .is_some()
+        })?;
+        if found {
+            Ok(())
+        } else {
+            Err(UserError::new(
+                "unknown_account",
+                "That account no longer exists.",
+                "Reload the list.",
+                ExitClass::Other,
+            ))
+        }
+    }
+
+    /// The details view: no token, but its decoded JWT claims when it is one (signature
+    /// never shown).
+    pub fn details(&self, id: &str) -> Result<AccountDetails, UserError> {
+        let entry = self.account(id)?;
+        let idx = self.vault.index()?;
+        let rec = self.vault.read_record(id)?;
+        let claims = rec
+            .as_ref()
+            .and_then(|r| jwt_claims(r.access_token.expose()));
+        Ok(AccountDetails {
+            account: view(&entry, &idx.providers, crate::now()),
+            store: self.vault.store_description().to_string(),
+            issued_at: rec.as_ref().map(|r| r.issued_at),
+            has_refresh_token: rec.as_ref().is_some_and(|r| r.refresh_token.is_some()),
+            stored: rec.is_some(),
+            jwt_claims: claims,
+            created: entry.created,
+        })
+    }
+}
+
+/// What the details view shows. No token (S22).
+#[derive(Debug, Clone, Serialize)]
+pub struct AccountDetails {
+    /// The summary.
+    pub account: AccountView,
+    /// Where the secret lives, in words.
+    pub store: String,
+    /// When the current access token was issued.
+    pub issued_at: Option<i64>,
+    /// Whether a refresh token is stored.
+    pub has_refresh_token: bool,
+    /// Whether the credential store holds the record at all.
+    pub stored: bool,
+    /// Decoded JWT payload of the access token, if it is a JWT.
+    pub jwt_claims: Option<serde_json::Value>,
+    /// Unix seconds.
+    pub created: i64,
+}
+
+/// Decodes a JWT's payload (the middle part) without verifying it; the signature is dropped.
+pub fn jwt_claims(token: &str) -> Option<serde_json::Value> {
+    use base64::Engine;
+    let mut parts = token.split('.');
+    let (_h, payload, _sig) = (parts.next()?, parts.next()?, parts.next()?);
+    if parts.next().is_some() {
+        return None;
+    }
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload.trim_end_matches('='))
+        .ok()?;
+    let v: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+    v.is_object().then_some(v)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn jwt_claims_are_decoded_and_opaque_tokens_are_not() {
+        let t = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJhbGljZSIsImV4cCI6MTcwMDAwMDAwMH0.c2lnbmF0dXJl";
+        let c = jwt_claims(t).unwrap();
+        assert_eq!(c["sub"], "alice");
+        assert!(!c.to_string().contains("signature"));
+        assert!(jwt_claims("tskdp_opaque").is_none());
+        assert!(jwt_claims("a.b.c.d").is_none());
+    }
 }

@@ -11,6 +11,7 @@ pub mod logging;
 pub mod oauth;
 pub mod paths;
 pub mod provider;
+pub mod refresh;
 pub mod secret;
 pub mod vault;
 

@@ -392,6 +392,7 @@ impl Drop for AppProcess {
 
 /// The app in a real WebKit window, driven by WebKitWebDriver (no tauri-driver in between).
 pub struct WebApp {
+    home: PathBuf,
     driver: Child,
     base: String,
     session: String,
@@ -452,6 +453,7 @@ impl WebApp {
             .unwrap_or_else(|| panic!("no session: {resp}"))
             .to_string();
         WebApp {
+            home: home.path().to_path_buf(),
             driver,
             base,
             session,
@@ -518,6 +520,56 @@ impl WebApp {
         self.post(&format!("/element/{element}/click"), json!({}));
     }
 
+    /// Waits for `css`, then clicks it.
+    pub fn click_css(&self, css: &str) {
+        let e = self.wait_for(css, Duration::from_secs(20));
+        self.click(&e);
+    }
+
+    /// Types `text` into the element matching `css`.
+    pub fn type_into(&self, css: &str, text: &str) {
+        let e = self.wait_for(css, Duration::from_secs(20));
+        self.post(&format!("/element/{e}/value"), json!({"text": text}));
+    }
+
+    /// Presses keys on whatever has focus (WebDriver key codes, e.g. "\u{E004}" = Tab).
+    pub fn keys(&self, keys: &str) {
+        let actions: Vec<Value> = keys
+            .chars()
+            .flat_map(|c| {
+                [
+                    json!({"type": "keyDown", "value": c.to_string()}),
+                    json!({"type": "keyUp", "value": c.to_string()}),
+                ]
+            })
+            .collect();
+        self.post(
+            "/actions",
+            json!({"actions": [{"type": "key", "id": "kb", "actions": actions}]}),
+        );
+    }
+
+    /// Waits until the page's text contains `needle`; returns the text.
+    pub fn wait_text(&self, needle: &str, limit: Duration) -> String {
+        let start = Instant::now();
+        loop {
+            let t = self
+                .js("return document.body.innerText")
+                .as_str()
+                .unwrap_or_default()
+                .to_string();
+            if t.contains(needle) {
+                return t;
+            }
+            assert!(
+                start.elapsed() < limit,
+                "page never showed {needle:?} within {limit:?}; it shows:\n{t}\n--- log ---\n{}",
+                self.log_text()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
     /// The window title.
     pub fn title(&self) -> String {
         self.get("/title")["value"]
@@ -551,6 +603,45 @@ impl Drop for WebApp {
         let _ = self.http.delete(self.url("")).send();
         let _ = self.driver.kill();
         let _ = self.driver.wait();
+        // The driver's death can orphan the app, which would keep the single-instance name.
+        kill_apps(&self.home);
+    }
+}
+
+/// PIDs of `latchkey` processes whose environment carries this LATCHKEY_HOME.
+pub fn app_pids(home: &Path) -> Vec<u32> {
+    let needle = format!("LATCHKEY_HOME={}", home.display());
+    std::fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .parse::<u32>()
+                .ok()
+                .map(|pid| (pid, e.path()))
+        })
+        .filter(|(_, p)| {
+            std::fs::read_link(p.join("exe"))
+                .is_ok_and(|x| x.file_name().is_some_and(|n| n == "latchkey"))
+        })
+        .filter(|(_, p)| {
+            std::fs::read(p.join("environ"))
+                .is_ok_and(|env| env.split(|b| *b == 0).any(|kv| kv == needle.as_bytes()))
+        })
+        .map(|(pid, _)| pid)
+        .collect()
+}
+
+/// Kills every app process of `home` and waits until they are gone.
+pub fn kill_apps(home: &Path) {
+    for pid in app_pids(home) {
+        let _ = Command::new("kill").arg("-9").arg(pid.to_string()).status();
+    }
+    let start = Instant::now();
+    while !app_pids(home).is_empty() && start.elapsed() < Duration::from_secs(5) {
+        std::thread::sleep(Duration::from_millis(50));
     }
 }
 

@@ -5,27 +5,6 @@ use latchkey_e2e::*;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// Processes whose environment carries this LATCHKEY_HOME (so parallel tests don't mix).
-fn app_processes(home: &TestHome) -> usize {
-    let needle = format!("LATCHKEY_HOME={}", home.path().display());
-    std::fs::read_dir("/proc")
-        .into_iter()
-        .flatten()
-        .flatten()
-        .filter(|e| {
-            e.file_name()
-                .to_string_lossy()
-                .chars()
-                .all(|c| c.is_ascii_digit())
-        })
-        .filter(|e| std::fs::read_link(e.path().join("exe")).is_ok_and(|x| x.ends_with("latchkey")))
-        .filter(|e| {
-            std::fs::read(e.path().join("environ"))
-                .is_ok_and(|env| env.split(|b| *b == 0).any(|kv| kv == needle.as_bytes()))
-        })
-        .count()
-}
-
 #[test]
 fn window_opens_with_first_run_empty_state() {
     let home = TestHome::new();
@@ -69,7 +48,11 @@ fn link_is_forwarded_to_the_running_app_and_the_second_process_exits() {
     );
     assert!(app.running(), "the first instance keeps running");
     std::thread::sleep(Duration::from_millis(300));
-    assert_eq!(app_processes(&home), 1, "no second process stays behind");
+    assert_eq!(
+        app_pids(home.path()).len(),
+        1,
+        "no second process stays behind"
+    );
 }
 
 #[test]

@@ -1,36 +1,86 @@
 // Home: the connected accounts, or the first-run empty state.
-import { h } from '../ipc.js';
+import { call, h, toast, confirmDialog, errorBox, relTime } from '../ipc.js';
 
-const STATUS_WORDS = {
-  valid: 'Valid',
-  no_expiry: 'No expiry',
-  needs_sign_in: 'Needs sign-in',
-  offline: 'Offline — will retry',
-  expired: 'Expired',
+const STATUS = {
+  valid: (a) => (a.expires_at ? `Valid · expires ${relTime(a.expires_at)}` : 'Valid'),
+  no_expiry: () => 'Valid · no expiry',
+  needs_sign_in: () => 'Needs sign-in',
+  offline: () => 'Offline — will retry',
+  expired: () => 'Expired',
 };
 
-function expiresIn(at) {
-  if (!at) return '';
-  const mins = Math.round((at * 1000 - Date.now()) / 60000);
-  if (mins <= 0) return ' · refreshing soon';
-  return mins < 90 ? ` · expires in ${mins} min` : ` · expires in ${Math.round(mins / 60)} h`;
-}
-
-export function emptyState(onConnect) {
+export function emptyState(nav) {
   return h('section', { class: 'empty', 'data-view': 'empty' },
     h('img', { src: 'logo.svg', alt: '' }),
     h('h2', {}, 'Keep your app sign-ins in one safe place'),
     h('p', {},
       'Latchkey connects to your Taskade account, or any other service that uses OAuth, and keeps the access safely in your computer’s keyring. ',
       'It keeps it fresh in the background, so you can copy it into other tools whenever you need it.'),
-    h('button', { type: 'button', id: 'connect', onclick: onConnect }, 'Connect an account'));
+    h('button', { type: 'button', id: 'connect', onclick: () => nav('add') }, 'Connect an account'));
 }
 
-export function accountList(accounts) {
+function menuButton(a, nav, rerender) {
+  const items = [
+    ['Details', () => nav('details', { id: a.id })],
+    ['Refresh now', async () => {
+      try { await call('refresh_account', { id: a.id }); toast('Refreshed'); } catch (e) { toast(`${e.message} ${e.fix}`); }
+      rerender();
+    }],
+    ['Sign in again', () => nav('signin', { provider: a.provider, reauthOf: a.id })],
+    ['Rename', () => nav('rename', { account: a })],
+    ['Remove', async () => {
+      const yes = await confirmDialog({ title: `Remove ${a.identity || a.id}?`, body: 'Latchkey signs this account out at the provider where it can, then deletes it from this computer.', confirm: 'Remove', danger: true });
+      if (!yes) return;
+      try {
+        const r = await call('remove_account', { id: a.id });
+        toast(r.summary);
+      } catch (e) { toast(`${e.message} ${e.fix}`); }
+      rerender();
+    }],
+  ];
+  const list = h('ul', { class: 'menu', role: 'menu', hidden: true });
+  const btn = h('button', { type: 'button', class: 'secondary icon', 'aria-haspopup': 'menu', 'aria-expanded': 'false', 'aria-label': `More actions for ${a.identity || a.id}` }, '⋯');
+  const close = () => { list.hidden = true; btn.setAttribute('aria-expanded', 'false'); };
+  for (const [label, run] of items) {
+    list.append(h('li', { role: 'none' }, h('button', { type: 'button', role: 'menuitem', 'data-action': label, onclick: () => { close(); run(); } }, label)));
+  }
+  btn.addEventListener('click', () => {
+    list.hidden = !list.hidden;
+    btn.setAttribute('aria-expanded', String(!list.hidden));
+    if (!list.hidden) list.querySelector('button').focus();
+  });
+  list.addEventListener('keydown', (ev) => { if (ev.key === 'Escape') { close(); btn.focus(); } });
+  return h('div', { class: 'menu-wrap' }, btn, list);
+}
+
+export function accountList(accounts, nav, rerender) {
   return h('section', { 'data-view': 'accounts', 'aria-label': 'Connected accounts' },
     accounts.map((a) => h('article', { class: 'card', 'data-account': a.id },
-      h('div', { style: 'flex:1' },
-        h('div', { class: 'who' }, a.identity || a.label || a.id),
-        h('div', { class: 'muted' }, a.provider_name)),
-      h('span', { class: `chip ${a.status}` }, (STATUS_WORDS[a.status] || a.status) + (a.status === 'valid' ? expiresIn(a.expires_at) : '')))));
+      h('div', { class: 'badge', 'aria-hidden': 'true' }, (a.provider_name || '?').slice(0, 1)),
+      h('div', { class: 'grow' },
+        h('div', { class: 'who' }, a.label ? `${a.label} · ${a.identity || a.id}` : (a.identity || a.id)),
+        h('div', { class: 'muted' }, a.provider_name),
+        h('span', { class: `chip ${a.status}`, 'data-status': a.status }, (STATUS[a.status] || (() => a.status))(a))),
+      h('div', { class: 'row' },
+        a.status === 'needs_sign_in'
+          ? h('button', { type: 'button', onclick: () => nav('signin', { provider: a.provider, reauthOf: a.id }) }, 'Sign in again')
+          : h('button', { type: 'button', 'data-copy': a.id, onclick: async () => {
+            try {
+              const r = await call('copy_token', { id: a.id });
+              toast(r.clear_after_secs ? `Copied — clipboard clears in ${r.clear_after_secs} s` : 'Copied');
+            } catch (e) { toast(`${e.message} ${e.fix}`); }
+          } }, 'Copy token'),
+        h('button', { type: 'button', class: 'secondary', 'data-test': a.id, onclick: () => nav('test', { account: a }) }, 'Test'),
+        menuButton(a, nav, rerender)))));
+}
+
+export async function renderHome(view, nav) {
+  const rerender = () => renderHome(view, nav);
+  try {
+    const accounts = await call('list_accounts');
+    document.getElementById('add-account').hidden = accounts.length === 0;
+    view.replaceChildren(accounts.length === 0 ? emptyState(nav) : accountList(accounts, nav, rerender));
+  } catch (e) {
+    view.replaceChildren(errorBox(e, { label: 'Try again', run: rerender }));
+  }
 }

@@ -1,21 +1,42 @@
 //! The desktop shell: the ONLY module that imports `tauri`. It wires IPC commands, the tray,
-//! deep links and single-instance to the `accounts` service, and owns windows.
+//! deep links and single-instance to the `accounts` service, and owns windows, the clipboard
+//! and notifications. No event it emits carries a token, code or state (S19, S22).
 
+mod clipboard;
 mod commands;
 mod tray;
 
-use crate::accounts::Accounts;
+use crate::accounts::{AccountView, Accounts};
 use crate::errors::UserError;
-use std::sync::Arc;
-use tauri::{AppHandle, Manager, RunEvent, WebviewUrl, WebviewWindowBuilder};
+use crate::refresh::{Refresher, TickReport};
+use crate::secret::Secret;
+use serde::Serialize;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use tauri::{AppHandle, Emitter, Manager, RunEvent, WebviewUrl, WebviewWindowBuilder};
 
 /// The main window's label.
 pub const MAIN_WINDOW: &str = "main";
+/// Event: the account list changed. Carries nothing.
+pub const EVT_ACCOUNTS_CHANGED: &str = "accounts-changed";
+/// Event: a sign-in finished (success or a plain-words error). Carries no secret.
+pub const EVT_LOGIN_FINISHED: &str = "login-finished";
+
+/// A sign-in the window is waiting for.
+pub struct PendingLogin {
+    provider_name: String,
+    authorize_url: Secret,
+    task: Option<tauri::async_runtime::JoinHandle<()>>,
+}
 
 /// Shared state behind every IPC command.
 pub struct AppState {
     /// `Ok` when the vault opened; otherwise the error the window shows.
     pub accounts: Result<Accounts, UserError>,
+    /// The background refresher, when the vault opened.
+    pub refresher: Option<Refresher>,
+    logins: Mutex<HashMap<String, PendingLogin>>,
+    clipboard: clipboard::SensitiveClipboard,
 }
 
 impl AppState {
@@ -34,15 +55,32 @@ impl AppState {
     }
 }
 
+/// What the window hears when a sign-in ends.
+#[derive(Clone, Serialize)]
+pub struct LoginFinished {
+    handle: String,
+    account: Option<AccountView>,
+    error: Option<UserError>,
+}
+
+fn state(app: &AppHandle) -> Arc<AppState> {
+    app.state::<Arc<AppState>>().inner().clone()
+}
+
 /// Starts the desktop app. `link` is a `dev.latchkey:` URL from argv (cold start).
 /// Returns the process exit code.
 pub fn run(link: Option<String>, minimized: bool) -> i32 {
-    let state = AppState {
-        accounts: Accounts::open(),
-    };
-    if let Err(e) = &state.accounts {
+    let accounts = Accounts::open();
+    if let Err(e) = &accounts {
         tracing::warn!(code = %e.code, "vault unavailable at start-up");
     }
+    let refresher = accounts.as_ref().ok().map(|a| Refresher::new(a.clone()));
+    let state = AppState {
+        accounts,
+        refresher,
+        logins: Mutex::new(HashMap::new()),
+        clipboard: clipboard::SensitiveClipboard::default(),
+    };
     let app = tauri::Builder::default()
         // single-instance must come first: a second process forwards its argv and exits
         // before any other plugin or window starts.
@@ -63,15 +101,32 @@ pub fn run(link: Option<String>, minimized: bool) -> i32 {
                 .build(),
         )
         .plugin(tauri_plugin_deep_link::init())
+        .plugin(tauri_plugin_opener::init())
+        .plugin(tauri_plugin_notification::init())
         .manage(Arc::new(state))
         .invoke_handler(tauri::generate_handler![
             commands::app_info,
-            commands::list_accounts
+            commands::list_accounts,
+            commands::list_providers,
+            commands::begin_login,
+            commands::cancel_login,
+            commands::copy_login_link,
+            commands::open_login_again,
+            commands::add_token,
+            commands::copy_token,
+            commands::reveal_token,
+            commands::refresh_account,
+            commands::remove_account,
+            commands::rename_account,
+            commands::account_details,
+            commands::api_call,
+            commands::get_settings,
+            commands::set_settings,
         ])
         .setup(move |app| {
             register_scheme(app.handle());
-            let attention = app.state::<Arc<AppState>>().needs_attention();
-            tray::create(app.handle(), attention)?;
+            tray::create(app.handle())?;
+            start_refresher(app.handle());
             // Cold start: the link arrived as our only argument. get_current() reads the same
             // argv; we prefer our own validated copy and fall back to the plugin's.
             let cold = link.clone().or_else(|| cold_link_from_plugin(app.handle()));
@@ -92,14 +147,22 @@ pub fn run(link: Option<String>, minimized: bool) -> i32 {
             return 1;
         }
     };
-    app.run(|_app, event| {
+    app.run(|app, event| match event {
         // Closing the last window keeps the app in the tray; only Quit exits.
-        if let RunEvent::ExitRequested {
+        RunEvent::ExitRequested {
             code: None, api, ..
-        } = event
-        {
+        } => {
             api.prevent_exit();
+            first_close_hint(app);
         }
+        RunEvent::WindowEvent {
+            label,
+            event: tauri::WindowEvent::Destroyed,
+            ..
+        } if label == MAIN_WINDOW => {
+            tracing::info!("window closed; Latchkey keeps running in the tray");
+        }
+        _ => {}
     });
     0
 }
@@ -144,6 +207,79 @@ fn register_scheme(app: &AppHandle) {
     let _ = app;
 }
 
+/// Seconds between refresher ticks: 30, or `LATCHKEY_REFRESH_TICK_SECS` (tests use 1).
+fn tick_interval() -> std::time::Duration {
+    let secs = std::env::var("LATCHKEY_REFRESH_TICK_SECS")
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+        .filter(|s| *s > 0);
+    secs.map_or(crate::refresh::TICK, std::time::Duration::from_secs)
+}
+
+fn start_refresher(app: &AppHandle) {
+    let Some(r) = state(app).refresher.clone() else {
+        return;
+    };
+    let app = app.clone();
+    tauri::async_runtime::spawn(r.run(tick_interval(), move |report| {
+        on_refresh_report(&app, report)
+    }));
+}
+
+/// Reacts to a refresher tick: update window and tray; notify once per account that now
+/// needs sign-in.
+pub fn on_refresh_report(app: &AppHandle, report: TickReport) {
+    tracing::info!(
+        refreshed = report.refreshed.len(),
+        transient = report.transient.len(),
+        needs_sign_in = report.newly_needs_sign_in.len(),
+        "refresh tick"
+    );
+    accounts_changed(app);
+    for id in &report.newly_needs_sign_in {
+        let who = state(app)
+            .accounts
+            .as_ref()
+            .ok()
+            .and_then(|a| a.account(id).ok())
+            .map(|a| a.identity.unwrap_or(a.id))
+            .unwrap_or_else(|| id.clone());
+        notify(app, "Sign in again to keep this account working", &format!("{who}: the provider no longer accepts Latchkey's sign-in. Open Latchkey and choose \"Sign in again\"."));
+    }
+}
+
+/// Sends a desktop notification; failures are logged (no notification daemon is not fatal).
+pub fn notify(app: &AppHandle, title: &str, body: &str) {
+    use tauri_plugin_notification::NotificationExt;
+    match app.notification().builder().title(title).body(body).show() {
+        Ok(()) => tracing::info!(title, "notification sent"),
+        Err(e) => tracing::warn!(error = %e, "could not show a notification"),
+    }
+}
+
+fn first_close_hint(app: &AppHandle) {
+    let Ok(accounts) = &state(app).accounts else {
+        return;
+    };
+    let first = accounts
+        .vault()
+        .update_index(|idx| !std::mem::replace(&mut idx.settings.tray_hint_shown, true))
+        .unwrap_or(false);
+    if first {
+        notify(
+            app,
+            "Latchkey keeps your tokens fresh from the tray",
+            "Open it again from the key icon in your system tray.",
+        );
+    }
+}
+
+/// Tells the window and tray the accounts changed. The event carries no data.
+pub fn accounts_changed(app: &AppHandle) {
+    let _ = app.emit(EVT_ACCOUNTS_CHANGED, ());
+    tray::refresh(app);
+}
+
 /// Takes a `dev.latchkey:` link from any route. Logs it without its query (S8).
 pub fn receive_link(app: &AppHandle, url: &str) {
     match crate::link::validate(url) {
@@ -153,7 +289,87 @@ pub fn receive_link(app: &AppHandle, url: &str) {
             return;
         }
     }
-    let _ = app;
+    let app = app.clone();
+    let url = url.to_string();
+    tauri::async_runtime::spawn(async move { complete_callback(&app, &url).await });
+}
+
+/// Finishes a sign-in from any route. A link for no pending sign-in (forged, reused or
+/// expired) changes nothing visible: one log line without its query (S8).
+pub async fn complete_callback(app: &AppHandle, url: &str) {
+    let st = state(app);
+    let Ok(accounts) = st.accounts.clone() else {
+        return;
+    };
+    let handle = crate::oauth::parse_callback(url)
+        .ok()
+        .and_then(|cb| cb.state)
+        .map(|s| crate::oauth::handle_for_state(s.expose()));
+    match accounts.complete_login(url).await {
+        Ok(view) => {
+            tracing::info!(account = %view.id, "sign-in completed");
+            if let Some(r) = &st.refresher {
+                r.reset(&view.id);
+            }
+            let h = handle.unwrap_or_default();
+            finish_pending(&st, &h);
+            let _ = app.emit(
+                EVT_LOGIN_FINISHED,
+                LoginFinished {
+                    handle: h,
+                    account: Some(view),
+                    error: None,
+                },
+            );
+            accounts_changed(app);
+            show_main_window(app);
+        }
+        Err(e) if e.code == "unknown_state" || e.code == "malformed_callback" => {
+            tracing::warn!(link = %crate::link::describe(url), "ignored a link that matches no pending sign-in");
+        }
+        Err(e) => {
+            tracing::warn!(code = %e.code, "sign-in failed");
+            let h = handle.unwrap_or_default();
+            finish_pending(&st, &h);
+            let _ = app.emit(
+                EVT_LOGIN_FINISHED,
+                LoginFinished {
+                    handle: h,
+                    account: None,
+                    error: Some(e),
+                },
+            );
+            show_main_window(app);
+        }
+    }
+}
+
+fn finish_pending(st: &AppState, handle: &str) {
+    if let Ok(mut l) = st.logins.lock() {
+        if let Some(p) = l.remove(handle) {
+            if let Some(t) = p.task {
+                t.abort();
+            }
+        }
+    }
+}
+
+/// Opens the authorization URL: the configured browser command, else the system browser
+/// through the opener plugin. Never a webview (S1).
+fn open_browser(app: &AppHandle, url: &Secret) -> Result<(), String> {
+    let setting = state(app)
+        .accounts
+        .as_ref()
+        .ok()
+        .and_then(|a| a.vault().index().ok())
+        .and_then(|i| i.settings.browser_command);
+    if crate::browser::configured_command(setting.as_deref()).is_some() {
+        return crate::browser::open(url, setting.as_deref());
+    }
+    use tauri_plugin_opener::OpenerExt;
+    app.opener()
+        .open_url(url.expose(), None::<&str>)
+        .map_err(|e| format!("could not open your browser ({e})"))
 }
 
 /// Shows the main window, creating it if it was closed (closing destroys the webview so the
@@ -167,7 +383,7 @@ pub fn show_main_window(app: &AppHandle) {
     }
     let built = WebviewWindowBuilder::new(app, MAIN_WINDOW, WebviewUrl::App("index.html".into()))
         .title("Latchkey")
-        .inner_size(720.0, 640.0)
+        .inner_size(720.0, 680.0)
         .min_inner_size(420.0, 560.0)
         .build();
     if let Err(e) = built {

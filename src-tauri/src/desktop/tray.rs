@@ -1,21 +1,190 @@
-//! The tray icon and its menu.
+//! The tray: Open, a submenu per account (status, Copy token, Refresh now), Refresh all,
+//! Pause refresh, Quit. Its icon and tooltip say "all good" or "attention needed".
 
+use super::{accounts_changed, show_main_window, state};
 use tauri::image::Image;
-use tauri::menu::{Menu, MenuItem, PredefinedMenuItem};
+use tauri::menu::{CheckMenuItem, Menu, MenuItem, PredefinedMenuItem, Submenu};
 use tauri::tray::TrayIconBuilder;
-use tauri::AppHandle;
+use tauri::{AppHandle, Wry};
 
 /// Tray icon when every account is fine.
 pub const ICON_OK: &[u8] = include_bytes!("../../../icons/tray-ok.png");
 /// Tray icon when an account needs attention.
 pub const ICON_ATTENTION: &[u8] = include_bytes!("../../../icons/tray-attention.png");
+const TRAY_ID: &str = "main";
 
-/// Builds the tray: Open Latchkey, Quit. `attention` picks the badged icon.
-pub fn create(app: &AppHandle, attention: bool) -> tauri::Result<()> {
-    let open = MenuItem::with_id(app, "open", "Open Latchkey", true, None::<&str>)?;
-    let quit = MenuItem::with_id(app, "quit", "Quit Latchkey", true, None::<&str>)?;
-    let menu = Menu::with_items(app, &[&open, &PredefinedMenuItem::separator(app)?, &quit])?;
-    TrayIconBuilder::with_id("main")
+fn status_words(status: &str, expires_at: Option<i64>) -> String {
+    match status {
+        "valid" => expires_at.map_or("Valid".into(), |t| {
+            format!(
+                "Valid · expires in {} min",
+                ((t - crate::now()).max(0) + 59) / 60
+            )
+        }),
+        "no_expiry" => "Valid · no expiry".into(),
+        "needs_sign_in" => "Needs sign-in".into(),
+        "offline" => "Offline — will retry".into(),
+        "expired" => "Expired".into(),
+        other => other.into(),
+    }
+}
+
+fn build_menu(app: &AppHandle) -> tauri::Result<Menu<Wry>> {
+    let st = state(app);
+    let menu = Menu::new(app)?;
+    menu.append(&MenuItem::with_id(
+        app,
+        "open",
+        "Open Latchkey",
+        true,
+        None::<&str>,
+    )?)?;
+    menu.append(&PredefinedMenuItem::separator(app)?)?;
+    let list = st
+        .accounts
+        .as_ref()
+        .ok()
+        .and_then(|a| a.list().ok())
+        .unwrap_or_default();
+    if list.is_empty() {
+        menu.append(&MenuItem::with_id(
+            app,
+            "none",
+            "No accounts yet",
+            false,
+            None::<&str>,
+        )?)?;
+    }
+    for a in &list {
+        let who = a
+            .label
+            .clone()
+            .or(a.identity.clone())
+            .unwrap_or(a.id.clone());
+        let sub = Submenu::with_id(
+            app,
+            format!("acct:{}", a.id),
+            format!("{} — {}", a.provider_name, who),
+            true,
+        )?;
+        sub.append(&MenuItem::with_id(
+            app,
+            format!("status:{}", a.id),
+            status_words(&a.status, a.expires_at),
+            false,
+            None::<&str>,
+        )?)?;
+        sub.append(&MenuItem::with_id(
+            app,
+            format!("copy:{}", a.id),
+            "Copy token",
+            a.status != "needs_sign_in",
+            None::<&str>,
+        )?)?;
+        sub.append(&MenuItem::with_id(
+            app,
+            format!("refresh:{}", a.id),
+            "Refresh now",
+            true,
+            None::<&str>,
+        )?)?;
+        menu.append(&sub)?;
+    }
+    menu.append(&PredefinedMenuItem::separator(app)?)?;
+    menu.append(&MenuItem::with_id(
+        app,
+        "refresh-all",
+        "Refresh all",
+        !list.is_empty(),
+        None::<&str>,
+    )?)?;
+    let paused = st.refresher.as_ref().is_some_and(|r| r.is_paused());
+    menu.append(&CheckMenuItem::with_id(
+        app,
+        "pause",
+        "Pause refresh",
+        true,
+        paused,
+        None::<&str>,
+    )?)?;
+    menu.append(&PredefinedMenuItem::separator(app)?)?;
+    menu.append(&MenuItem::with_id(
+        app,
+        "quit",
+        "Quit Latchkey",
+        true,
+        None::<&str>,
+    )?)?;
+    Ok(menu)
+}
+
+fn on_menu(app: &AppHandle, id: &str) {
+    tracing::info!(item = %id.split(':').next().unwrap_or(""), "tray menu");
+    let st = state(app);
+    match id {
+        "open" => show_main_window(app),
+        "quit" => app.exit(0),
+        "pause" => {
+            if let Some(r) = &st.refresher {
+                r.set_paused(!r.is_paused());
+                tracing::info!(paused = r.is_paused(), "background refresh toggled");
+            }
+            refresh(app);
+        }
+        "refresh-all" => {
+            if let Some(r) = st.refresher.clone() {
+                let app = app.clone();
+                tauri::async_runtime::spawn(async move {
+                    let report = r.tick(true).await;
+                    super::on_refresh_report(&app, report);
+                });
+            }
+        }
+        other => {
+            if let Some(acct) = other.strip_prefix("copy:") {
+                let (app, acct) = (app.clone(), acct.to_string());
+                tauri::async_runtime::spawn(async move {
+                    let st = state(&app);
+                    let Ok(a) = st.accounts.clone() else { return };
+                    match a.fresh_token(&acct, 60).await {
+                        Ok(t) => {
+                            let clear = a
+                                .vault()
+                                .index()
+                                .map_or(30, |i| i.settings.clipboard_clear_secs);
+                            if let Err(e) =
+                                st.clipboard.copy(&t, std::time::Duration::from_secs(clear))
+                            {
+                                tracing::warn!(error = %e, "tray copy failed");
+                            }
+                        }
+                        Err(e) => tracing::warn!(code = %e.code, "tray copy: no token"),
+                    }
+                    accounts_changed(&app);
+                });
+            } else if let Some(acct) = other.strip_prefix("refresh:") {
+                let (app, acct) = (app.clone(), acct.to_string());
+                tauri::async_runtime::spawn(async move {
+                    let st = state(&app);
+                    if let Some(r) = &st.refresher {
+                        r.reset(&acct);
+                    }
+                    if let Ok(a) = st.accounts.clone() {
+                        if let Err(e) = a.refresh_now(&acct).await {
+                            tracing::warn!(code = %e.code, "tray refresh failed");
+                        }
+                    }
+                    accounts_changed(&app);
+                });
+            }
+        }
+    }
+}
+
+/// Builds the tray icon.
+pub fn create(app: &AppHandle) -> tauri::Result<()> {
+    let attention = state(app).needs_attention();
+    TrayIconBuilder::with_id(TRAY_ID)
         .icon(Image::from_bytes(if attention {
             ICON_ATTENTION
         } else {
@@ -26,15 +195,27 @@ pub fn create(app: &AppHandle, attention: bool) -> tauri::Result<()> {
         } else {
             "Latchkey — all good"
         })
-        .menu(&menu)
-        .on_menu_event(|app, event| match event.id().as_ref() {
-            "open" => super::show_main_window(app),
-            "quit" => {
-                tracing::info!("quit from the tray");
-                app.exit(0);
-            }
-            _ => {}
-        })
+        .menu(&build_menu(app)?)
+        .on_menu_event(|app, event| on_menu(app, event.id().as_ref()))
         .build(app)?;
     Ok(())
+}
+
+/// Rebuilds the menu and the icon after a change.
+pub fn refresh(app: &AppHandle) {
+    let Some(tray) = app.tray_by_id(TRAY_ID) else {
+        return;
+    };
+    let attention = state(app).needs_attention();
+    if let Ok(menu) = build_menu(app) {
+        let _ = tray.set_menu(Some(menu));
+    }
+    if let Ok(icon) = Image::from_bytes(if attention { ICON_ATTENTION } else { ICON_OK }) {
+        let _ = tray.set_icon(Some(icon));
+    }
+    let _ = tray.set_tooltip(Some(if attention {
+        "Latchkey — attention needed"
+    } else {
+        "Latchkey — all good"
+    }));
 }

@@ -179,3 +179,19 @@ impl Http {
         self.send(req).await
     }
 }
+
+/// A boxed, `Send` HTTP exchange.
+pub type SendFuture<'c> = std::pin::Pin<
+    Box<dyn std::future::Future<Output = Result<oauth2::HttpResponse, HttpError>> + Send + 'c>,
+>;
+
+/// `oauth2` talks HTTP through this: a named type keeps the futures `Send` for spawned tasks,
+/// which closures with borrowed clients do not.
+impl<'c> oauth2::AsyncHttpClient<'c> for Http {
+    type Error = HttpError;
+    type Future = SendFuture<'c>;
+
+    fn call(&'c self, request: oauth2::HttpRequest) -> Self::Future {
+        Box::pin(self.send(request))
+    }
+}

@@ -478,11 +478,10 @@ pub async fn exchange_code(
     let c = token_client(p, client)?.set_redirect_uri(
         RedirectUrl::new(tx.redirect_uri.clone()).map_err(url_err("redirect URI"))?,
     );
-    let send = |r| http.send(r);
     let resp = c
         .exchange_code(AuthorizationCode::new(code.expose().to_string()))
         .set_pkce_verifier(PkceCodeVerifier::new(tx.verifier.expose().to_string()))
-        .request_async(&send)
+        .request_async(http)
         .await
         .map_err(|e| classify_token_error(&p.name, e))?;
     let mut rec = record_from(&resp, None, now);
@@ -529,10 +528,9 @@ pub async fn refresh(
         Ok(c) => c,
         Err(e) => return RefreshOutcome::Failed(e),
     };
-    let send = |r| http.send(r);
     match c
         .exchange_refresh_token(&RefreshToken::new(rt.expose().to_string()))
-        .request_async(&send)
+        .request_async(http)
         .await
     {
         Ok(resp) => {
@@ -583,13 +581,12 @@ pub async fn client_credentials(
     now: i64,
 ) -> Result<TokenRecord, OAuthError> {
     let c = token_client(p, client)?;
-    let send = |r| http.send(r);
     let mut req = c.exchange_client_credentials();
     for s in scopes {
         req = req.add_scope(Scope::new(s.clone()));
     }
     let resp = req
-        .request_async(&send)
+        .request_async(http)
         .await
         .map_err(|e| classify_token_error(&p.name, e))?;
     Ok(record_from(&resp, None, now))

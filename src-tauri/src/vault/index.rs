@@ -120,6 +120,8 @@ pub struct Settings {
     pub browser_command: Option<String>,
     /// Explicit opt-in to plaintext storage on machines without a credential store.
     pub insecure_file_store: bool,
+    /// The "Latchkey keeps running in the tray" notice was shown once.
+    pub tray_hint_shown: bool,
 }
 
 impl Default for Settings {
@@ -129,6 +131,7 @@ impl Default for Settings {
             refresh_margin_secs: 300,
             browser_command: None,
             insecure_file_store: false,
+            tray_hint_shown: false,
         }
     }
 }

@@ -1,0 +1,251 @@
+//! Sign-in from the desktop and the accounts window: a real WebKit window driven by
+//! WebKitWebDriver, the real IdP, the real keyring, the real X clipboard.
+
+use latchkey::provider::ClientAuth;
+use latchkey_e2e::*;
+use std::time::Duration;
+
+const T: Duration = Duration::from_secs(30);
+
+/// A home with the test IdP as provider "idp" (custom-scheme redirect, public client).
+fn idp_home(idp: &Idp) -> TestHome {
+    let home = TestHome::new();
+    add_provider(
+        &accounts_in(&home),
+        idp_provider(idp, "idp", "latchkey-public", ClientAuth::None),
+    );
+    home
+}
+
+fn browser_env<'a>(
+    idp: &'a Idp,
+    delivery: &'a str,
+    extra: &[(&'a str, String)],
+) -> Vec<(&'a str, String)> {
+    let mut v = vec![
+        ("LATCHKEY_BROWSER", test_browser().display().to_string()),
+        ("LATCHKEY_BIN", bin().display().to_string()),
+        ("LATCHKEY_TEST_DELIVERY", delivery.to_string()),
+        ("LATCHKEY_TASKADE_BASE", idp.issuer.clone()),
+    ];
+    v.extend(extra.iter().cloned());
+    v
+}
+
+fn start(home: &TestHome, env: &[(&str, String)]) -> WebApp {
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    WebApp::start(home, &env)
+}
+
+fn connect_idp(app: &WebApp) {
+    app.click_css("#connect");
+    app.click_css("[data-provider=idp]");
+    app.click_css("[data-method=browser]");
+}
+
+#[test]
+fn sign_in_completes_through_a_warm_deep_link() {
+    let idp = Idp::start();
+    let home = idp_home(&idp);
+    let app = start(&home, &browser_env(&idp, "argv", &[]));
+    connect_idp(&app);
+    let text = app.wait_text("Signed in as alice", T);
+    assert!(text.contains("Connected Test IdP idp"), "{text}");
+    app.screenshot("signin-success");
+    app.click_css("[data-view=success] button");
+    app.wait_for("[data-view=accounts] [data-account]", T);
+    let acc = accounts_in(&home);
+    let id = acc.list().unwrap()[0].id.clone();
+    let token = rt().block_on(acc.fresh_token(&id, 60)).unwrap();
+    assert_eq!(idp.check_token(token.expose()), 200);
+    let log = app.log_text();
+    assert!(
+        log.contains("received a sign-in link") && log.contains("sign-in completed"),
+        "{log}"
+    );
+    assert!(
+        !log.contains("code=") && !log.contains(token.expose()),
+        "S8/S19: {log}"
+    );
+}
+
+#[test]
+fn sign_in_completes_through_gio_open() {
+    let idp = Idp::start();
+    let home = idp_home(&idp);
+    let app = start(&home, &browser_env(&idp, "gio", &[]));
+    connect_idp(&app);
+    app.wait_text("Signed in as alice", T);
+    assert_eq!(accounts_in(&home).list().unwrap().len(), 1);
+}
+
+#[test]
+fn one_click_taskade_sign_in_completes_through_loopback() {
+    let idp = Idp::start();
+    let home = TestHome::new();
+    let app = start(&home, &browser_env(&idp, "loopback", &[]));
+    app.click_css("#connect");
+    app.click_css("[data-provider=taskade]");
+    app.click_css("[data-method=browser]");
+    app.wait_text("Connected Taskade", T);
+    assert_eq!(idp.stats()["registrations"], 1);
+    let acc = accounts_in(&home);
+    std::env::set_var(latchkey::provider::TASKADE_BASE_ENV, &idp.issuer);
+    let v = acc.list().unwrap();
+    assert_eq!(v[0].identity.as_deref(), Some("alice"));
+}
+
+#[test]
+fn forged_links_during_a_pending_sign_in_change_nothing_s8() {
+    let idp = Idp::start();
+    let home = idp_home(&idp);
+    let file = home.path().join("redirect.txt");
+    let app = start(
+        &home,
+        &browser_env(&idp, &format!("file:{}", file.display()), &[]),
+    );
+    connect_idp(&app);
+    app.wait_for("[data-view=waiting]", T);
+    while !file.exists() {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    app.screenshot("signin-waiting");
+    let real = std::fs::read_to_string(&file).unwrap();
+    let state = url::Url::parse(&real)
+        .unwrap()
+        .query_pairs()
+        .find(|(k, _)| k == "state")
+        .unwrap()
+        .1
+        .into_owned();
+    let forged = [
+        "dev.latchkey:/oauth/callback?code=forged&state=nosuchstate".to_string(),
+        real.replace(
+            &format!(
+                "iss={}",
+                url::form_urlencoded::byte_serialize(idp.issuer.as_bytes()).collect::<String>()
+            ),
+            "iss=https%3A%2F%2Fevil.example",
+        )
+        .replace(&state, "otherstate"),
+        "dev.latchkey:/oauth/callback?error=access_denied&state=nosuchstate".to_string(),
+    ];
+    for f in &forged {
+        let o = std::process::Command::new(bin())
+            .arg(f)
+            .env("LATCHKEY_HOME", home.path())
+            .output()
+            .unwrap();
+        assert!(o.status.success());
+    }
+    std::thread::sleep(Duration::from_secs(1));
+    assert_eq!(
+        idp.stats()["token_requests"],
+        0,
+        "no token request for a forged link"
+    );
+    assert!(
+        app.js("return document.body.dataset.view").as_str() == Some("signin"),
+        "the waiting view is unchanged"
+    );
+    assert!(accounts_in(&home).list().unwrap().is_empty());
+    let log = app.log_text();
+    assert!(
+        log.matches("ignored a link that matches no pending sign-in")
+            .count()
+            >= 3,
+        "{log}"
+    );
+    assert!(
+        !log.contains("nosuchstate") && !log.contains("forged"),
+        "S8: no query in the log: {log}"
+    );
+    // The real link still completes afterwards.
+    let o = std::process::Command::new(bin())
+        .arg(&real)
+        .env("LATCHKEY_HOME", home.path())
+        .output()
+        .unwrap();
+    assert!(o.status.success());
+    app.wait_text("Signed in as alice", T);
+    assert_eq!(idp.stats()["token_requests"], 1);
+}
+
+#[test]
+fn cold_start_completes_a_sign_in_approved_after_the_app_quit() {
+    let idp = Idp::start();
+    let home = idp_home(&idp);
+    let file = home.path().join("redirect.txt");
+    {
+        let app = start(
+            &home,
+            &browser_env(&idp, &format!("file:{}", file.display()), &[]),
+        );
+        connect_idp(&app);
+        app.wait_for("[data-view=waiting]", T);
+        while !file.exists() {
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    } // the app is gone
+    let real = std::fs::read_to_string(&file).unwrap();
+    let app = AppProcess::start(&home, &[&real], &[]);
+    app.wait_log("sign-in completed", T);
+    assert_eq!(
+        accounts_in(&home).list().unwrap()[0].identity.as_deref(),
+        Some("alice")
+    );
+}
+
+#[test]
+fn cancel_makes_a_late_link_do_nothing() {
+    let idp = Idp::start();
+    let home = idp_home(&idp);
+    let file = home.path().join("redirect.txt");
+    let app = start(
+        &home,
+        &browser_env(&idp, &format!("file:{}", file.display()), &[]),
+    );
+    connect_idp(&app);
+    app.wait_for("[data-view=waiting]", T);
+    while !file.exists() {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    app.click_css("[data-action=cancel]");
+    app.wait_for("[data-view=empty]", T);
+    let o = std::process::Command::new(bin())
+        .arg(std::fs::read_to_string(&file).unwrap())
+        .env("LATCHKEY_HOME", home.path())
+        .output()
+        .unwrap();
+    assert!(o.status.success());
+    std::thread::sleep(Duration::from_secs(1));
+    assert_eq!(idp.stats()["token_requests"], 0);
+    assert!(accounts_in(&home).list().unwrap().is_empty());
+    app.wait_for("[data-view=empty]", T);
+}
+
+#[test]
+fn denied_consent_says_you_cancelled_with_try_again() {
+    let idp = Idp::start();
+    idp.set_mode(serde_json::json!({"deny": true}));
+    let home = idp_home(&idp);
+    let app = start(&home, &browser_env(&idp, "argv", &[]));
+    connect_idp(&app);
+    let text = app.wait_text("You cancelled the sign-in at Test IdP idp", T);
+    assert!(text.contains("Try again"), "{text}");
+    app.screenshot("signin-denied");
+}
+
+#[test]
+fn a_failing_browser_command_offers_copy_link() {
+    let idp = Idp::start();
+    let home = idp_home(&idp);
+    let app = start(
+        &home,
+        &browser_env(&idp, "argv", &[("LATCHKEY_TEST_BROWSER_FAIL", "1".into())]),
+    );
+    connect_idp(&app);
+    app.wait_for("[data-browser-error]", T);
+    assert!(app.wait_text("Copy link", T).contains("didn’t open"));
+    app.screenshot("signin-browser-failed");
+}

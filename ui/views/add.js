@@ -1,0 +1,110 @@
+// Add account: pick a provider, then a way to connect. No OAuth knowledge needed.
+import { call, h, errorBox, toast } from '../ipc.js';
+
+function field(label, input, hint) {
+  const id = `f-${Math.random().toString(36).slice(2, 8)}`;
+  input.id = id;
+  return h('div', { class: 'field' }, h('label', { for: id }, label), input, hint ? h('p', { class: 'hint' }, hint) : null);
+}
+
+export async function renderAdd(view, nav) {
+  let providers;
+  try { providers = await call('list_providers'); } catch (e) { view.replaceChildren(errorBox(e)); return; }
+  view.replaceChildren(h('section', { 'data-view': 'add' },
+    h('h2', {}, 'Connect an account'),
+    h('p', { class: 'muted' }, 'Which service do you want to connect?'),
+    h('div', { class: 'grid' },
+      providers.map((p) => h('button', { type: 'button', class: 'tile', 'data-provider': p.id, onclick: () => nav('method', { provider: p }) },
+        h('span', { class: 'badge', 'aria-hidden': 'true' }, p.name.slice(0, 1)), p.name)),
+      h('button', { type: 'button', class: 'tile', 'data-provider': 'other', onclick: () => nav('other') },
+        h('span', { class: 'badge', 'aria-hidden': 'true' }, '+'), 'Other…')),
+    h('div', { class: 'row' }, h('button', { type: 'button', class: 'secondary', onclick: () => nav('home') }, 'Back'))));
+  view.querySelector('.tile').focus();
+}
+
+export function renderMethod(view, nav, { provider: p }) {
+  const choices = [
+    h('button', { type: 'button', class: 'choice', 'data-method': 'browser', onclick: () => nav('signin', { provider: p.id }) },
+      h('strong', {}, 'Sign in with your browser'),
+      h('span', {}, p.one_click ? `Recommended. Your browser opens ${p.name}; approve there and you’re done.` : `Your browser opens ${p.name}; approve there and you’re done.`)),
+  ];
+  if (p.supports_pat) {
+    choices.push(h('button', { type: 'button', class: 'choice', 'data-method': 'pat', onclick: () => nav('pat', { provider: p }) },
+      h('strong', {}, 'Paste a personal access token'), h('span', {}, 'For a token you created in the service’s settings.')));
+  }
+  choices.push(h('button', { type: 'button', class: 'choice', 'data-method': 'own', onclick: () => nav('own', { provider: p }) },
+    h('strong', {}, 'Use my own OAuth app'), h('span', {}, 'If you registered an app with its own client ID.')));
+  view.replaceChildren(h('section', { 'data-view': 'method' },
+    h('h2', {}, `Connect ${p.name}`), h('div', { class: 'stack' }, choices),
+    h('div', { class: 'row' }, h('button', { type: 'button', class: 'secondary', onclick: () => nav('add') }, 'Back'))));
+  view.querySelector('.choice').focus();
+}
+
+export function renderPat(view, nav, { provider: p }) {
+  const token = h('input', { type: 'password', autocomplete: 'off', spellcheck: 'false', 'data-input': 'token', placeholder: p.id === 'taskade' ? 'tskdp_…' : '' });
+  const label = h('input', { type: 'text', 'data-input': 'label', placeholder: 'e.g. Work' });
+  const status = h('div', { 'aria-live': 'polite' });
+  const save = h('button', { type: 'submit', 'data-action': 'save-token' }, 'Check and save');
+  const form = h('form', { 'data-view': 'pat', onsubmit: async (ev) => {
+    ev.preventDefault();
+    save.disabled = true;
+    status.replaceChildren(h('p', { class: 'muted' }, `Checking the token with ${p.name}…`));
+    try {
+      const a = await call('add_token', { provider: p.id, token: token.value, label: label.value });
+      token.value = '';
+      toast(`Connected ${a.provider_name} as ${a.identity || a.id}`);
+      nav('home');
+    } catch (e) {
+      status.replaceChildren(errorBox(e));
+      save.disabled = false;
+      token.focus();
+    }
+  } },
+  h('h2', {}, `Paste your ${p.name} token`),
+  p.pat_help ? h('p', { class: 'muted' }, p.pat_help) : null,
+  field('Personal access token', token, 'It is stored in your computer’s keyring, never in a file.'),
+  field('Name (optional)', label),
+  status,
+  h('div', { class: 'row' }, h('button', { type: 'button', class: 'secondary', onclick: () => nav('method', { provider: p }) }, 'Back'), save));
+  view.replaceChildren(form);
+  token.focus();
+}
+
+export async function renderOwn(view, nav, { provider: p }) {
+  const info = await call('app_info');
+  const clientId = h('input', { type: 'text', autocomplete: 'off', 'data-input': 'client-id' });
+  const secret = h('input', { type: 'password', autocomplete: 'off', 'data-input': 'client-secret' });
+  const redirect = h('select', { 'data-input': 'redirect' }, h('option', { value: 'loopback' }, 'This computer (loopback, recommended)'), h('option', { value: 'scheme' }, 'Latchkey link (dev.latchkey:)'));
+  const uri = h('code', { 'data-redirect-uri': '' }, info.loopback_redirect);
+  redirect.addEventListener('change', () => { uri.textContent = redirect.value === 'scheme' ? info.redirect_uri : info.loopback_redirect; });
+  const copy = h('button', { type: 'button', class: 'secondary', onclick: async () => {
+    try { await navigator.clipboard.writeText(uri.textContent); toast('Redirect URI copied'); } catch { toast('Select the address and copy it'); }
+  } }, 'Copy');
+  view.replaceChildren(h('form', { 'data-view': 'own', onsubmit: (ev) => {
+    ev.preventDefault();
+    nav('signin', { provider: p.id, clientId: clientId.value, clientSecret: secret.value, redirect: redirect.value });
+  } },
+  h('h2', {}, `Use your own ${p.name} app`),
+  h('p', { class: 'muted' }, 'Register this redirect URI in your app’s settings at the provider:'),
+  h('div', { class: 'row' }, uri, copy),
+  field('Return address', redirect),
+  field('Client ID', clientId),
+  field('Client secret (only if the provider gave you one)', secret, 'Kept in your keyring. Apps installed on a computer usually have none.'),
+  h('div', { class: 'row' }, h('button', { type: 'button', class: 'secondary', onclick: () => nav('method', { provider: p }) }, 'Back'), h('button', { type: 'submit' }, 'Sign in'))));
+  clientId.focus();
+}
+
+export function renderOther(view, nav) {
+  const issuer = h('input', { type: 'url', placeholder: 'https://login.example.com', 'data-input': 'issuer' });
+  const clientId = h('input', { type: 'text', autocomplete: 'off', 'data-input': 'client-id' });
+  view.replaceChildren(h('form', { 'data-view': 'other', onsubmit: (ev) => {
+    ev.preventDefault();
+    nav('signin', { issuer: issuer.value, clientId: clientId.value });
+  } },
+  h('h2', {}, 'Connect another service'),
+  h('p', { class: 'muted' }, 'Paste the service’s sign-in address (its “issuer”). Latchkey finds the rest.'),
+  field('Issuer URL', issuer),
+  field('Client ID (if the service gave you one)', clientId),
+  h('div', { class: 'row' }, h('button', { type: 'button', class: 'secondary', onclick: () => nav('add') }, 'Back'), h('button', { type: 'submit' }, 'Continue'))));
+  issuer.focus();
+}
