@@ -24,8 +24,19 @@ export async function nav(name, params = {}) {
   } catch (e) {
     view.replaceChildren(errorBox(e.code ? e : { code: 'internal', message: String(e), fix: 'Try again.' }, { label: 'Back to accounts', run: () => nav('home') }));
   }
+  focusPrimary();
   document.body.dataset.ready = 'true';
 }
+
+// The view's main action takes focus when nothing else has it, also once the window itself
+// gains focus (a first render can happen before the window is focused).
+function focusPrimary() {
+  const a = document.activeElement;
+  if (a && a !== document.body && a !== view) return;
+  const target = view.querySelector('[data-autofocus]');
+  if (target) target.focus();
+}
+window.addEventListener('focus', focusPrimary);
 
 document.getElementById('add-account').addEventListener('click', () => nav('add'));
 document.getElementById('open-settings').addEventListener('click', () => nav('settings'));

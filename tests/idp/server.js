@@ -144,6 +144,7 @@ server.listen(0, '127.0.0.1', () => {
       const body = await readJson(ctx.req);
       Object.assign(mode, body);
       if (Array.isArray(body.pats)) body.pats.forEach((p) => pats.add(p));
+      if (Array.isArray(body.revokePats)) body.revokePats.forEach((p) => pats.delete(p));
       ctx.body = mode;
       return;
     }

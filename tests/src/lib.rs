@@ -549,6 +549,11 @@ impl WebApp {
         );
     }
 
+    /// Sends keys to one element (WebDriver "Element Send Keys").
+    pub fn post_keys_to(&self, element: &str, text: &str) {
+        self.post(&format!("/element/{element}/value"), json!({"text": text}));
+    }
+
     /// Waits until the page's text contains `needle`; returns the text.
     pub fn wait_text(&self, needle: &str, limit: Duration) -> String {
         let start = Instant::now();
@@ -570,6 +575,11 @@ impl WebApp {
         }
     }
 
+    /// Resizes the window through WebDriver's Set Window Rect.
+    pub fn set_size(&self, width: u32, height: u32) -> Value {
+        self.post("/window/rect", json!({"width": width, "height": height}))
+    }
+
     /// The window title.
     pub fn title(&self) -> String {
         self.get("/title")["value"]
@@ -581,6 +591,8 @@ impl WebApp {
     /// Saves a PNG screenshot to `target/e2e-shots/<name>.png` and returns its path.
     pub fn screenshot(&self, name: &str) -> PathBuf {
         use base64::Engine;
+        // Let the last change paint; WebKit can hand back the previous frame otherwise.
+        std::thread::sleep(Duration::from_millis(400));
         let v = self.get("/screenshot");
         let png = base64::engine::general_purpose::STANDARD
             .decode(v["value"].as_str().unwrap_or_default())

@@ -16,7 +16,7 @@ export function emptyState(nav) {
     h('p', {},
       'Latchkey connects to your Taskade account, or any other service that uses OAuth, and keeps the access safely in your computer’s keyring. ',
       'It keeps it fresh in the background, so you can copy it into other tools whenever you need it.'),
-    h('button', { type: 'button', id: 'connect', onclick: () => nav('add') }, 'Connect an account'));
+    h('button', { type: 'button', id: 'connect', 'data-autofocus': '', onclick: () => nav('add') }, 'Connect an account'));
 }
 
 function menuButton(a, nav, rerender) {

@@ -34,7 +34,7 @@ export async function renderTest(view, nav, { account: a }) {
       const r = await call('api_call', { id: a.id, method: method.value, path: path.value, headers: [], body: body.hidden ? null : body.value });
       const friendly = r.status === 401 ? h('p', { class: 'warn', 'data-friendly': '401' }, `${a.provider_name} no longer accepts this token. Use “Sign in again” from the account menu.`)
         : r.status === 403 ? h('p', { class: 'warn' }, 'The token works, but it is not allowed to do this. You may need more permissions (scopes).') : null;
-      out.replaceChildren(h('p', { class: 'status-line' }, h('strong', { 'data-status-code': r.status }, `HTTP ${r.status}`), ` · ${r.millis} ms · ${r.body.length} bytes${r.retried_after_refresh ? ' · token refreshed and retried once' : ''}`), friendly, highlight(r.body));
+      out.replaceChildren(...[h('p', { class: 'status-line' }, h('strong', { 'data-status-code': r.status }, `HTTP ${r.status}`), ` · ${r.millis} ms · ${r.body.length} bytes${r.retried_after_refresh ? ' · token refreshed and retried once' : ''}`), friendly, highlight(r.body)].filter(Boolean));
     } catch (e) { out.replaceChildren(errorBox(e)); }
   };
   const curl = h('button', { type: 'button', class: 'secondary', onclick: () => {

@@ -1,0 +1,295 @@
+//! The accounts window for people who are not technical: real window, real IdP stand-in,
+//! real keyring and the real X clipboard.
+
+use latchkey_e2e::*;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+const T: Duration = Duration::from_secs(30);
+const ENTER: &str = "\u{E007}";
+const TAB: &str = "\u{E004}";
+
+fn env_for(idp: &Idp) -> Vec<(String, String)> {
+    vec![
+        ("LATCHKEY_TASKADE_BASE".into(), idp.issuer.clone()),
+        (
+            "LATCHKEY_BROWSER".into(),
+            test_browser().display().to_string(),
+        ),
+        ("LATCHKEY_BIN".into(), bin().display().to_string()),
+    ]
+}
+
+fn start(home: &TestHome, env: &[(String, String)]) -> WebApp {
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    WebApp::start(home, &env)
+}
+
+fn clipboard() -> String {
+    let o = Command::new("xclip")
+        .args(["-o", "-selection", "clipboard"])
+        .stderr(Stdio::null())
+        .output()
+        .expect("xclip");
+    String::from_utf8_lossy(&o.stdout).to_string()
+}
+
+fn set_clipboard(text: &str) {
+    let mut c = Command::new("xclip")
+        .args(["-i", "-selection", "clipboard"])
+        .stdin(Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    c.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
+    c.wait().unwrap();
+}
+
+fn add_pat_with_keyboard(app: &WebApp, pat: &str) {
+    app.wait_for("[data-view=empty]", T);
+    // "Connect an account" is focused on first run; Tab reaches it otherwise.
+    for _ in 0..6 {
+        if app.js("return document.activeElement && document.activeElement.id") == "connect" {
+            break;
+        }
+        app.keys(TAB);
+    }
+    assert_eq!(app.js("return document.activeElement.id"), "connect");
+    app.keys(ENTER);
+    app.wait_for("[data-view=add]", T);
+    app.keys(ENTER); // Taskade is first and focused
+    app.wait_for("[data-view=method]", T);
+    app.keys(TAB); // browser sign-in → personal token
+    app.keys(ENTER);
+    app.wait_for("[data-view=pat]", T);
+    app.keys(pat); // the token field is focused
+    app.keys(TAB);
+    app.keys("Work");
+    app.keys(ENTER);
+    app.wait_for("[data-view=accounts] [data-account]", T);
+}
+
+#[test]
+fn a_personal_token_is_added_with_the_keyboard_alone() {
+    let pat = "tskdp_keyboard_only_4411";
+    let idp = Idp::start_with(IdpConfig {
+        pats: vec![pat.into()],
+        ..Default::default()
+    });
+    let home = TestHome::new();
+    let app = start(&home, &env_for(&idp));
+    app.screenshot("window-empty");
+    add_pat_with_keyboard(&app, pat);
+    app.wait_for("[data-view=accounts] [data-account]", T);
+    let text = app.wait_text("Work", T);
+    assert!(text.contains("Valid · no expiry"), "{text}");
+    app.screenshot("window-accounts");
+    let index = std::fs::read_to_string(home.path().join("accounts.json")).unwrap();
+    assert!(!index.contains(pat));
+}
+
+#[test]
+fn a_rejected_token_gets_a_clear_message_and_nothing_is_saved() {
+    let idp = Idp::start();
+    let home = TestHome::new();
+    let app = start(&home, &env_for(&idp));
+    app.click_css("#connect");
+    app.click_css("[data-provider=taskade]");
+    app.click_css("[data-method=pat]");
+    app.type_into("[data-input=token]", "tskdp_wrong");
+    app.click_css("[data-action=save-token]");
+    let text = app.wait_text("Taskade did not accept this token", T);
+    assert!(text.contains("Settings → API"), "{text}");
+    app.screenshot("window-token-rejected");
+    assert!(accounts_in(&home).list().unwrap().is_empty());
+}
+
+#[test]
+fn copy_puts_the_token_on_the_clipboard_and_clears_it_only_if_unchanged_s22() {
+    let pat = "tskdp_clipboard_8830";
+    let idp = Idp::start_with(IdpConfig {
+        pats: vec![pat.into()],
+        ..Default::default()
+    });
+    let home = TestHome::new();
+    let acc = accounts_in(&home);
+    acc.vault()
+        .update_index(|idx| idx.settings.clipboard_clear_secs = 2)
+        .unwrap();
+    let app = start(&home, &env_for(&idp));
+    add_pat_with_keyboard(&app, pat);
+    let id = app
+        .js("return document.querySelector('[data-account]').dataset.account")
+        .as_str()
+        .unwrap()
+        .to_string();
+    app.click_css(&format!("[data-copy='{id}']"));
+    app.wait_text("Copied — clipboard clears in 2 s", T);
+    assert_eq!(clipboard(), pat, "xclip reads the token while the app runs");
+    let start = Instant::now();
+    while !clipboard().is_empty() {
+        assert!(
+            start.elapsed() < Duration::from_secs(8),
+            "cleared after 2 s"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    // Something else copied meanwhile is left alone.
+    app.click_css(&format!("[data-copy='{id}']"));
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(clipboard(), pat);
+    set_clipboard("my own text");
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(clipboard(), "my own text");
+    assert!(
+        !app.log_text().contains(pat),
+        "S19: the token is never logged"
+    );
+}
+
+#[test]
+fn test_call_shows_the_answer_and_a_friendly_401() {
+    let pat = "tskdp_testcall_5512";
+    let idp = Idp::start_with(IdpConfig {
+        pats: vec![pat.into()],
+        ..Default::default()
+    });
+    let home = TestHome::new();
+    let app = start(&home, &env_for(&idp));
+    add_pat_with_keyboard(&app, pat);
+    let id = app
+        .js("return document.querySelector('[data-account]').dataset.account")
+        .as_str()
+        .unwrap()
+        .to_string();
+    app.click_css(&format!("[data-test='{id}']"));
+    app.click_css("[data-preset='Workspaces']");
+    let text = app.wait_text("HTTP 200", T);
+    assert!(text.contains("\"Home\""), "{text}");
+    app.screenshot("window-test-call");
+    app.click_css("[data-preset='Who am I']");
+    app.wait_text("\"handle\"", T);
+    idp.set_mode(serde_json::json!({"revokePats": [pat]}));
+    app.click_css("[data-preset='Who am I']");
+    let text = app.wait_text("HTTP 401", T);
+    assert!(text.contains("no longer accepts this token"), "{text}");
+    app.wait_for("[data-friendly='401']", T);
+}
+
+#[test]
+fn remove_revokes_wipes_and_says_what_happened_s17() {
+    let idp = Idp::start();
+    let home = TestHome::new();
+    // Sign in through the CLI first (the quickest real route), then remove in the window.
+    let o = home
+        .cli()
+        .env("LATCHKEY_TASKADE_BASE", &idp.issuer)
+        .env("LATCHKEY_BROWSER", test_browser())
+        .args(["login", "taskade"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let id = String::from_utf8_lossy(&o.stdout).trim().to_string();
+    let rec = accounts_in(&home)
+        .vault()
+        .read_record(&id)
+        .unwrap()
+        .unwrap();
+    let client = home.index()["registrations"]["taskade"]["client_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(idp.introspect_active(rec.access_token.expose(), &client));
+    let app = start(&home, &env_for(&idp));
+    app.click_css(&format!("[data-account='{id}'] [aria-haspopup=menu]"));
+    app.click_css("[data-action=Remove]");
+    app.wait_for(".dialog", T);
+    app.screenshot("window-remove-confirm");
+    app.click_css(".dialog button.danger");
+    app.wait_text(
+        "Signed out at the provider and removed from this computer",
+        T,
+    );
+    app.wait_for("[data-view=empty]", T);
+    assert!(!idp.introspect_active(rec.access_token.expose(), &client));
+    assert_eq!(secret_tool_lookup(&format!("account:{id}")), None);
+}
+
+#[test]
+fn details_show_where_the_secret_lives_and_reveal_hides_again() {
+    let pat = "tskdp_reveal_7001";
+    let idp = Idp::start_with(IdpConfig {
+        pats: vec![pat.into()],
+        ..Default::default()
+    });
+    let home = TestHome::new();
+    let app = start(&home, &env_for(&idp));
+    add_pat_with_keyboard(&app, pat);
+    let id = app
+        .js("return document.querySelector('[data-account]').dataset.account")
+        .as_str()
+        .unwrap()
+        .to_string();
+    app.click_css(&format!("[data-account='{id}'] [aria-haspopup=menu]"));
+    app.click_css("[data-action=Details]");
+    let text = app.wait_text("Stored in", T);
+    assert!(text.contains("GNOME Keyring via Secret Service"), "{text}");
+    assert!(!text.contains(pat), "not shown before Reveal");
+    app.click_css("[data-action=reveal]");
+    app.keys("\u{E00C}"); // Escape closes the dialog without revealing
+    assert!(!app.wait_text("Stored in", T).contains(pat));
+    app.click_css("[data-action=reveal]");
+    app.click_css(".dialog button:not(.secondary)");
+    app.wait_text(pat, T);
+    app.screenshot("window-details-revealed");
+    let start = Instant::now();
+    while app
+        .js("return document.body.innerText")
+        .as_str()
+        .unwrap_or_default()
+        .contains(pat)
+    {
+        assert!(
+            start.elapsed() < Duration::from_secs(40),
+            "hidden again after 30 s"
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    assert!(start.elapsed() > Duration::from_secs(20));
+}
+
+#[test]
+fn views_render_in_dark_mode_and_in_a_small_window() {
+    let pat = "tskdp_dark_1234";
+    let idp = Idp::start_with(IdpConfig {
+        pats: vec![pat.into()],
+        ..Default::default()
+    });
+    let home = TestHome::new();
+    let mut env = env_for(&idp);
+    env.push(("GTK_THEME".into(), "Adwaita:dark".into()));
+    let app = start(&home, &env);
+    app.wait_for("[data-view=empty]", T);
+    let dark = app.js("return matchMedia('(prefers-color-scheme: dark)').matches");
+    app.screenshot("dark-empty");
+    add_pat_with_keyboard(&app, pat);
+    app.wait_for("[data-view=accounts] [data-account]", T);
+    app.screenshot("dark-accounts");
+    assert_eq!(
+        dark,
+        serde_json::json!(true),
+        "the page follows the desktop's dark theme"
+    );
+    let bg = app.js("return getComputedStyle(document.body).backgroundColor");
+    assert_eq!(bg, "rgb(21, 24, 28)", "dark palette applied");
+    // The smallest supported window still works: nothing spills sideways.
+    app.set_size(420, 560);
+    std::thread::sleep(Duration::from_millis(500));
+    let w = app.js("return window.innerWidth").as_f64().unwrap_or(0.0);
+    assert!(w <= 440.0, "window is now small: {w}");
+    assert_eq!(
+        app.js("return document.documentElement.scrollWidth <= window.innerWidth"),
+        serde_json::json!(true)
+    );
+    app.screenshot("dark-small-window");
+}
