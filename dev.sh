@@ -9,7 +9,7 @@ cd "$(dirname "$0")"
 APT_PACKAGES=(libwebkit2gtk-4.1-dev build-essential curl wget file libssl-dev libayatana-appindicator3-dev
   librsvg2-dev libxdo-dev libsoup-3.0-dev libjavascriptcoregtk-4.1-dev libgtk-3-dev pkg-config
   libsecret-1-dev libdbus-1-dev gnome-keyring libsecret-tools dbus dbus-x11 xdg-utils desktop-file-utils)
-TEST_PACKAGES=(xvfb xauth webkit2gtk-driver imagemagick x11-utils xdotool at-spi2-core xclip librsvg2-bin)
+TEST_PACKAGES=(xvfb xauth webkit2gtk-driver imagemagick x11-utils xdotool at-spi2-core xclip librsvg2-bin dunst)
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 

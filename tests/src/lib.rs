@@ -730,3 +730,121 @@ pub fn rt() -> tokio::runtime::Runtime {
         .build()
         .expect("runtime")
 }
+
+fn gdbus(args: &[&str]) -> String {
+    let o = Command::new("gdbus")
+        .arg("call")
+        .arg("--session")
+        .args(args)
+        .output()
+        .expect("gdbus");
+    String::from_utf8_lossy(&o.stdout).to_string()
+}
+
+/// The tray's dbusmenu (bus connection, object path) exported by the app with `pid`.
+/// There is no tray host under Xvfb, but the item and its menu are still on the session bus.
+pub fn tray_menu(pid: u32) -> Option<(String, String)> {
+    let names = gdbus(&[
+        "--dest",
+        "org.freedesktop.DBus",
+        "--object-path",
+        "/org/freedesktop/DBus",
+        "--method",
+        "org.freedesktop.DBus.ListNames",
+    ]);
+    for conn in names.split('\'').filter(|n| n.starts_with(':')) {
+        let owner = gdbus(&[
+            "--dest",
+            "org.freedesktop.DBus",
+            "--object-path",
+            "/org/freedesktop/DBus",
+            "--method",
+            "org.freedesktop.DBus.GetConnectionUnixProcessID",
+            conn,
+        ]);
+        if !owner.contains(&format!("uint32 {pid},")) {
+            continue;
+        }
+        let o = Command::new("gdbus")
+            .args([
+                "introspect",
+                "--session",
+                "--dest",
+                conn,
+                "--object-path",
+                "/",
+                "--recurse",
+            ])
+            .output()
+            .ok()?;
+        let text = String::from_utf8_lossy(&o.stdout).to_string();
+        if let Some(line) = text.lines().find(|l| {
+            l.trim_start()
+                .starts_with("node /org/ayatana/NotificationItem/")
+                && l.trim_end().ends_with("/Menu {")
+        }) {
+            let path = line
+                .trim()
+                .trim_start_matches("node ")
+                .trim_end_matches(" {")
+                .to_string();
+            return Some((conn.to_string(), path));
+        }
+    }
+    None
+}
+
+/// (id, label) of every tray menu item.
+pub fn tray_items(menu: &(String, String)) -> Vec<(i32, String)> {
+    let layout = gdbus(&[
+        "--dest",
+        &menu.0,
+        "--object-path",
+        &menu.1,
+        "--method",
+        "com.canonical.dbusmenu.GetLayout",
+        "0",
+        "--",
+        "-1",
+        "@as []",
+    ]);
+    let mut out = Vec::new();
+    for (i, _) in layout.match_indices("'label': <'") {
+        let label: String = layout[i + 11..]
+            .chars()
+            .take_while(|c| *c != '\'')
+            .collect();
+        // The item id is the integer after the nearest "(" before this label.
+        let before = &layout[..i];
+        let open = before.rfind('(').unwrap_or(0);
+        let id: String = before[open + 1..]
+            .chars()
+            .take_while(|c| c.is_ascii_digit() || *c == '-')
+            .collect();
+        if let Ok(id) = id.parse() {
+            out.push((id, label));
+        }
+    }
+    out
+}
+
+/// Clicks a tray menu item by its label.
+pub fn tray_click(menu: &(String, String), label: &str) {
+    let items = tray_items(menu);
+    let (id, _) = items
+        .iter()
+        .find(|(_, l)| l == label)
+        .unwrap_or_else(|| panic!("no tray item {label:?} in {items:?}"));
+    gdbus(&[
+        "--dest",
+        &menu.0,
+        "--object-path",
+        &menu.1,
+        "--method",
+        "com.canonical.dbusmenu.Event",
+        &id.to_string(),
+        "clicked",
+        "<int32 0>",
+        "0",
+    ]);
+}
