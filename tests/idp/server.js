@@ -163,6 +163,14 @@ server.listen(0, '127.0.0.1', () => {
       else { ctx.status = 404; ctx.body = { ok: false, message: 'Not found', code: 'NOT_FOUND' }; }
       return;
     }
+    if (ctx.path === '/api/scoped') {
+      const who = await bearer(ctx);
+      if (!who) { unauthorized(ctx); return; }
+      ctx.status = 403;
+      ctx.set('WWW-Authenticate', 'Bearer error="insufficient_scope", scope="admin"');
+      ctx.body = { ok: false, message: 'Forbidden', code: 'FORBIDDEN' };
+      return;
+    }
     if (ctx.path === '/api/protected') {
       const who = await bearer(ctx);
       if (!who) { unauthorized(ctx); return; }

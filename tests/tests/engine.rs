@@ -531,3 +531,25 @@ fn api_calls_stay_on_the_provider_and_retry_once_after_401_s11_s16() {
         "S16: at most one refresh per 401"
     );
 }
+
+#[test]
+fn insufficient_scope_never_triggers_a_refresh_s16() {
+    let idp = Idp::start();
+    let (_home, acc) = setup(&idp, "latchkey-public", ClientAuth::None);
+    let view = rt()
+        .block_on(acc.complete_login(&scheme_login(&acc, &idp)))
+        .unwrap();
+    let before = token_requests(&idp);
+    for _ in 0..3 {
+        let r = rt()
+            .block_on(acc.api_call(&view.id, "GET", "scoped", &[], None))
+            .unwrap();
+        assert_eq!(r.status, 403);
+        assert!(!r.retried_after_refresh);
+    }
+    assert_eq!(
+        token_requests(&idp),
+        before,
+        "403 insufficient_scope never refreshes"
+    );
+}

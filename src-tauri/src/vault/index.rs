@@ -118,8 +118,6 @@ pub struct Settings {
     pub refresh_margin_secs: u64,
     /// Command that opens URLs instead of the system browser (`%s` = the URL).
     pub browser_command: Option<String>,
-    /// Explicit opt-in to plaintext storage on machines without a credential store.
-    pub insecure_file_store: bool,
     /// The "Latchkey keeps running in the tray" notice was shown once.
     pub tray_hint_shown: bool,
 }
@@ -130,7 +128,6 @@ impl Default for Settings {
             clipboard_clear_secs: 30,
             refresh_margin_secs: 300,
             browser_command: None,
-            insecure_file_store: false,
             tray_hint_shown: false,
         }
     }

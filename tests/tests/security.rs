@@ -1,0 +1,355 @@
+//! Security checks that are not flows: the SECURITY.md map itself, the desktop shell's
+//! hardening (S21, S22, S1, S23), and the HTTP rules (S13, S20) against a capture server.
+
+use latchkey_e2e::*;
+use std::collections::BTreeSet;
+use std::io::{Read, Write};
+use std::net::TcpListener;
+use std::path::Path;
+
+fn read(p: &str) -> String {
+    std::fs::read_to_string(root().join(p)).unwrap_or_else(|e| panic!("{p}: {e}"))
+}
+
+fn rust_sources(dir: &Path, out: &mut Vec<String>) {
+    for e in std::fs::read_dir(dir).unwrap().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            rust_sources(&p, out);
+        } else if p.extension().is_some_and(|x| x == "rs") {
+            out.push(std::fs::read_to_string(&p).unwrap());
+        }
+    }
+}
+
+/// Every ID S1–S23 in SECURITY.md names at least one test, and every named test exists.
+#[test]
+fn security_md_maps_every_requirement_to_existing_tests() {
+    let md = read("SECURITY.md");
+    let mut sources = Vec::new();
+    rust_sources(&root().join("src-tauri/src"), &mut sources);
+    rust_sources(&root().join("tests"), &mut sources);
+    let all = sources.join("\n");
+    let mut seen = BTreeSet::new();
+    for line in md.lines().filter(|l| l.starts_with("| S")) {
+        let cells: Vec<&str> = line.split('|').map(str::trim).collect();
+        let id = cells[1];
+        let tests: Vec<&str> = cells
+            .last()
+            .filter(|c| !c.is_empty())
+            .map_or_else(|| cells[cells.len() - 2], |c| c)
+            .split(',')
+            .map(|t| t.trim().trim_matches('`'))
+            .filter(|t| !t.is_empty())
+            .collect();
+        assert!(!tests.is_empty(), "{id} names no test");
+        for t in tests {
+            let name = t.rsplit("::").next().unwrap();
+            assert!(
+                all.contains(&format!("fn {name}(")),
+                "{id}: test {t} does not exist"
+            );
+        }
+        seen.insert(id.to_string());
+    }
+    for n in 1..=23 {
+        assert!(
+            seen.contains(&format!("S{n}")),
+            "S{n} is missing from the SECURITY.md table"
+        );
+    }
+}
+
+/// S21: strict CSP, no remote URLs, capabilities exactly the app's own commands.
+#[test]
+fn shell_is_hardened_csp_capabilities_and_commands_s21() {
+    let conf: serde_json::Value = serde_json::from_str(&read("tauri.conf.json")).unwrap();
+    let csp = conf["app"]["security"]["csp"]
+        .as_str()
+        .expect("a CSP is set");
+    assert!(csp.contains("default-src 'self'"));
+    for directive in csp.split(';').map(str::trim) {
+        if directive.starts_with("script-src")
+            || directive.starts_with("style-src")
+            || directive.starts_with("font-src")
+            || directive.starts_with("default-src")
+        {
+            assert!(
+                !directive.contains("http:")
+                    && !directive.contains("https:")
+                    && !directive.contains('*'),
+                "no remote source: {directive}"
+            );
+            assert!(
+                !directive.contains("'unsafe-inline'") && !directive.contains("'unsafe-eval'"),
+                "no unsafe source: {directive}"
+            );
+        }
+    }
+    assert!(csp.contains("object-src 'none'") && csp.contains("frame-ancestors 'none'"));
+    assert!(conf["app"]["security"]
+        .get("dangerousDisableAssetCspModification")
+        .is_none());
+    let cap: serde_json::Value =
+        serde_json::from_str(&read("src-tauri/capabilities/main.json")).unwrap();
+    assert!(cap.get("remote").is_none(), "remote.urls must be empty");
+    assert_eq!(cap["windows"], serde_json::json!(["main"]));
+    let build = read("src-tauri/build.rs");
+    let commands: BTreeSet<String> = build
+        .split("const COMMANDS")
+        .nth(1)
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .split('"')
+        .skip(1)
+        .step_by(2)
+        .map(str::to_string)
+        .collect();
+    let registered = read("src-tauri/src/desktop/mod.rs");
+    for c in &commands {
+        assert!(
+            registered.contains(&format!("commands::{c},")),
+            "{c} is listed but not registered"
+        );
+    }
+    let mut want: BTreeSet<String> = commands
+        .iter()
+        .map(|c| format!("allow-{}", c.replace('_', "-")))
+        .collect();
+    want.insert("core:event:allow-listen".into());
+    want.insert("core:event:allow-unlisten".into());
+    let have: BTreeSet<String> = cap["permissions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p.as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        have, want,
+        "the main window gets exactly the app's commands and event listening"
+    );
+    let mut ui = read("ui/main.js") + &read("ui/ipc.js");
+    for v in std::fs::read_dir(root().join("ui/views"))
+        .unwrap()
+        .flatten()
+    {
+        ui.push_str(&std::fs::read_to_string(v.path()).unwrap());
+    }
+    for sink in [
+        ".innerHTML",
+        ".outerHTML",
+        "insertAdjacentHTML",
+        "document.write",
+        "eval(",
+    ] {
+        assert!(
+            !ui.contains(sink),
+            "the UI never builds HTML from strings ({sink})"
+        );
+    }
+}
+
+/// S22: no IPC command returns a raw token except Reveal; events carry none.
+#[test]
+fn only_reveal_returns_a_token_and_events_carry_none_s22() {
+    let src = read("src-tauri/src/desktop/commands.rs");
+    let mut returning_string = Vec::new();
+    for chunk in src.split("#[tauri::command]").skip(1) {
+        let sig = chunk.split('{').next().unwrap();
+        let name = sig
+            .split("fn ")
+            .nth(1)
+            .unwrap()
+            .split(['(', '<'])
+            .next()
+            .unwrap()
+            .trim()
+            .to_string();
+        let returns = sig.split("->").nth(1).unwrap_or("");
+        if returns.contains("String") || returns.contains("Secret") {
+            returning_string.push(name);
+        }
+    }
+    assert_eq!(returning_string, vec!["reveal_token".to_string()]);
+    let desktop = read("src-tauri/src/desktop/mod.rs");
+    let finished = desktop
+        .split("pub struct LoginFinished")
+        .nth(1)
+        .unwrap()
+        .split('}')
+        .next()
+        .unwrap();
+    assert!(
+        !finished.contains("Secret") && !finished.contains("String,\n    token"),
+        "login-finished carries no secret: {finished}"
+    );
+    // Every emit, whitespace-normalised, sends either nothing or a LoginFinished.
+    let both = format!("{desktop}\n{src}");
+    let emits: Vec<String> = both
+        .match_indices(".emit(")
+        .map(|(i, _)| {
+            both[i..]
+                .chars()
+                .take(120)
+                .collect::<String>()
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .collect();
+    assert!(emits.len() >= 3, "{emits:?}");
+    for e in &emits {
+        let ok = e.starts_with(".emit(EVT_ACCOUNTS_CHANGED, ())")
+            || e.starts_with(".emit( EVT_LOGIN_FINISHED, LoginFinished {")
+            || e.starts_with(".emit(EVT_LOGIN_FINISHED, LoginFinished {")
+            || e.starts_with(".emit( super::EVT_LOGIN_FINISHED, super::LoginFinished {");
+        assert!(
+            ok,
+            "an event carries something other than nothing or LoginFinished: {e}"
+        );
+    }
+}
+
+/// S1: authorization never runs in a webview: no external webview URL anywhere, and the
+/// webview holds no opener or shell permission (the URL is opened from Rust).
+#[test]
+fn authorization_never_runs_in_a_webview_s1() {
+    let mut sources = Vec::new();
+    rust_sources(&root().join("src-tauri/src"), &mut sources);
+    let all = sources.join("\n");
+    assert!(
+        !all.contains("WebviewUrl::External"),
+        "no webview ever loads a remote page"
+    );
+    let cap = read("src-tauri/capabilities/main.json");
+    for forbidden in ["opener:", "shell:", "clipboard-manager:", "deep-link:"] {
+        assert!(
+            !cap.contains(forbidden),
+            "the webview has no {forbidden} permission"
+        );
+    }
+}
+
+/// S23 and S2: built-in providers ship no client secret and offer no password or implicit
+/// grant; the engine has no code path for either.
+#[test]
+fn no_password_or_implicit_grants_and_no_shipped_secrets_s23_s2() {
+    for p in latchkey::provider::presets() {
+        assert!(!p.insecure_grants, "{} offers an insecure grant", p.id);
+        assert_eq!(
+            p.client_auth,
+            latchkey::provider::ClientAuth::None,
+            "{} ships a confidential client",
+            p.id
+        );
+    }
+    let oauth = read("src-tauri/src/oauth/mod.rs");
+    for forbidden in [
+        "exchange_password",
+        "ResourceOwnerPassword",
+        "ResponseType::new(\"token\")",
+        "\"implicit\"",
+    ] {
+        assert!(!oauth.contains(forbidden), "{forbidden}");
+    }
+}
+
+/// A one-connection-at-a-time HTTP server that answers each request with `reply` and
+/// records what it received.
+fn capture_server(
+    reply: Vec<u8>,
+    requests: usize,
+) -> (String, std::thread::JoinHandle<Vec<String>>) {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let base = format!("http://127.0.0.1:{}", l.local_addr().unwrap().port());
+    let h = std::thread::spawn(move || {
+        let mut seen = Vec::new();
+        for _ in 0..requests {
+            let Ok((mut s, _)) = l.accept() else { break };
+            let mut buf = vec![0u8; 65536];
+            let n = s.read(&mut buf).unwrap_or(0);
+            seen.push(String::from_utf8_lossy(&buf[..n]).to_string());
+            let _ = s.write_all(&reply);
+        }
+        seen
+    });
+    (base, h)
+}
+
+/// S13: discovery follows no redirect, and an oversized body is refused.
+#[test]
+fn no_redirects_are_followed_and_bodies_are_capped_s13() {
+    let (base, h) = capture_server(b"HTTP/1.1 302 Found\r\nLocation: http://127.0.0.1:9/evil\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".to_vec(), 2);
+    let http = latchkey::oauth::http::Http::new().unwrap();
+    let r = rt().block_on(latchkey::oauth::discover(&http, &base));
+    assert!(r.is_err(), "a redirect is not followed to another document");
+    let seen = h.join().unwrap();
+    assert_eq!(
+        seen.len(),
+        2,
+        "exactly the two well-known URLs were asked, nothing at the Location"
+    );
+    let mut big =
+        b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n".to_vec();
+    big.extend(std::iter::repeat_n(b'a', 3 * 1024 * 1024));
+    let (base, _h) = capture_server(big, 1);
+    let r = rt().block_on(http.get(&format!("{base}/x"), None));
+    assert_eq!(r.unwrap_err(), latchkey::oauth::http::HttpError::TooLarge);
+}
+
+/// S20: an API call sends the token only in the Authorization header, never in the URL.
+#[test]
+fn tokens_travel_only_in_the_authorization_header_s20() {
+    let (base, h) = capture_server(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 11\r\nConnection: close\r\n\r\n{\"ok\":true}".to_vec(), 1);
+    let home = TestHome::new();
+    let acc = accounts_in(&home);
+    let mut p = latchkey::provider::taskade();
+    p.id = "cap".into();
+    p.api_bases = vec![format!("{base}/api")];
+    add_provider(&acc, p);
+    let token = "CANARY_header_only_123";
+    let entry = latchkey::vault::index::AccountEntry {
+        id: "cap-1".into(),
+        provider: "cap".into(),
+        label: None,
+        identity: None,
+        scopes: vec![],
+        expires_at: None,
+        status: latchkey::vault::index::AccountStatus::Valid,
+        kind: latchkey::vault::index::AccountKind::PersonalToken,
+        client_id: None,
+        created: 0,
+        updated: 0,
+        last_refresh: None,
+    };
+    let rec = latchkey::vault::TokenRecord {
+        access_token: latchkey::secret::Secret::new(token),
+        refresh_token: None,
+        expires_at: None,
+        token_type: "Bearer".into(),
+        scopes: vec![],
+        issued_at: 0,
+        id_token: None,
+    };
+    acc.vault().add_account(entry, &rec).unwrap();
+    let r = rt()
+        .block_on(acc.api_call("cap-1", "GET", "things?x=1", &[], None))
+        .unwrap();
+    assert_eq!(r.status, 200);
+    let req = h.join().unwrap().remove(0);
+    let request_line = req.lines().next().unwrap();
+    assert_eq!(request_line, "GET /api/things?x=1 HTTP/1.1");
+    assert!(
+        req.lines()
+            .any(|l| l.eq_ignore_ascii_case(&format!("authorization: Bearer {token}"))),
+        "{req}"
+    );
+    assert_eq!(
+        req.matches(token).count(),
+        1,
+        "the token appears once, in the header"
+    );
+    acc.vault().remove_account("cap-1").unwrap();
+}
