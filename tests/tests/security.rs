@@ -34,10 +34,14 @@ fn security_md_maps_every_requirement_to_existing_tests() {
     for line in md.lines().filter(|l| l.starts_with("| S")) {
         let cells: Vec<&str> = line.split('|').map(str::trim).collect();
         let id = cells[1];
-        let tests: Vec<&str> = cells
-            .last()
-            .filter(|c| !c.is_empty())
-            .map_or_else(|| cells[cells.len() - 2], |c| c)
+        // The last non-empty cell holds the comma-separated test names.
+        let last = cells
+            .iter()
+            .rev()
+            .find(|c| !c.is_empty())
+            .copied()
+            .unwrap_or("");
+        let tests: Vec<&str> = last
             .split(',')
             .map(|t| t.trim().trim_matches('`'))
             .filter(|t| !t.is_empty())
