@@ -293,3 +293,56 @@ fn views_render_in_dark_mode_and_in_a_small_window() {
     );
     app.screenshot("dark-small-window");
 }
+
+#[test]
+fn start_at_login_is_off_by_default_and_the_settings_toggle_registers_it() {
+    let home = TestHome::new();
+    // The autostart plugin (auto-launch crate) writes to $HOME/.config/autostart, ignoring
+    // XDG_CONFIG_HOME; the session's HOME is a throwaway folder.
+    let autostart =
+        std::path::PathBuf::from(std::env::var("HOME").unwrap()).join(".config/autostart");
+    let app = start(&home, &[]);
+    app.wait_for("[data-view=empty]", T);
+    app.click_css("#open-settings");
+    let toggle = app.wait_for("[data-input=start-at-login]", T);
+    assert_eq!(
+        app.js("return document.querySelector('[data-input=start-at-login]').checked"),
+        serde_json::json!(false),
+        "off by default"
+    );
+    app.screenshot("window-settings");
+    app.click(&toggle);
+    app.click_css("[data-view=settings] button[type=submit]");
+    app.wait_for("[data-view=empty]", T);
+    let start = Instant::now();
+    let entry = loop {
+        let found = std::fs::read_dir(&autostart)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .find(|e| std::fs::read_to_string(e.path()).is_ok_and(|t| t.contains("--minimized")));
+        if let Some(e) = found {
+            break e.path();
+        }
+        assert!(
+            start.elapsed() < T,
+            "an autostart entry appears in {}",
+            autostart.display()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert!(std::fs::read_to_string(&entry)
+        .unwrap()
+        .contains("latchkey"));
+    assert_eq!(home.index()["settings"]["start_at_login"], true);
+    // Off again removes it.
+    app.click_css("#open-settings");
+    app.click_css("[data-input=start-at-login]");
+    app.click_css("[data-view=settings] button[type=submit]");
+    app.wait_for("[data-view=empty]", T);
+    let start = Instant::now();
+    while entry.exists() {
+        assert!(start.elapsed() < T, "turning it off removes the entry");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}

@@ -6,11 +6,15 @@ export async function renderSettings(view, nav) {
   try { [s, info] = await Promise.all([call('get_settings'), call('app_info')]); } catch (e) { view.replaceChildren(errorBox(e)); return; }
   const clear = h('input', { type: 'number', min: '0', max: '3600', value: String(s.clipboard_clear_secs), id: 'set-clear', 'data-input': 'clear' });
   const margin = h('input', { type: 'number', min: '1', max: '60', value: String(Math.round(s.refresh_margin_secs / 60)), id: 'set-margin' });
+  const login = h('input', { type: 'checkbox', id: 'set-login', 'data-input': 'start-at-login' });
+  login.checked = Boolean(s.start_at_login);
+  login.style.width = 'auto';
+  login.style.minHeight = '0';
   const browser = h('input', { type: 'text', value: s.browser_command || '', placeholder: 'e.g. firefox --private-window %s', id: 'set-browser' });
   view.replaceChildren(h('form', { 'data-view': 'settings', onsubmit: async (ev) => {
     ev.preventDefault();
     try {
-      await call('set_settings', { settings: { ...s, clipboard_clear_secs: Number(clear.value) || 0, refresh_margin_secs: (Number(margin.value) || 5) * 60, browser_command: browser.value.trim() || null } });
+      await call('set_settings', { settings: { ...s, clipboard_clear_secs: Number(clear.value) || 0, refresh_margin_secs: (Number(margin.value) || 5) * 60, browser_command: browser.value.trim() || null, start_at_login: login.checked } });
       toast('Settings saved');
       nav('home');
     } catch (e) { view.append(errorBox(e)); }
@@ -18,6 +22,7 @@ export async function renderSettings(view, nav) {
   h('h2', {}, 'Settings'),
   h('div', { class: 'field' }, h('label', { for: 'set-clear' }, 'Clear copied tokens after (seconds, 0 = never)'), clear),
   h('div', { class: 'field' }, h('label', { for: 'set-margin' }, 'Refresh tokens this many minutes before they expire (at least)'), margin),
+  h('div', { class: 'row' }, login, h('label', { for: 'set-login' }, 'Start Latchkey in the tray when I log in')),
   h('div', { class: 'field' }, h('label', { for: 'set-browser' }, 'Open sign-ins with this command instead of the default browser'), browser, h('p', { class: 'hint' }, '%s is replaced by the address.')),
   h('p', { class: 'muted' }, `Tokens are kept in ${info.store || 'your keyring'}. Account list: ${info.data_dir}. Theme follows your system.`),
   h('div', { class: 'row' }, h('button', { type: 'button', class: 'secondary', onclick: () => nav('home') }, 'Cancel'), h('button', { type: 'submit' }, 'Save'))));

@@ -441,10 +441,25 @@ pub fn get_settings(state: Shared<'_>) -> Result<Settings, UserError> {
     Ok(accounts(&state)?.vault().index()?.settings)
 }
 
-/// Saves settings from the settings view.
+/// Saves settings from the settings view; "start at login" goes through the autostart plugin.
 #[tauri::command]
-pub fn set_settings(state: Shared<'_>, settings: Settings) -> Result<(), UserError> {
+pub fn set_settings(
+    app: AppHandle,
+    state: Shared<'_>,
+    settings: Settings,
+) -> Result<(), UserError> {
     let a = accounts(&state)?;
+    let was = a.vault().index()?.settings.start_at_login;
+    if was != settings.start_at_login {
+        super::set_start_at_login(&app, settings.start_at_login).map_err(|m| {
+            UserError::new(
+                "autostart",
+                format!("Couldn't change start at login: {m}"),
+                "Check that your home folder's autostart folder is writable.",
+                ExitClass::Other,
+            )
+        })?;
+    }
     a.vault().update_index(|idx| {
         let hint = idx.settings.tray_hint_shown;
         idx.settings = settings;

@@ -103,6 +103,11 @@ pub fn run(link: Option<String>, minimized: bool) -> i32 {
         .plugin(tauri_plugin_deep_link::init())
         .plugin(tauri_plugin_opener::init())
         .plugin(tauri_plugin_notification::init())
+        // Off by default; the Settings toggle turns it on. Login starts go straight to the tray.
+        .plugin(tauri_plugin_autostart::init(
+            tauri_plugin_autostart::MacosLauncher::LaunchAgent,
+            Some(vec!["--minimized"]),
+        ))
         .manage(Arc::new(state))
         .invoke_handler(tauri::generate_handler![
             commands::app_info,
@@ -389,4 +394,17 @@ pub fn show_main_window(app: &AppHandle) {
     if let Err(e) = built {
         tracing::error!(error = %e, "could not open the Latchkey window");
     }
+}
+
+/// Turns start-at-login on or off through the official autostart plugin.
+pub fn set_start_at_login(app: &AppHandle, on: bool) -> Result<(), String> {
+    use tauri_plugin_autostart::ManagerExt;
+    let r = if on {
+        app.autolaunch().enable()
+    } else {
+        app.autolaunch().disable()
+    };
+    r.map_err(|e| e.to_string())?;
+    tracing::info!(on, "start at login changed");
+    Ok(())
 }

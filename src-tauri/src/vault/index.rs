@@ -120,6 +120,8 @@ pub struct Settings {
     pub browser_command: Option<String>,
     /// The "Latchkey keeps running in the tray" notice was shown once.
     pub tray_hint_shown: bool,
+    /// Start Latchkey (in the tray) when the person logs in. Off by default.
+    pub start_at_login: bool,
 }
 
 impl Default for Settings {
@@ -129,6 +131,7 @@ impl Default for Settings {
             refresh_margin_secs: 300,
             browser_command: None,
             tray_hint_shown: false,
+            start_at_login: false,
         }
     }
 }
