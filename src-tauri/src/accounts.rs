@@ -1195,30 +1195,10 @@ impl Accounts {
                 }
             })
             .collect();
-        let mut p = ProviderSpec {
-            id: id.clone(),
-            name: host,
-            issuer: None,
-            authorize_url: None,
-            token_url: None,
-            revocation_url: None,
-            registration_url: None,
-            userinfo_url: None,
-            device_url: None,
-            api_bases: Vec::new(),
-            identity: IdentitySource::None,
-            default_scopes: Vec::new(),
-            client_id: client_id
-                .map(str::to_string)
-                .filter(|c| !c.trim().is_empty()),
-            client_auth: ClientAuth::None,
-            redirect: RedirectKind::Loopback,
-            iss_required: false,
-            supports_pat: false,
-            pat_help: None,
-            presets: Vec::new(),
-            insecure_grants: false,
-        };
+        let mut p = ProviderSpec::new(&id, &host);
+        p.client_id = client_id
+            .map(str::to_string)
+            .filter(|c| !c.trim().is_empty());
         provider::apply_metadata(&mut p, &meta).map_err(|m| {
             UserError::new("bad_provider", m, "Check the issuer URL.", ExitClass::Other)
         })?;

@@ -3,7 +3,7 @@
 
 use crate::accounts::{AccountView, Accounts, LoginOptions};
 use crate::errors::{ExitClass, UserError};
-use crate::provider::{self, ClientAuth, IdentitySource, ProviderSpec, RedirectKind};
+use crate::provider::{self, ClientAuth, ProviderSpec, RedirectKind};
 use crate::secret::Secret;
 use crate::vault::index::AccountStatus;
 use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
@@ -418,34 +418,20 @@ fn provider_add(a: ProviderAdd) -> Result<i32, UserError> {
         None
     };
     let accounts = Accounts::open()?;
-    let mut p = ProviderSpec {
-        id: a.id.clone(),
-        name: a.name.clone().unwrap_or_else(|| a.id.clone()),
-        issuer: None,
-        authorize_url: a.auth_url.clone(),
-        token_url: a.token_url.clone(),
-        revocation_url: None,
-        registration_url: None,
-        userinfo_url: None,
-        device_url: None,
-        api_bases: a.api_bases.clone(),
-        identity: IdentitySource::None,
-        default_scopes: a.scopes.clone(),
-        client_id: a.client_id.clone(),
-        client_auth: if secret.is_some() {
-            ClientAuth::ClientSecretBasic
-        } else {
-            ClientAuth::None
-        },
-        redirect: match a.redirect {
-            Some(RedirectArg::Scheme) => RedirectKind::Scheme,
-            _ => RedirectKind::Loopback,
-        },
-        iss_required: false,
-        supports_pat: false,
-        pat_help: None,
-        presets: Vec::new(),
-        insecure_grants: false,
+    let mut p = ProviderSpec::new(&a.id, a.name.as_deref().unwrap_or(&a.id));
+    p.authorize_url = a.auth_url.clone();
+    p.token_url = a.token_url.clone();
+    p.api_bases = a.api_bases.clone();
+    p.default_scopes = a.scopes.clone();
+    p.client_id = a.client_id.clone();
+    p.client_auth = if secret.is_some() {
+        ClientAuth::ClientSecretBasic
+    } else {
+        ClientAuth::None
+    };
+    p.redirect = match a.redirect {
+        Some(RedirectArg::Scheme) => RedirectKind::Scheme,
+        _ => RedirectKind::Loopback,
     };
     for u in p
         .authorize_url

@@ -123,7 +123,9 @@ pub struct ProviderSpec {
 }
 
 impl ProviderSpec {
-    fn empty(id: &str, name: &str) -> Self {
+    /// A provider with nothing configured yet: public client, loopback redirect, no grants
+    /// beyond authorization code.
+    pub fn new(id: &str, name: &str) -> Self {
         ProviderSpec {
             id: id.into(),
             name: name.into(),
@@ -188,7 +190,7 @@ fn taskade_base() -> String {
 /// The Taskade preset (facts from Taskade's public docs; see TESTING.md).
 pub fn taskade() -> ProviderSpec {
     let base = taskade_base();
-    let mut p = ProviderSpec::empty("taskade", "Taskade");
+    let mut p = ProviderSpec::new("taskade", "Taskade");
     p.issuer = Some(base.clone());
     p.authorize_url = Some(format!("{base}/oauth2/authorize"));
     p.token_url = Some(format!("{base}/oauth2/token"));
@@ -225,7 +227,7 @@ pub fn taskade() -> ProviderSpec {
 
 /// GitHub (OAuth apps; device flow; no refresh for classic OAuth apps).
 pub fn github() -> ProviderSpec {
-    let mut p = ProviderSpec::empty("github", "GitHub");
+    let mut p = ProviderSpec::new("github", "GitHub");
     p.issuer = None;
     p.authorize_url = Some("https://github.com/login/oauth/authorize".into());
     p.token_url = Some("https://github.com/login/oauth/access_token".into());
@@ -245,7 +247,7 @@ pub fn github() -> ProviderSpec {
 
 /// Google (OIDC).
 pub fn google() -> ProviderSpec {
-    let mut p = ProviderSpec::empty("google", "Google");
+    let mut p = ProviderSpec::new("google", "Google");
     p.issuer = Some("https://accounts.google.com".into());
     p.authorize_url = Some("https://accounts.google.com/o/oauth2/v2/auth".into());
     p.token_url = Some("https://oauth2.googleapis.com/token".into());
@@ -266,7 +268,7 @@ pub fn google() -> ProviderSpec {
 
 /// Microsoft identity platform, `common` tenant (OIDC).
 pub fn microsoft() -> ProviderSpec {
-    let mut p = ProviderSpec::empty("microsoft", "Microsoft");
+    let mut p = ProviderSpec::new("microsoft", "Microsoft");
     let base = "https://login.microsoftonline.com/common";
     // The common endpoint's issuer is tenant-specific, so `iss` cannot be pinned here.
     p.authorize_url = Some(format!("{base}/oauth2/v2.0/authorize"));
@@ -536,7 +538,7 @@ mod tests {
             r#"{"issuer":"https://i.example","code_challenge_methods_supported":["plain"]}"#,
         )
         .unwrap();
-        let mut p = ProviderSpec::empty("x", "X");
+        let mut p = ProviderSpec::new("x", "X");
         assert!(apply_metadata(&mut p, &m).unwrap_err().contains("S256"));
     }
 }

@@ -687,32 +687,25 @@ pub fn idp_provider(
 ) -> latchkey::provider::ProviderSpec {
     use latchkey::provider::*;
     let i = &idp.issuer;
-    ProviderSpec {
-        id: id.into(),
-        name: format!("Test IdP {id}"),
-        issuer: Some(i.clone()),
-        authorize_url: Some(format!("{i}/oauth2/authorize")),
-        token_url: Some(format!("{i}/oauth2/token")),
-        revocation_url: Some(format!("{i}/oauth2/revoke")),
-        registration_url: None,
-        userinfo_url: Some(format!("{i}/me")),
-        device_url: None,
-        api_bases: vec![format!("{i}/api")],
-        identity: IdentitySource::Userinfo,
-        default_scopes: vec!["openid".into(), "email".into(), "profile".into()],
-        client_id: Some(client_id.into()),
-        client_auth: auth,
-        redirect: RedirectKind::Scheme,
-        iss_required: true,
-        supports_pat: false,
-        pat_help: None,
-        presets: vec![ApiPreset {
-            label: "Who am I".into(),
-            method: "GET".into(),
-            path: format!("{i}/me"),
-        }],
-        insecure_grants: false,
-    }
+    let mut p = ProviderSpec::new(id, &format!("Test IdP {id}"));
+    p.issuer = Some(i.clone());
+    p.authorize_url = Some(format!("{i}/oauth2/authorize"));
+    p.token_url = Some(format!("{i}/oauth2/token"));
+    p.revocation_url = Some(format!("{i}/oauth2/revoke"));
+    p.userinfo_url = Some(format!("{i}/me"));
+    p.api_bases = vec![format!("{i}/api")];
+    p.identity = IdentitySource::Userinfo;
+    p.default_scopes = vec!["openid".into(), "email".into(), "profile".into()];
+    p.client_id = Some(client_id.into());
+    p.client_auth = auth;
+    p.redirect = RedirectKind::Scheme;
+    p.iss_required = true;
+    p.presets = vec![ApiPreset {
+        label: "Who am I".into(),
+        method: "GET".into(),
+        path: format!("{i}/me"),
+    }];
+    p
 }
 
 /// Stores `p` as one of the person's providers in `accounts`' index.
@@ -847,4 +840,22 @@ pub fn tray_click(menu: &(String, String), label: &str) {
         "<int32 0>",
         "0",
     ]);
+}
+
+/// Signs in to the Taskade preset (pointed at `idp`) through `latchkey login`, with the test
+/// browser; returns the new account id.
+pub fn cli_login(home: &TestHome, idp: &Idp) -> String {
+    let o = home
+        .cli()
+        .env("LATCHKEY_TASKADE_BASE", &idp.issuer)
+        .env("LATCHKEY_BROWSER", test_browser())
+        .args(["login", "taskade"])
+        .output()
+        .expect("latchkey login");
+    assert!(
+        o.status.success(),
+        "login failed: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8_lossy(&o.stdout).trim().to_string()
 }

@@ -34,17 +34,11 @@ fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).to_string()
 }
 
-fn login(home: &TestHome, idp: &Idp) -> String {
-    let o = run(home, idp, &["login", "taskade"], None);
-    assert!(o.status.success(), "login failed: {}", stderr(&o));
-    stdout(&o)
-}
-
 #[test]
 fn one_click_taskade_login_registers_once_and_prints_the_account_id() {
     let idp = Idp::start();
     let home = TestHome::new();
-    let id = login(&home, &idp);
+    let id = cli_login(&home, &idp);
     assert!(id.starts_with("taskade-"), "{id}");
     assert_eq!(
         idp.stats()["registrations"],
@@ -56,7 +50,7 @@ fn one_click_taskade_login_registers_once_and_prints_the_account_id() {
         "http://127.0.0.1/callback"
     );
     // A second sign-in reuses the registration and the same account (same handle).
-    let again = login(&home, &idp);
+    let again = cli_login(&home, &idp);
     assert_eq!(again, id);
     assert_eq!(idp.stats()["registrations"], 1);
     let token = run(&home, &idp, &["token", &id], None);
@@ -139,7 +133,7 @@ fn exit_codes_follow_the_documented_classes() {
         ..Default::default()
     });
     let home = TestHome::new();
-    let id = login(&home, &idp);
+    let id = cli_login(&home, &idp);
     // 1: usage, unknown account.
     let o = run(&home, &idp, &["token", "nobody"], None);
     assert_eq!(o.status.code(), Some(1));
@@ -189,7 +183,7 @@ fn needs_sign_in_exits_2_with_the_login_command() {
         ..Default::default()
     });
     let home = TestHome::new();
-    let id = login(&home, &idp);
+    let id = cli_login(&home, &idp);
     let rec = accounts_in(&home)
         .vault()
         .read_record(&id)
@@ -234,7 +228,7 @@ fn needs_sign_in_exits_2_with_the_login_command() {
 fn exec_puts_the_token_in_the_environment_and_passes_the_exit_code() {
     let idp = Idp::start();
     let home = TestHome::new();
-    let id = login(&home, &idp);
+    let id = cli_login(&home, &idp);
     let t = stdout(&run(&home, &idp, &["token", &id], None));
     let script = format!("test \"$LATCHKEY_TOKEN\" = '{t}' && exit 7; exit 9");
     let o = run(&home, &idp, &["exec", &id, "--", "sh", "-c", &script], None);
@@ -253,7 +247,7 @@ fn exec_puts_the_token_in_the_environment_and_passes_the_exit_code() {
 fn api_calls_the_provider_and_refuses_other_hosts_s11() {
     let idp = Idp::start();
     let home = TestHome::new();
-    let id = login(&home, &idp);
+    let id = cli_login(&home, &idp);
     let o = run(&home, &idp, &["api", &id, "workspaces"], None);
     assert!(o.status.success(), "{}", stderr(&o));
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
@@ -278,7 +272,7 @@ fn api_calls_the_provider_and_refuses_other_hosts_s11() {
 fn logout_revokes_and_wipes_s17() {
     let idp = Idp::start();
     let home = TestHome::new();
-    let id = login(&home, &idp);
+    let id = cli_login(&home, &idp);
     let t = stdout(&run(&home, &idp, &["token", &id], None));
     let o = run(&home, &idp, &["logout", &id], None);
     assert!(o.status.success(), "{}", stderr(&o));

@@ -5,18 +5,6 @@
 use latchkey_e2e::*;
 use std::time::{Duration, Instant};
 
-fn login(home: &TestHome, idp: &Idp) -> String {
-    let o = home
-        .cli()
-        .env("LATCHKEY_TASKADE_BASE", &idp.issuer)
-        .env("LATCHKEY_BROWSER", test_browser())
-        .args(["login", "taskade"])
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    String::from_utf8_lossy(&o.stdout).trim().to_string()
-}
-
 /// S14: 8 threads and 3 processes call fresh_token for 60 s on a 2 s token with rotation;
 /// not one grant is lost (no invalid_grant at the IdP).
 #[test]
@@ -28,7 +16,7 @@ fn concurrent_refreshes_across_threads_and_processes_lose_no_grant_s14() {
     });
     std::env::set_var(latchkey::provider::TASKADE_BASE_ENV, &idp.issuer);
     let home = TestHome::new();
-    let id = login(&home, &idp);
+    let id = cli_login(&home, &idp);
     let deadline = Instant::now() + Duration::from_secs(60);
     let mut procs = Vec::new();
     for _ in 0..3 {

@@ -5,18 +5,6 @@ use latchkey_e2e::*;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-fn cli_login(home: &TestHome, idp: &Idp) -> String {
-    let o = home
-        .cli()
-        .env("LATCHKEY_TASKADE_BASE", &idp.issuer)
-        .env("LATCHKEY_BROWSER", test_browser())
-        .args(["login", "taskade"])
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    String::from_utf8_lossy(&o.stdout).trim().to_string()
-}
-
 /// The app in the tray only (no window), refreshing every second with a 2 s margin.
 fn tray_app(home: &TestHome, idp: &Idp) -> AppProcess {
     accounts_in(home)
