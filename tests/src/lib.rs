@@ -648,11 +648,17 @@ pub fn app_pids(home: &Path) -> Vec<u32> {
 
 /// Kills every app process of `home` and waits until they are gone.
 pub fn kill_apps(home: &Path) {
-    for pid in app_pids(home) {
+    let pids = app_pids(home);
+    for pid in &pids {
         let _ = Command::new("kill").arg("-9").arg(pid.to_string()).status();
     }
+    // Gone means gone from /proc entirely (reaped), not just unreadable as a zombie.
     let start = Instant::now();
-    while !app_pids(home).is_empty() && start.elapsed() < Duration::from_secs(5) {
+    while pids
+        .iter()
+        .any(|p| Path::new(&format!("/proc/{p}")).exists())
+        && start.elapsed() < Duration::from_secs(5)
+    {
         std::thread::sleep(Duration::from_millis(50));
     }
 }

@@ -553,3 +553,25 @@ fn insufficient_scope_never_triggers_a_refresh_s16() {
         "403 insufficient_scope never refreshes"
     );
 }
+
+/// Not a test of speed (machines are noisy): prints p50/p95 of callback-to-stored over 20
+/// sign-ins for the notes. Run with `--ignored --nocapture`.
+#[test]
+#[ignore]
+fn measure_sign_in_completion_latency() {
+    let idp = Idp::start();
+    let (_home, acc) = setup(&idp, "latchkey-public", ClientAuth::None);
+    let mut ms = Vec::new();
+    for _ in 0..20 {
+        let redirect = scheme_login(&acc, &idp);
+        let t = std::time::Instant::now();
+        let v = rt().block_on(acc.complete_login(&redirect)).unwrap();
+        ms.push(t.elapsed().as_secs_f64() * 1000.0);
+        rt().block_on(acc.remove(&v.id)).unwrap();
+    }
+    ms.sort_by(f64::total_cmp);
+    eprintln!(
+        "sign-in completion (callback to account stored): p50 {:.1} ms, p95 {:.1} ms, n=20",
+        ms[9], ms[18]
+    );
+}

@@ -147,6 +147,17 @@ pub fn run(link: Option<String>, minimized: bool) -> i32 {
         .build(tauri::generate_context!("../tauri.conf.json"));
     let app = match app {
         Ok(app) => app,
+        Err(e)
+            if e.to_string().contains("forward arguments")
+                && std::env::var_os(RELAUNCH_ENV).is_none() =>
+        {
+            // The previous instance is still leaving the session bus (just quit or crashed):
+            // its name answers nobody. Wait a moment and start again in a fresh process,
+            // since the GUI event loop cannot be created twice in one.
+            tracing::warn!("the previous Latchkey is still shutting down; starting again");
+            std::thread::sleep(std::time::Duration::from_millis(800));
+            return relaunch();
+        }
         Err(e) => {
             eprintln!("latchkey: could not start the desktop app: {e}. If you are on a server or over SSH, use the command line instead (latchkey --help).");
             return 1;
@@ -170,6 +181,27 @@ pub fn run(link: Option<String>, minimized: bool) -> i32 {
         _ => {}
     });
     0
+}
+
+/// Set on the one automatic relaunch so it can't loop.
+const RELAUNCH_ENV: &str = "LATCHKEY_RELAUNCHED";
+
+fn relaunch() -> i32 {
+    let exe = match std::env::current_exe() {
+        Ok(e) => e,
+        Err(_) => return 1,
+    };
+    match std::process::Command::new(exe)
+        .args(std::env::args_os().skip(1))
+        .env(RELAUNCH_ENV, "1")
+        .status()
+    {
+        Ok(st) => st.code().unwrap_or(1),
+        Err(e) => {
+            eprintln!("latchkey: could not start again ({e}); open Latchkey once more.");
+            1
+        }
+    }
 }
 
 /// One running app per data dir: the default home uses the app identifier; a custom
