@@ -241,16 +241,10 @@ pub async fn cancel_login(state: Shared<'_>, handle: String) -> Result<(), UserE
     accounts(&state)?.cancel_login(&handle).await
 }
 
-/// Copies the pending sign-in's link (for a browser on another profile or machine).
-#[tauri::command]
-pub fn copy_login_link(state: Shared<'_>, handle: String) -> Result<(), UserError> {
-    let url = state
-        .logins
-        .lock()
-        .map_err(|_| bad("busy"))?
-        .get(&handle)
-        .map(|p| p.authorize_url.clone());
-    let url = url.ok_or_else(|| {
+/// The link and provider name of a sign-in the window is still waiting for.
+fn pending_login(state: &AppState, handle: &str) -> Result<(Secret, String), UserError> {
+    let logins = state.logins.lock().map_err(|_| bad("busy"))?;
+    let p = logins.get(handle).ok_or_else(|| {
         UserError::new(
             "login_gone",
             "That sign-in is no longer waiting.",
@@ -258,15 +252,24 @@ pub fn copy_login_link(state: Shared<'_>, handle: String) -> Result<(), UserErro
             ExitClass::Other,
         )
     })?;
+    Ok((p.authorize_url.clone(), p.provider_name.clone()))
+}
+
+fn clipboard_error(m: String) -> UserError {
+    UserError::new(
+        "clipboard",
+        format!("Could not copy: {m}"),
+        "Try again.",
+        ExitClass::Other,
+    )
+}
+
+/// Copies the pending sign-in's link (for a browser on another profile or machine).
+#[tauri::command]
+pub fn copy_login_link(state: Shared<'_>, handle: String) -> Result<(), UserError> {
+    let (url, _) = pending_login(&state, &handle)?;
     let clear = clear_after(&state);
-    state.clipboard.copy(&url, clear).map_err(|m| {
-        UserError::new(
-            "clipboard",
-            format!("Could not copy: {m}"),
-            "Try again.",
-            ExitClass::Other,
-        )
-    })
+    state.clipboard.copy(&url, clear).map_err(clipboard_error)
 }
 
 /// Opens the pending sign-in's link in the browser again.
@@ -276,20 +279,7 @@ pub fn open_login_again(
     state: Shared<'_>,
     handle: String,
 ) -> Result<(), UserError> {
-    let pending = state
-        .logins
-        .lock()
-        .map_err(|_| bad("busy"))?
-        .get(&handle)
-        .map(|p| (p.authorize_url.clone(), p.provider_name.clone()));
-    let (url, name) = pending.ok_or_else(|| {
-        UserError::new(
-            "login_gone",
-            "That sign-in is no longer waiting.",
-            "Start the sign-in again.",
-            ExitClass::Other,
-        )
-    })?;
+    let (url, name) = pending_login(&state, &handle)?;
     open_browser(&app, &url).map_err(|m| {
         UserError::new(
             "browser_failed",
@@ -347,14 +337,10 @@ pub async fn copy_token(
     accounts_changed(&app);
     let token = token?;
     let clear = clear_after(&state);
-    state.clipboard.copy(&token, clear).map_err(|m| {
-        UserError::new(
-            "clipboard",
-            format!("Could not copy: {m}"),
-            "Try again.",
-            ExitClass::Other,
-        )
-    })?;
+    state
+        .clipboard
+        .copy(&token, clear)
+        .map_err(clipboard_error)?;
     Ok(Copied {
         clear_after_secs: clear.as_secs(),
     })
