@@ -5,11 +5,14 @@ use latchkey_e2e::*;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// The app in the tray only (no window), refreshing every second with a 2 s margin.
+/// The app in the tray only (no window), refreshing every second with a 4 s margin.
 fn tray_app(home: &TestHome, idp: &Idp) -> AppProcess {
+    // A 4 s margin is wider than the CLI loops' --min-valid 3, so the app's refresher acts
+    // first on every 5 s token and the CLI competes through the lock, rather than the CLI
+    // winning every race and the refresher never running.
     accounts_in(home)
         .vault()
-        .update_index(|idx| idx.settings.refresh_margin_secs = 2)
+        .update_index(|idx| idx.settings.refresh_margin_secs = 4)
         .unwrap();
     let app = AppProcess::start(
         home,
