@@ -562,6 +562,59 @@ impl Accounts {
         .await
     }
 
+    /// Signs in through the device flow (RFC 8628), for when no browser can be opened on
+    /// this machine: `show` tells the person where to go and which code to type, then this
+    /// polls until they approve, decline or the code expires.
+    pub async fn device_login(
+        &self,
+        provider_id: &str,
+        opts: LoginOptions,
+        show: impl FnOnce(&oauth::DeviceStart),
+    ) -> Result<AccountView, UserError> {
+        let p = self.provider(provider_id)?;
+        if !oauth::offers_device_flow(&p) {
+            return Err(UserError::new(
+                "no_device_flow",
+                format!("{} does not offer sign-in with a code on another device.", p.name),
+                format!("Run `latchkey login {provider_id} --no-browser` and open the address it prints on any device with a browser."),
+                ExitClass::Other,
+            ));
+        }
+        let client = self.client_for(&p, opts.client_id.as_deref()).await?;
+        let scopes = if opts.scopes.is_empty() {
+            p.default_scopes.clone()
+        } else {
+            opts.scopes.clone()
+        };
+        let http = self.http()?;
+        let start = oauth::device_begin(http, &p, &client, &scopes, crate::now())
+            .await
+            .map_err(|e| oauth_user_error(e, &p.id))?;
+        tracing::info!(provider = %p.id, "device sign-in started");
+        show(&start);
+        let mut rec = oauth::device_finish(http, &p, &client, &start, crate::now)
+            .await
+            .map_err(|e| oauth_user_error(e, &p.id))?;
+        if rec.scopes.is_empty() {
+            rec.scopes = scopes;
+        }
+        let identity = self.identity(&p, &rec.access_token).await;
+        let explicit_client =
+            (p.client_id.as_deref() != Some(client.id.as_str())).then(|| client.id.clone());
+        self.save_new(
+            &p,
+            rec,
+            NewAccount {
+                identity,
+                label: opts.label,
+                reauth_of: opts.reauth_of,
+                kind: AccountKind::Oauth,
+                client_id: explicit_client,
+            },
+        )
+        .await
+    }
+
     /// Saves tokens for a new or re-authenticated account: secret first, then the index.
     async fn save_new(
         &self,

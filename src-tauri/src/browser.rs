@@ -71,6 +71,28 @@ pub fn default_command(url: &Secret) -> Command {
     c
 }
 
+/// Whether a browser could plausibly be opened here: a configured command, or on Linux and
+/// the BSDs a graphical session (`DISPLAY` or `WAYLAND_DISPLAY`) with `xdg-open` on the PATH.
+/// Over SSH or on a headless server this is false, and sign-in falls back to the device flow.
+pub fn can_open(setting: Option<&str>) -> bool {
+    if configured_command(setting).is_some() {
+        return true;
+    }
+    #[cfg(any(target_os = "macos", target_os = "windows"))]
+    {
+        true
+    }
+    #[cfg(not(any(target_os = "macos", target_os = "windows")))]
+    {
+        let graphical = ["DISPLAY", "WAYLAND_DISPLAY"]
+            .iter()
+            .any(|v| std::env::var_os(v).is_some_and(|x| !x.is_empty()));
+        let opener = std::env::var_os("PATH")
+            .is_some_and(|path| std::env::split_paths(&path).any(|d| d.join("xdg-open").is_file()));
+        graphical && opener
+    }
+}
+
 /// Starts the browser. A command that fails to start, or exits non-zero within two seconds,
 /// is reported so the caller can offer "Copy link" instead.
 pub fn open(url: &Secret, setting: Option<&str>) -> Result<(), String> {

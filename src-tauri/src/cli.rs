@@ -49,8 +49,12 @@ enum Command {
         #[arg(long)]
         label: Option<String>,
         /// Print the sign-in URL instead of opening a browser.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "device")]
         no_browser: bool,
+        /// Sign in with a code on another device (RFC 8628 device flow). Used on its own when
+        /// no browser can be opened here and the provider offers it.
+        #[arg(long)]
+        device: bool,
     },
     /// Add a personal access token, read from stdin (never from the command line).
     AddToken {
@@ -324,6 +328,7 @@ fn dispatch(cmd: Command) -> Result<i32, UserError> {
             scopes,
             label,
             no_browser,
+            device,
         } => login(
             &provider,
             LoginOptions {
@@ -333,7 +338,13 @@ fn dispatch(cmd: Command) -> Result<i32, UserError> {
                 redirect: Some(RedirectKind::Loopback),
                 reauth_of: None,
             },
-            no_browser,
+            if device {
+                LoginVia::Device
+            } else if no_browser {
+                LoginVia::PrintUrl
+            } else {
+                LoginVia::Browser
+            },
         ),
         Command::AddToken { provider, label } => {
             let token = read_stdin_secret("personal access token")?;
@@ -779,12 +790,33 @@ fn exec(account: &str, env_name: &str, command: Vec<OsString>) -> Result<i32, Us
     Ok(status.code().unwrap_or(1))
 }
 
-fn login(provider_id: &str, opts: LoginOptions, no_browser: bool) -> Result<i32, UserError> {
+/// How `login` reaches the person.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum LoginVia {
+    /// Open the browser; fall back to the device flow when none can be opened.
+    Browser,
+    /// `--no-browser`: print the address.
+    PrintUrl,
+    /// `--device`.
+    Device,
+}
+
+fn login(provider_id: &str, opts: LoginOptions, via: LoginVia) -> Result<i32, UserError> {
     let accounts = Accounts::open()?;
     let rt = runtime()?;
     let setting = accounts.vault().index()?.settings.browser_command;
+    let p = accounts.provider(provider_id)?;
+    let device_ok = crate::oauth::offers_device_flow(&p);
+    let use_device = match via {
+        LoginVia::Device => true,
+        LoginVia::Browser => device_ok && !crate::browser::can_open(setting.as_deref()),
+        LoginVia::PrintUrl => false,
+    };
     let view = rt.block_on(async {
-        let start = accounts.begin_login(provider_id, opts).await?;
+        if use_device {
+            return device_login(&accounts, provider_id, opts).await;
+        }
+        let start = accounts.begin_login(provider_id, opts.clone()).await?;
         let loopback = start.loopback.ok_or_else(|| {
             UserError::new(
                 "internal",
@@ -794,13 +826,19 @@ fn login(provider_id: &str, opts: LoginOptions, no_browser: bool) -> Result<i32,
             )
         })?;
         let handle = start.handle.clone();
-        if no_browser {
+        if via == LoginVia::PrintUrl {
             eprintln!(
                 "Open this address in your browser to sign in to {}:\n{}",
                 start.provider_name,
                 start.authorize_url.expose()
             );
         } else if let Err(why) = crate::browser::open(&start.authorize_url, setting.as_deref()) {
+            if device_ok {
+                eprintln!("Couldn't open your browser ({why}); signing in with a code instead.");
+                drop(loopback);
+                let _ = accounts.cancel_login(&handle).await;
+                return device_login(&accounts, provider_id, opts).await;
+            }
             eprintln!(
                 "Couldn't open your browser ({why}). Open this address yourself:\n{}",
                 start.authorize_url.expose()
@@ -808,7 +846,7 @@ fn login(provider_id: &str, opts: LoginOptions, no_browser: bool) -> Result<i32,
         } else {
             eprintln!("Opened your browser to sign in to {}.", start.provider_name);
         }
-        let spinner = spinner_task();
+        let spinner = spinner_task("Waiting for you to approve in your browser…");
         let wait = Duration::from_secs((start.expires - crate::now()).max(1) as u64);
         let url = loopback
             .serve_until_callback(wait, |u| {
@@ -818,10 +856,7 @@ fn login(provider_id: &str, opts: LoginOptions, no_browser: bool) -> Result<i32,
                     .is_some_and(|s| crate::oauth::handle_for_state(s.expose()) == handle)
             })
             .await;
-        spinner.abort();
-        if std::io::stderr().is_terminal() {
-            eprint!("\r\x1b[K");
-        }
+        stop_spinner(spinner);
         let url = url.ok_or_else(|| {
             UserError::new(
                 "login_expired",
@@ -841,18 +876,47 @@ fn login(provider_id: &str, opts: LoginOptions, no_browser: bool) -> Result<i32,
     Ok(0)
 }
 
-fn spinner_task() -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async {
+/// RFC 8628: show the address and code on stderr, then wait for approval.
+async fn device_login(
+    accounts: &Accounts,
+    provider_id: &str,
+    opts: LoginOptions,
+) -> Result<AccountView, UserError> {
+    let spinner = std::cell::Cell::new(None);
+    let r = accounts
+        .device_login(provider_id, opts, |start| {
+            eprintln!(
+                "To sign in, open {} on any device and enter the code: {}",
+                start.verification_uri, start.user_code
+            );
+            if let Some(full) = &start.verification_uri_complete {
+                eprintln!("Or open this address, which has the code filled in: {full}");
+            }
+            spinner.set(Some(spinner_task("Waiting for you to enter the code…")));
+        })
+        .await;
+    if let Some(s) = spinner.take() {
+        stop_spinner(s);
+    }
+    r
+}
+
+fn stop_spinner(spinner: tokio::task::JoinHandle<()>) {
+    spinner.abort();
+    if std::io::stderr().is_terminal() {
+        eprint!("\r\x1b[K");
+    }
+}
+
+fn spinner_task(what: &'static str) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
         if !std::io::stderr().is_terminal() {
             return;
         }
         let frames = ['⠋', '⠙', '⠹', '⠸', '⠼', '⠴', '⠦', '⠧', '⠇', '⠏'];
         let mut i = 0;
         loop {
-            eprint!(
-                "\r{} Waiting for you to approve in your browser… (Ctrl+C to cancel)",
-                frames[i % frames.len()]
-            );
+            eprint!("\r{} {what} (Ctrl+C to cancel)", frames[i % frames.len()]);
             i += 1;
             tokio::time::sleep(Duration::from_millis(120)).await;
         }

@@ -30,7 +30,7 @@ server.listen(0, '127.0.0.1', () => {
   const nativeRedirects = ['dev.latchkey:/oauth/callback', 'http://127.0.0.1/callback'];
   const common = {
     application_type: 'native',
-    grant_types: ['authorization_code', 'refresh_token'],
+    grant_types: ['authorization_code', 'refresh_token', 'urn:ietf:params:oauth:grant-type:device_code'],
     response_types: ['code'],
     redirect_uris: nativeRedirects,
   };

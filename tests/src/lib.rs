@@ -848,6 +848,66 @@ pub fn tray_click(menu: &(String, String), label: &str) {
     ]);
 }
 
+/// Acts as the person on another device in the RFC 8628 flow: opens `page` (the
+/// verification address, with or without the code filled in), submits the IdP's forms
+/// (typing `user_code` where asked), logs in and consents. Returns the final page.
+pub fn approve_device(page: &str, user_code: &str) -> String {
+    let http = reqwest::blocking::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(Duration::from_secs(20))
+        .build()
+        .expect("client");
+    let mut resp = http.get(page).send().expect("device page");
+    let mut at = page.to_string();
+    for _ in 0..16 {
+        let status = resp.status();
+        if let Some(loc) = resp.headers().get("location").and_then(|l| l.to_str().ok()) {
+            at = url::Url::parse(&at).unwrap().join(loc).unwrap().to_string();
+            resp = http.get(&at).send().expect("IdP redirect");
+            continue;
+        }
+        let body = resp.text().unwrap_or_default();
+        let Some(form) = body.find("<form").map(|i| &body[i..]) else {
+            assert!(
+                status.is_success(),
+                "device approval failed ({status}): {body}"
+            );
+            return body;
+        };
+        let action = attr(form, "action").unwrap_or_default();
+        let mut fields: Vec<(String, String)> = Vec::new();
+        for tag in form.split("<input").skip(1) {
+            let tag = &tag[..tag.find('>').unwrap_or(tag.len())];
+            if let Some(name) = attr(tag, "name") {
+                let value = attr(tag, "value").unwrap_or_else(|| {
+                    if name == "user_code" {
+                        user_code.to_string()
+                    } else {
+                        String::new()
+                    }
+                });
+                fields.push((name, value));
+            }
+        }
+        at = url::Url::parse(&at)
+            .unwrap()
+            .join(&action)
+            .unwrap()
+            .to_string();
+        resp = http.post(&at).form(&fields).send().expect("device form");
+    }
+    panic!("device approval did not finish");
+}
+
+/// The value of `name="..."` in an HTML tag (test pages only: no entity decoding needed).
+fn attr(tag: &str, name: &str) -> Option<String> {
+    let key = format!("{name}=\"");
+    let start = tag.find(&key)? + key.len();
+    let end = tag[start..].find('"')? + start;
+    Some(tag[start..end].to_string())
+}
+
 /// Signs in to the Taskade preset (pointed at `idp`) through `latchkey login`, with the test
 /// browser; returns the new account id.
 pub fn cli_login(home: &TestHome, idp: &Idp) -> String {

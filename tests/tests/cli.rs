@@ -343,3 +343,71 @@ fn provider_add_discovers_endpoints_from_an_issuer() {
     assert_eq!(bad.status.code(), Some(1));
     assert!(stderr(&bad).contains("https"), "S20: {}", stderr(&bad));
 }
+
+/// Over SSH or on a server there is no browser to open: with no display and no browser
+/// command, `login` switches to the device flow by itself, shows the address and code on
+/// stderr, and finishes once the person approves elsewhere. `--device` asks for it directly.
+#[test]
+fn login_without_a_browser_falls_back_to_the_device_flow() {
+    use std::io::{BufRead, BufReader};
+    let idp = Idp::start();
+    let home = TestHome::new();
+    let o = run(
+        &home,
+        &idp,
+        &[
+            "provider",
+            "add",
+            "corp",
+            "--issuer",
+            &idp.issuer,
+            "--client-id",
+            "latchkey-public",
+        ],
+        None,
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(
+        home.index()["providers"][0]["device_url"],
+        format!("{}/oauth2/device", idp.issuer),
+        "discovered from the metadata"
+    );
+    for args in [&["login", "corp"][..], &["login", "corp", "--device"][..]] {
+        let mut c = home.cli();
+        c.env_remove("LATCHKEY_BROWSER")
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = c.spawn().unwrap();
+        let mut err = BufReader::new(child.stderr.take().unwrap());
+        let mut seen = String::new();
+        let (page, code) = loop {
+            let mut line = String::new();
+            assert!(
+                err.read_line(&mut line).unwrap() > 0,
+                "stderr ended: {seen}"
+            );
+            seen.push_str(&line);
+            if let Some(rest) = line.trim().strip_prefix("To sign in, open ") {
+                let (page, code) = rest
+                    .split_once(" on any device and enter the code: ")
+                    .unwrap();
+                break (page.to_string(), code.to_string());
+            }
+        };
+        assert_eq!(page, format!("{}/device", idp.issuer));
+        // The person types the code by hand on the plain page.
+        let done = approve_device(&page, &code);
+        assert!(done.contains("Sign-in Success"));
+        let o = wait_output(child, Duration::from_secs(60));
+        assert!(o.status.success(), "{seen}{}", stderr(&o));
+        let id = stdout(&o);
+        assert!(id.starts_with("corp-"), "{id}");
+        let t = run(&home, &idp, &["token", &id], None);
+        assert_eq!(idp.check_token(&stdout(&t)), 200);
+    }
+    let o = run(&home, &idp, &["login", "taskade", "--device"], None);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("--no-browser"), "{}", stderr(&o));
+}

@@ -575,3 +575,47 @@ fn measure_sign_in_completion_latency() {
         ms[9], ms[18]
     );
 }
+
+/// RFC 8628 on the real IdP: the person approves on "another device" (a second HTTP client
+/// with its own cookies) while Latchkey polls; then declining reads as a cancellation.
+#[test]
+fn device_flow_signs_in_with_a_code_on_another_device() {
+    let idp = Idp::start();
+    let home = TestHome::new();
+    let acc = accounts_in(&home);
+    let mut p = idp_provider(&idp, "idp", "latchkey-public", ClientAuth::None);
+    p.device_url = Some(format!("{}/oauth2/device", idp.issuer));
+    add_provider(&acc, p);
+
+    let shown = std::sync::Mutex::new(None);
+    let view = rt()
+        .block_on(acc.device_login("idp", LoginOptions::default(), |start| {
+            assert!(start.verification_uri.starts_with(&idp.issuer));
+            assert!(!start.user_code.is_empty());
+            let page = start.verification_uri_complete.clone().unwrap();
+            let code = start.user_code.clone();
+            *shown.lock().unwrap() = Some(std::thread::spawn(move || approve_device(&page, &code)));
+        }))
+        .unwrap();
+    let page = shown.lock().unwrap().take().unwrap().join().unwrap();
+    assert!(page.contains("Sign-in Success"), "{page}");
+    assert_eq!(view.identity.as_deref(), Some("alice"));
+    let token = rt().block_on(acc.fresh_token(&view.id, 60)).unwrap();
+    assert_eq!(idp.check_token(token.expose()), 200);
+    // The device grant came with a refresh token, so the account refreshes like any other.
+    let again = rt().block_on(acc.refresh_now(&view.id)).unwrap();
+    assert_ne!(again.expose(), token.expose());
+    assert_eq!(idp.check_token(again.expose()), 200);
+
+    idp.set_mode(serde_json::json!({"deny": true}));
+    let before = home.index()["accounts"].as_array().unwrap().len();
+    let e = rt()
+        .block_on(acc.device_login("idp", LoginOptions::default(), |start| {
+            let page = start.verification_uri.clone();
+            let code = start.user_code.clone();
+            std::thread::spawn(move || approve_device(&page, &code));
+        }))
+        .unwrap_err();
+    assert_eq!(e.code, "access_denied", "{e:?}");
+    assert_eq!(home.index()["accounts"].as_array().unwrap().len(), before);
+}

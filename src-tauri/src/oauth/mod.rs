@@ -10,14 +10,15 @@ use crate::secret::Secret;
 use crate::vault::TokenRecord;
 use http::{Http, HttpError};
 use oauth2::basic::{
-    BasicErrorResponse, BasicErrorResponseType, BasicRevocationErrorResponse,
-    BasicTokenIntrospectionResponse, BasicTokenType,
+    BasicErrorResponse, BasicRevocationErrorResponse, BasicTokenIntrospectionResponse,
+    BasicTokenType,
 };
 use oauth2::{
-    AuthType, AuthUrl, AuthorizationCode, ClientId, ClientSecret, CsrfToken, EndpointNotSet,
+    AuthType, AuthUrl, AuthorizationCode, ClientId, ClientSecret, CsrfToken,
+    DeviceAuthorizationUrl, EmptyExtraDeviceAuthorizationFields, EndpointNotSet, ErrorResponseType,
     ExtraTokenFields, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, RefreshToken,
-    RequestTokenError, Scope, StandardRevocableToken, StandardTokenResponse, TokenResponse,
-    TokenUrl,
+    RequestTokenError, Scope, StandardDeviceAuthorizationResponse, StandardErrorResponse,
+    StandardRevocableToken, StandardTokenResponse, TokenResponse, TokenUrl,
 };
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -191,17 +192,14 @@ fn network(p: &str, source: HttpError) -> OAuthError {
 }
 
 /// Maps an `oauth2` token-request failure. Provider error codes survive; nothing secret does.
-fn classify_token_error(
+fn classify_token_error<T: ErrorResponseType + AsRef<str> + std::fmt::Display>(
     p: &str,
-    e: RequestTokenError<HttpError, BasicErrorResponse>,
+    e: RequestTokenError<HttpError, StandardErrorResponse<T>>,
 ) -> OAuthError {
     match e {
         RequestTokenError::ServerResponse(r) => OAuthError::Provider {
             provider: p.into(),
-            code: match r.error() {
-                BasicErrorResponseType::Extension(s) => s.clone(),
-                other => other.to_string(),
-            },
+            code: plain_text(r.error().as_ref(), 64),
             description: r.error_description().map(|d| plain_text(d, 300)),
         },
         RequestTokenError::Request(h) => network(p, h),
@@ -592,6 +590,109 @@ pub async fn client_credentials(
     Ok(record_from(&resp, None, now))
 }
 
+// ---- device authorization (RFC 8628) -----------------------------------------------------------
+
+/// A started device sign-in: what to show the person, and what to poll with.
+pub struct DeviceStart {
+    /// The short code the person types at the provider. Meant to be shown; it is useless
+    /// without the device code, which never leaves this struct.
+    pub user_code: String,
+    /// Where to type it.
+    pub verification_uri: String,
+    /// The same page with the code filled in, when the provider offers it.
+    pub verification_uri_complete: Option<String>,
+    /// Unix seconds after which the codes are dead.
+    pub expires: i64,
+    details: StandardDeviceAuthorizationResponse,
+}
+
+impl std::fmt::Debug for DeviceStart {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DeviceStart")
+            .field("verification_uri", &self.verification_uri)
+            .field("expires", &self.expires)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The RFC 8628 grant type, asked for when registering a client at a provider with the flow.
+pub const DEVICE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
+
+/// Whether the provider offers the device flow.
+pub fn offers_device_flow(p: &ProviderSpec) -> bool {
+    p.device_url.is_some() && p.token_url.is_some()
+}
+
+/// Asks for a device code and a user code.
+pub async fn device_begin(
+    http: &Http,
+    p: &ProviderSpec,
+    client: &ClientConfig,
+    scopes: &[String],
+    now: i64,
+) -> Result<DeviceStart, OAuthError> {
+    let d = endpoint(p, &p.device_url, "device authorization endpoint")?;
+    let c = base_client(client).set_device_authorization_url(
+        DeviceAuthorizationUrl::new(d).map_err(url_err("device authorization endpoint"))?,
+    );
+    let mut req = c.exchange_device_code();
+    for s in scopes {
+        req = req.add_scope(Scope::new(s.clone()));
+    }
+    let details: StandardDeviceAuthorizationResponse = req
+        .request_async(http)
+        .await
+        .map_err(|e| classify_token_error(&p.name, e))?;
+    // The person opens this page themselves: it must be a web page, not some other scheme.
+    let page = details.verification_uri().as_str();
+    if !(page.starts_with("https://") || crate::provider::check_endpoint(page).is_ok()) {
+        return Err(OAuthError::BadResponse {
+            provider: p.name.clone(),
+        });
+    }
+    Ok(DeviceStart {
+        user_code: plain_text(details.user_code().secret(), 64),
+        verification_uri: page.to_string(),
+        verification_uri_complete: details
+            .verification_uri_complete()
+            .map(|u| u.secret().to_string())
+            .filter(|u| u.starts_with(page)),
+        expires: now + details.expires_in().as_secs() as i64,
+        details,
+    })
+}
+
+/// Polls the token endpoint at the provider's pace (`slow_down` honoured) until the person
+/// approves, declines or the codes expire.
+pub async fn device_finish(
+    http: &Http,
+    p: &ProviderSpec,
+    client: &ClientConfig,
+    start: &DeviceStart,
+    now: impl Fn() -> i64,
+) -> Result<TokenRecord, OAuthError> {
+    let c = token_client(p, client)?;
+    let left = (start.expires - now()).max(1) as u64;
+    let resp = c
+        .exchange_device_access_token::<EmptyExtraDeviceAuthorizationFields>(&start.details)
+        .request_async(
+            http,
+            tokio::time::sleep,
+            Some(std::time::Duration::from_secs(left)),
+        )
+        .await
+        .map_err(|e| match classify_token_error(&p.name, e) {
+            OAuthError::Provider { code, .. } if code == "access_denied" => {
+                OAuthError::Denied(p.name.clone())
+            }
+            OAuthError::Provider { code, .. } if code == "expired_token" => OAuthError::Expired,
+            // oauth2 reports its own timeout as a non-HTTP failure.
+            OAuthError::BadResponse { .. } if now() >= start.expires => OAuthError::Expired,
+            other => other,
+        })?;
+    Ok(record_from(&resp, None, now()))
+}
+
 /// What revocation achieved, for the removal report (S17).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -699,11 +800,15 @@ pub async fn register_client(
     redirect_uri: &str,
 ) -> Result<String, OAuthError> {
     let url = endpoint(p, &p.registration_url, "registration endpoint")?;
+    let mut grants = vec!["authorization_code", "refresh_token"];
+    if p.device_url.is_some() {
+        grants.push(DEVICE_GRANT);
+    }
     let body = serde_json::json!({
         "client_name": "Latchkey",
         "application_type": "native",
         "redirect_uris": [redirect_uri],
-        "grant_types": ["authorization_code", "refresh_token"],
+        "grant_types": grants,
         "response_types": ["code"],
         "token_endpoint_auth_method": "none",
     });
