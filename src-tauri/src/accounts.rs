@@ -615,6 +615,69 @@ impl Accounts {
         .await
     }
 
+    /// The provider, if password sign-in is switched on for it (S23); a clear refusal if not.
+    pub fn password_provider(&self, provider_id: &str) -> Result<ProviderSpec, UserError> {
+        let p = self.provider(provider_id)?;
+        if !oauth::insecure::password_grant_allowed(&p) {
+            return Err(UserError::new(
+                "password_grant_off",
+                format!("Signing in with a password is switched off for {}.", p.name),
+                format!("Run `latchkey login {provider_id}` to sign in through your browser. Password sign-in exists only for providers you add with --insecure-password-grant, and only for servers that offer nothing better."),
+                ExitClass::Other,
+            ));
+        }
+        Ok(p)
+    }
+
+    /// Signs in with a username and password (RFC 6749 §4.3). Only for a provider the person
+    /// added with the insecure switch on (S23); refused before any request otherwise.
+    pub async fn password_login(
+        &self,
+        provider_id: &str,
+        username: &str,
+        password: Secret,
+        opts: LoginOptions,
+    ) -> Result<AccountView, UserError> {
+        let p = self.password_provider(provider_id)?;
+        let client = self.client_for(&p, opts.client_id.as_deref()).await?;
+        let scopes = if opts.scopes.is_empty() {
+            p.default_scopes.clone()
+        } else {
+            opts.scopes.clone()
+        };
+        let rec = oauth::insecure::password_grant(
+            self.http()?,
+            &p,
+            &client,
+            username,
+            &password,
+            &scopes,
+            crate::now(),
+        )
+        .await
+        .map_err(|e| oauth_user_error(e, &p.id))?;
+        drop(password);
+        let identity = Some(
+            self.identity(&p, &rec.access_token)
+                .await
+                .unwrap_or_else(|| oauth::plain_text(username, 120)),
+        );
+        let explicit_client =
+            (p.client_id.as_deref() != Some(client.id.as_str())).then(|| client.id.clone());
+        self.save_new(
+            &p,
+            rec,
+            NewAccount {
+                identity,
+                label: opts.label,
+                reauth_of: opts.reauth_of,
+                kind: AccountKind::Oauth,
+                client_id: explicit_client,
+            },
+        )
+        .await
+    }
+
     /// Saves tokens for a new or re-authenticated account: secret first, then the index.
     async fn save_new(
         &self,

@@ -55,6 +55,10 @@ enum Command {
         /// no browser can be opened here and the provider offers it.
         #[arg(long)]
         device: bool,
+        /// INSECURE: sign in with this username and a password read from stdin. Only for
+        /// providers added with --insecure-password-grant.
+        #[arg(long, conflicts_with_all = ["device", "no_browser"])]
+        username: Option<String>,
     },
     /// Add a personal access token, read from stdin (never from the command line).
     AddToken {
@@ -162,6 +166,11 @@ struct ProviderAdd {
     /// Display name.
     #[arg(long)]
     name: Option<String>,
+    /// INSECURE: allow `latchkey login ID --username U` to send your password to this
+    /// provider (the resource-owner password grant, which RFC 9700 forbids). Only for old
+    /// servers that offer nothing else.
+    #[arg(long)]
+    insecure_password_grant: bool,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug)]
@@ -280,10 +289,22 @@ fn json_out<T: serde::Serialize>(v: &T) -> Result<(), UserError> {
 
 fn read_stdin_secret(what: &str) -> Result<Secret, UserError> {
     if std::io::stdin().is_terminal() {
-        eprint!("Paste the {what} and press Enter (input is hidden from the command line): ");
+        eprint!("Paste the {what} and press Enter (it is not shown): ");
         let _ = std::io::stderr().flush();
         let mut line = String::new();
-        std::io::stdin().read_line(&mut line).map_err(|_| {
+        // No echo while the secret is typed or pasted; `stty` talks to the terminal on stdin.
+        #[cfg(unix)]
+        let echo_off = std::process::Command::new("stty")
+            .arg("-echo")
+            .status()
+            .is_ok_and(|s| s.success());
+        let read = std::io::stdin().read_line(&mut line);
+        #[cfg(unix)]
+        if echo_off {
+            let _ = std::process::Command::new("stty").arg("echo").status();
+            eprintln!();
+        }
+        read.map_err(|_| {
             UserError::new(
                 "stdin",
                 "Could not read the input.",
@@ -329,6 +350,7 @@ fn dispatch(cmd: Command) -> Result<i32, UserError> {
             label,
             no_browser,
             device,
+            username,
         } => login(
             &provider,
             LoginOptions {
@@ -338,7 +360,9 @@ fn dispatch(cmd: Command) -> Result<i32, UserError> {
                 redirect: Some(RedirectKind::Loopback),
                 reauth_of: None,
             },
-            if device {
+            if let Some(u) = username {
+                LoginVia::Password(u)
+            } else if device {
                 LoginVia::Device
             } else if no_browser {
                 LoginVia::PrintUrl
@@ -444,6 +468,10 @@ fn provider_add(a: ProviderAdd) -> Result<i32, UserError> {
         Some(RedirectArg::Scheme) => RedirectKind::Scheme,
         _ => RedirectKind::Loopback,
     };
+    p.insecure_grants = a.insecure_password_grant;
+    if p.insecure_grants {
+        eprintln!("Warning: password sign-in is insecure (RFC 9700 §2.4): Latchkey, not {}, sees the password. It is on only for this provider.", p.name);
+    }
     for u in p
         .authorize_url
         .iter()
@@ -791,8 +819,10 @@ fn exec(account: &str, env_name: &str, command: Vec<OsString>) -> Result<i32, Us
 }
 
 /// How `login` reaches the person.
-#[derive(Clone, Copy, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 enum LoginVia {
+    /// `--username`: the insecure password grant.
+    Password(String),
     /// Open the browser; fall back to the device flow when none can be opened.
     Browser,
     /// `--no-browser`: print the address.
@@ -804,13 +834,27 @@ enum LoginVia {
 fn login(provider_id: &str, opts: LoginOptions, via: LoginVia) -> Result<i32, UserError> {
     let accounts = Accounts::open()?;
     let rt = runtime()?;
+    if let LoginVia::Password(user) = &via {
+        // Refuse before asking for the password.
+        let p = accounts.password_provider(provider_id)?;
+        eprintln!("Warning: {} will receive your password directly. Prefer `latchkey login {provider_id}` if it works.", p.name);
+        let password = read_stdin_secret("password")?;
+        let view = rt.block_on(accounts.password_login(provider_id, user, password, opts))?;
+        eprintln!(
+            "Signed in to {} as {}.",
+            view.provider_name,
+            view.identity.as_deref().unwrap_or("(unknown)")
+        );
+        println_out(&view.id)?;
+        return Ok(0);
+    }
     let setting = accounts.vault().index()?.settings.browser_command;
     let p = accounts.provider(provider_id)?;
     let device_ok = crate::oauth::offers_device_flow(&p);
     let use_device = match via {
         LoginVia::Device => true,
         LoginVia::Browser => device_ok && !crate::browser::can_open(setting.as_deref()),
-        LoginVia::PrintUrl => false,
+        LoginVia::PrintUrl | LoginVia::Password(_) => false,
     };
     let view = rt.block_on(async {
         if use_device {

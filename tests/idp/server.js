@@ -30,7 +30,7 @@ server.listen(0, '127.0.0.1', () => {
   const nativeRedirects = ['dev.latchkey:/oauth/callback', 'http://127.0.0.1/callback'];
   const common = {
     application_type: 'native',
-    grant_types: ['authorization_code', 'refresh_token', 'urn:ietf:params:oauth:grant-type:device_code'],
+    grant_types: ['authorization_code', 'refresh_token', 'urn:ietf:params:oauth:grant-type:device_code', 'password'],
     response_types: ['code'],
     redirect_uris: nativeRedirects,
   };
@@ -106,6 +106,25 @@ server.listen(0, '127.0.0.1', () => {
       jwks: '/jwks',
     },
   });
+
+  // The resource-owner password grant, for the one test that proves Latchkey only uses it
+  // behind its insecure switch (S23). oidc-provider has no built-in password grant.
+  provider.registerGrantType('password', async (ctx) => {
+    const { username, password } = ctx.oidc.params;
+    if (username !== 'alice' || password !== 'wonderland') {
+      ctx.status = 400;
+      ctx.body = { error: 'invalid_grant', error_description: 'wrong username or password' };
+      stats.grant_errors.push('invalid_grant');
+      return;
+    }
+    const { client } = ctx.oidc;
+    const grant = new provider.Grant({ accountId: 'alice', clientId: client.clientId });
+    grant.addOIDCScope('openid');
+    const grantId = await grant.save();
+    const at = new provider.AccessToken({ accountId: 'alice', client, grantId, scope: 'openid', gty: 'password' });
+    const rt = new provider.RefreshToken({ accountId: 'alice', client, grantId, scope: 'openid', gty: 'password' });
+    ctx.body = { access_token: await at.save(), refresh_token: await rt.save(), token_type: 'Bearer', expires_in: accessTtl, scope: 'openid' };
+  }, ['username', 'password', 'scope']);
 
   provider.on('grant.error', (_ctx, err) => {
     stats.grant_errors.push(err.error);

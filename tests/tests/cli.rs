@@ -411,3 +411,87 @@ fn login_without_a_browser_falls_back_to_the_device_flow() {
     assert_eq!(o.status.code(), Some(1));
     assert!(stderr(&o).contains("--no-browser"), "{}", stderr(&o));
 }
+
+/// S23: the password grant exists only behind `provider add --insecure-password-grant`.
+/// Without the switch `login --username` is refused before any request; with it, the
+/// password is read from stdin, sent once, and stored nowhere.
+#[test]
+fn password_sign_in_only_behind_the_insecure_switch_s23() {
+    let idp = Idp::start();
+    let home = TestHome::new();
+    let add = |id: &str, insecure: bool| {
+        let mut args = vec![
+            "provider",
+            "add",
+            id,
+            "--issuer",
+            &idp.issuer,
+            "--client-id",
+            "latchkey-public",
+            "--scope",
+            "openid",
+        ];
+        if insecure {
+            args.push("--insecure-password-grant");
+        }
+        let o = run(&home, &idp, &args, None);
+        assert!(o.status.success(), "{}", stderr(&o));
+        o
+    };
+    let o = add("legacy", true);
+    assert!(stderr(&o).contains("insecure"), "{}", stderr(&o));
+    add("modern", false);
+    for provider in ["modern", "taskade"] {
+        let o = run(
+            &home,
+            &idp,
+            &["login", provider, "--username", "alice"],
+            Some("wonderland\n"),
+        );
+        assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+        assert!(
+            stderr(&o).contains("--insecure-password-grant"),
+            "{}",
+            stderr(&o)
+        );
+    }
+    assert_eq!(
+        idp.stats()["token_requests"],
+        0,
+        "refused before any request"
+    );
+
+    let o = run(
+        &home,
+        &idp,
+        &["login", "legacy", "--username", "alice"],
+        Some("not-the-password\n"),
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("wrong username or password"),
+        "{}",
+        stderr(&o)
+    );
+
+    let o = run(
+        &home,
+        &idp,
+        &["login", "legacy", "--username", "alice"],
+        Some("wonderland\n"),
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stderr(&o).contains("Warning"), "{}", stderr(&o));
+    let id = stdout(&o);
+    let t = run(&home, &idp, &["token", &id], None);
+    assert_eq!(idp.check_token(&stdout(&t)), 200);
+    let r = run(&home, &idp, &["refresh", &id], None);
+    assert!(r.status.success(), "{}", stderr(&r));
+    let index = std::fs::read_to_string(home.path().join("accounts.json")).unwrap();
+    assert!(!index.contains("wonderland"));
+    let stored = secret_tool_lookup(&format!("account:{id}")).unwrap();
+    assert!(
+        !stored.contains("wonderland"),
+        "the password is never stored"
+    );
+}

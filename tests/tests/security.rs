@@ -237,7 +237,8 @@ fn authorization_never_runs_in_a_webview_s1() {
 }
 
 /// S23 and S2: built-in providers ship no client secret and offer no password or implicit
-/// grant; the engine has no code path for either.
+/// grant. The password grant lives in one file, `oauth/insecure.rs`, reached only through
+/// `Accounts::password_login` (which checks the switch); the implicit grant has no code path.
 #[test]
 fn no_password_or_implicit_grants_and_no_shipped_secrets_s23_s2() {
     for p in latchkey::provider::presets() {
@@ -249,14 +250,50 @@ fn no_password_or_implicit_grants_and_no_shipped_secrets_s23_s2() {
             p.id
         );
     }
-    let oauth = read("src-tauri/src/oauth/mod.rs");
-    for forbidden in [
-        "exchange_password",
-        "ResourceOwnerPassword",
-        "ResponseType::new(\"token\")",
-        "\"implicit\"",
-    ] {
-        assert!(!oauth.contains(forbidden), "{forbidden}");
+    let mut files = Vec::new();
+    rust_files(&root().join("src-tauri/src"), &mut files);
+    assert!(files.len() > 10);
+    for (path, text) in &files {
+        let rel = path
+            .strip_prefix(root())
+            .unwrap()
+            .to_string_lossy()
+            .to_string();
+        for forbidden in [
+            "ResponseType::new(\"token\")",
+            "\"implicit\"",
+            "response_type=token",
+        ] {
+            assert!(!text.contains(forbidden), "{rel}: {forbidden}");
+        }
+        if rel != "src-tauri/src/oauth/insecure.rs" {
+            for forbidden in ["exchange_password", "ResourceOwnerPassword"] {
+                assert!(!text.contains(forbidden), "{rel}: {forbidden}");
+            }
+        }
+        let calls = text.matches("insecure::password_grant(").count();
+        if rel == "src-tauri/src/accounts.rs" {
+            assert_eq!(calls, 1, "one gated caller");
+            let at = text.find("insecure::password_grant(").unwrap();
+            let gate = text[..at].rfind("self.password_provider(").expect("gate");
+            assert!(
+                text[gate..at].find("pub async fn").is_none(),
+                "the gate is in the same function"
+            );
+        } else {
+            assert_eq!(calls, 0, "{rel} calls the password grant");
+        }
+    }
+}
+
+fn rust_files(dir: &Path, out: &mut Vec<(std::path::PathBuf, String)>) {
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            rust_files(&p, out);
+        } else if p.extension().is_some_and(|x| x == "rs") {
+            out.push((p.clone(), std::fs::read_to_string(&p).unwrap()));
+        }
     }
 }
 

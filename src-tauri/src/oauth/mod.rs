@@ -3,6 +3,7 @@
 //! credentials, dynamic registration and discovery. No HTTP redirect is ever followed.
 
 pub mod http;
+pub mod insecure;
 pub mod loopback;
 
 use crate::provider::{ClientAuth, Metadata, ProviderSpec};
