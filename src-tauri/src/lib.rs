@@ -1,5 +1,6 @@
-//! Latchkey: a desktop OAuth 2.0 token manager. One binary: the desktop app, the deep-link
-//! receiver and the `latchkey` command line.
+//! Latchkey: a desktop OAuth 2.0 token manager. Two programs share this library: `latchkey`,
+//! the command line (which hands the desktop app and sign-in links on), and `latchkey-desktop`,
+//! the app itself, the deep-link receiver and the tray.
 
 pub mod accounts;
 pub mod browser;
@@ -47,7 +48,58 @@ pub fn launch_mode(args: &[std::ffi::OsString]) -> LaunchMode {
     }
 }
 
-/// The program: returns the process exit code.
+/// The name of the desktop program, installed next to `latchkey`.
+pub const DESKTOP_BIN: &str = "latchkey-desktop";
+
+/// The `latchkey` program: commands run here without loading the desktop stack; starting the
+/// app or delivering a link execs `latchkey-desktop` with the same arguments.
+pub fn run_command() -> i32 {
+    let args: Vec<std::ffi::OsString> = std::env::args_os().skip(1).collect();
+    match launch_mode(&args) {
+        LaunchMode::Cli => cli::main(args),
+        LaunchMode::Link(url) => match link::validate(&url) {
+            Ok(()) => hand_to_desktop(&args),
+            Err(e) => {
+                eprintln!("latchkey: {e}");
+                1
+            }
+        },
+        LaunchMode::Desktop { .. } => hand_to_desktop(&args),
+    }
+}
+
+/// Replaces this process with `latchkey-desktop` (same pid and environment on Unix).
+fn hand_to_desktop(args: &[std::ffi::OsString]) -> i32 {
+    let exe = std::env::current_exe().ok().and_then(|p| {
+        p.parent()
+            .map(|d| d.join(format!("{DESKTOP_BIN}{}", std::env::consts::EXE_SUFFIX)))
+    });
+    let Some(exe) = exe.filter(|p| p.is_file()) else {
+        eprintln!(
+            "latchkey: the desktop app ({DESKTOP_BIN}) is not installed next to this program. Reinstall Latchkey, or run {DESKTOP_BIN} directly."
+        );
+        return 1;
+    };
+    let mut cmd = std::process::Command::new(&exe);
+    cmd.args(args);
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::CommandExt;
+        let e = cmd.exec();
+        eprintln!("latchkey: could not start {} ({e}).", exe.display());
+        1
+    }
+    #[cfg(not(unix))]
+    match cmd.status() {
+        Ok(st) => st.code().unwrap_or(1),
+        Err(e) => {
+            eprintln!("latchkey: could not start {} ({e}).", exe.display());
+            1
+        }
+    }
+}
+
+/// The `latchkey-desktop` program: returns the process exit code.
 pub fn run() -> i32 {
     let args: Vec<std::ffi::OsString> = std::env::args_os().skip(1).collect();
     match launch_mode(&args) {

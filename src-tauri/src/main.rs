@@ -1,3 +1,3 @@
 fn main() {
-    std::process::exit(latchkey::run());
+    std::process::exit(latchkey::run_command());
 }

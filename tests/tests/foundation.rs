@@ -129,3 +129,32 @@ fn secret_written_by_the_vault_is_visible_to_secret_tool() {
     assert!(vault.delete_secret(&user).unwrap());
     assert_eq!(secret_tool_lookup(&user), None);
 }
+
+/// `latchkey token` is on the hot path of people's scripts: the command binary must not load
+/// GTK or WebKit (the desktop app is the separate `latchkey-desktop`, which it execs).
+#[cfg(target_os = "linux")]
+#[test]
+fn the_command_binary_links_no_gui_libraries() {
+    let needed = |b: &std::path::Path| {
+        let o = std::process::Command::new("readelf")
+            .arg("-d")
+            .arg(b)
+            .output()
+            .expect("readelf (binutils)");
+        String::from_utf8_lossy(&o.stdout)
+            .lines()
+            .filter(|l| l.contains("(NEEDED)"))
+            .map(str::to_string)
+            .collect::<Vec<_>>()
+    };
+    let cli = needed(&bin());
+    assert!(!cli.is_empty(), "readelf found no dynamic section");
+    for gui in ["gtk", "webkit", "gdk", "soup", "javascriptcore", "ayatana"] {
+        assert!(
+            !cli.iter().any(|l| l.contains(gui)),
+            "latchkey links {gui}: {cli:#?}"
+        );
+    }
+    let desktop = needed(&bin().with_file_name("latchkey-desktop"));
+    assert!(desktop.iter().any(|l| l.contains("webkit")), "{desktop:#?}");
+}
