@@ -704,12 +704,34 @@ fn refresh(account: Option<&str>, all: bool) -> Result<i32, UserError> {
         vec![accounts.resolve(account)?]
     };
     let rt = runtime()?;
-    let mut worst = 0;
-    for id in ids {
-        match rt.block_on(accounts.refresh_now(&id)) {
-            Ok(_) => eprintln!("{id}: refreshed"),
+    // Several accounts refresh at once, under the same cap as the app's refresher; each one
+    // still takes its own lock, so a running app or another command never double-refreshes.
+    let results = rt.block_on(async {
+        let limit =
+            std::sync::Arc::new(tokio::sync::Semaphore::new(crate::refresh::MAX_CONCURRENT));
+        let mut set = tokio::task::JoinSet::new();
+        for (i, id) in ids.iter().cloned().enumerate() {
+            let (accounts, limit) = (accounts.clone(), limit.clone());
+            set.spawn(async move {
+                let _permit = limit.acquire_owned().await;
+                (i, accounts.refresh_now(&id).await.map(|_| ()))
+            });
+        }
+        let mut out = Vec::new();
+        while let Some(r) = set.join_next().await {
+            if let Ok(r) = r {
+                out.push(r);
+            }
+        }
+        out.sort_by_key(|(i, _)| *i);
+        out
+    });
+    let mut worst = if results.len() == ids.len() { 0 } else { 1 };
+    for (i, r) in results {
+        match r {
+            Ok(()) => eprintln!("{}: refreshed", ids[i]),
             Err(e) => {
-                eprintln!("{id}: {} — {}", e.message, e.fix);
+                eprintln!("{}: {} — {}", ids[i], e.message, e.fix);
                 worst = worst.max(e.class as i32);
             }
         }
