@@ -17,14 +17,20 @@ pub fn root() -> PathBuf {
         .to_path_buf()
 }
 
+/// target/<profile>: where test executables (in deps/) and bench binaries live.
+pub fn profile_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("test exe path");
+    let dir = exe.parent().expect("exe dir");
+    if dir.file_name().is_some_and(|n| n == "deps") {
+        dir.parent().expect("target/<profile>").to_path_buf()
+    } else {
+        dir.to_path_buf()
+    }
+}
+
 /// The built `latchkey` binary next to the test executable (target/<profile>/latchkey).
 pub fn bin() -> PathBuf {
-    let exe = std::env::current_exe().expect("test exe path");
-    let profile_dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .expect("target/<profile>");
-    let b = profile_dir.join("latchkey");
+    let b = profile_dir().join("latchkey");
     assert!(
         b.exists(),
         "{} is missing: run `cargo build -p latchkey` first (the test command does)",
@@ -399,6 +405,8 @@ pub struct WebApp {
     http: reqwest::blocking::Client,
     /// The driver's and the app's captured stderr.
     pub log: PathBuf,
+    /// When the new-session request (which launches the app) was sent.
+    pub launched: Instant,
 }
 
 const ELEMENT_KEY: &str = "element-6066-11e4-a52e-4f735466cecf";
@@ -406,6 +414,11 @@ const ELEMENT_KEY: &str = "element-6066-11e4-a52e-4f735466cecf";
 impl WebApp {
     /// Starts WebKitWebDriver, then the app through a new session.
     pub fn start(home: &TestHome, env: &[(&str, &str)]) -> Self {
+        Self::start_binary(home, &bin(), env)
+    }
+
+    /// Same, for any Tauri binary (the benchmarks launch a bare app too).
+    pub fn start_binary(home: &TestHome, binary: &Path, env: &[(&str, &str)]) -> Self {
         let port = free_port();
         let log = home.path().join(format!("webapp-{port}.log"));
         let f = std::fs::File::create(&log).expect("log");
@@ -440,7 +453,8 @@ impl WebApp {
             );
             std::thread::sleep(Duration::from_millis(50));
         }
-        let caps = json!({"capabilities": {"alwaysMatch": {"webkitgtk:browserOptions": {"binary": bin(), "args": []}}}});
+        let caps = json!({"capabilities": {"alwaysMatch": {"webkitgtk:browserOptions": {"binary": binary, "args": []}}}});
+        let launched = Instant::now();
         let resp: Value = http
             .post(format!("{base}/session"))
             .json(&caps)
@@ -459,6 +473,7 @@ impl WebApp {
             session,
             http,
             log,
+            launched,
         }
     }
 
@@ -635,8 +650,10 @@ pub fn app_pids(home: &Path) -> Vec<u32> {
                 .map(|pid| (pid, e.path()))
         })
         .filter(|(_, p)| {
-            std::fs::read_link(p.join("exe"))
-                .is_ok_and(|x| x.file_name().is_some_and(|n| n == "latchkey"))
+            std::fs::read_link(p.join("exe")).is_ok_and(|x| {
+                x.file_name()
+                    .is_some_and(|n| n == "latchkey" || n == "latchkey-desktop" || n == "bare-app")
+            })
         })
         .filter(|(_, p)| {
             std::fs::read(p.join("environ"))
