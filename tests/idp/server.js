@@ -14,6 +14,7 @@ import { createHash } from 'node:crypto';
 import Provider from 'oidc-provider';
 
 const cfg = JSON.parse(process.env.IDP_CONFIG || '{}');
+const CANARY = 'lkCANARY';
 const accessTtl = Number(cfg.accessTtl ?? 3600);
 const refreshTtl = Number(cfg.refreshTtl ?? 14 * 24 * 3600);
 const rotate = Boolean(cfg.rotate);
@@ -21,7 +22,7 @@ const pats = new Set(cfg.pats ?? []);
 
 // Counters read by tests through GET /__test/stats.
 const stats = { token_requests: 0, invalid_grant: 0, grant_errors: [], revocations: 0, registrations: 0 };
-const mode = { deny: false, tokenStatus: 0, tokenDelayMs: 0 };
+const mode = { deny: false, tokenStatus: 0, tokenDelayMs: 0, tokenFault: '' };
 
 const server = http.createServer();
 server.listen(0, '127.0.0.1', () => {
@@ -107,6 +108,14 @@ server.listen(0, '127.0.0.1', () => {
     },
   });
 
+  // Canary: every token and code this server issues starts with a marker, so the harness can
+  // prove none of them ever reaches a log, an error, a webview event or a file in the data
+  // folder (S19). The marker is not secret; the random part after it is.
+  for (const Model of [provider.AccessToken, provider.RefreshToken, provider.AuthorizationCode, provider.ClientCredentials, provider.DeviceCode]) {
+    const original = Model.prototype.generateTokenId;
+    Model.prototype.generateTokenId = function canaryTokenId() { return `${CANARY}${original.call(this)}`; };
+  }
+
   // The resource-owner password grant, for the one test that proves Latchkey only uses it
   // behind its insecure switch (S23). oidc-provider has no built-in password grant.
   provider.registerGrantType('password', async (ctx) => {
@@ -171,6 +180,10 @@ server.listen(0, '127.0.0.1', () => {
       stats.token_requests += 1;
       if (mode.tokenDelayMs) await new Promise((r) => setTimeout(r, mode.tokenDelayMs));
       if (mode.tokenStatus) { ctx.status = mode.tokenStatus; ctx.body = '<html>upstream trouble</html>'; ctx.type = 'html'; return; }
+      // Broken answers for the fault battery.
+      if (mode.tokenFault === 'garbage') { ctx.status = 200; ctx.type = 'json'; ctx.body = '{"access_token": 12, "token_type": ['; return; }
+      if (mode.tokenFault === 'huge') { ctx.status = 200; ctx.type = 'json'; ctx.body = Buffer.alloc(50 * 1024 * 1024, 0x61); return; }
+      if (mode.tokenFault === 'drop') { ctx.req.socket.destroy(); ctx.respond = false; return; }
     }
     // Taskade stand-in: the connection test and two read-only API calls.
     if (ctx.path === '/oauth2/ping' || ctx.path.startsWith('/api/v1/')) {

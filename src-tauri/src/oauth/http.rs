@@ -6,6 +6,8 @@ use std::time::Duration;
 
 /// Largest response body we read (token, discovery and API answers are far smaller).
 pub const BODY_CAP: usize = 2 * 1024 * 1024;
+/// Environment variable overriding the total request timeout, in seconds.
+pub const TIMEOUT_ENV: &str = "LATCHKEY_HTTP_TIMEOUT";
 /// Environment variable naming a PEM bundle of extra trusted CAs.
 pub const CA_ENV: &str = "LATCHKEY_CA_BUNDLE";
 
@@ -59,9 +61,18 @@ fn host_of(url: &reqwest::Url) -> String {
 }
 
 impl Http {
-    /// Builds the client; an unreadable CA bundle is reported, not ignored.
+    /// Builds the client; an unreadable CA bundle is reported, not ignored. The total
+    /// timeout is 30 s, or `LATCHKEY_HTTP_TIMEOUT` seconds (1–600) for slow links and tests.
     pub fn new() -> Result<Self, String> {
-        Self::with_timeouts(Duration::from_secs(10), Duration::from_secs(30))
+        let total = std::env::var(TIMEOUT_ENV)
+            .ok()
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .filter(|s| (1..=600).contains(s))
+            .unwrap_or(30);
+        Self::with_timeouts(
+            Duration::from_secs(10.min(total)),
+            Duration::from_secs(total),
+        )
     }
 
     /// Builds the client with explicit timeouts (tests use short ones).

@@ -1,0 +1,131 @@
+//! Credential-store faults: the session's one gnome-keyring daemon is stopped, hidden and
+//! locked, so this file holds a single test and runs alone (cargo runs test files one after
+//! another). Each fault: one clear line, exit code 3, nothing lost or written in plain text,
+//! and everything works again afterwards.
+
+use latchkey_e2e::*;
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+fn run(home: &TestHome, idp: &Idp, args: &[&str], env: &[(&str, &str)]) -> (Output, Duration) {
+    let mut c = home.cli();
+    c.env("LATCHKEY_TASKADE_BASE", &idp.issuer)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    let t = Instant::now();
+    let o = wait_output(c.spawn().unwrap(), Duration::from_secs(90));
+    (o, t.elapsed())
+}
+
+fn err(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).to_string()
+}
+
+fn keyring_pid() -> u32 {
+    let o = Command::new("pgrep")
+        .args(["-u", &unsafe_uid(), "-n", "gnome-keyring-d"])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&o.stdout)
+        .trim()
+        .parse()
+        .expect("the session's gnome-keyring-daemon")
+}
+
+fn unsafe_uid() -> String {
+    let o = Command::new("id").arg("-u").output().unwrap();
+    String::from_utf8_lossy(&o.stdout).trim().to_string()
+}
+
+fn signal(pid: u32, sig: &str) {
+    assert!(Command::new("kill")
+        .args([sig, &pid.to_string()])
+        .status()
+        .unwrap()
+        .success());
+}
+
+#[test]
+fn a_hanging_absent_or_locked_keyring_is_a_clear_error_and_recovers() {
+    let idp = Idp::start();
+    let home = TestHome::new();
+    let id = cli_login(&home, &idp);
+    let (o, _) = run(&home, &idp, &["token", &id], &[]);
+    assert!(o.status.success());
+    let token = String::from_utf8_lossy(&o.stdout).trim().to_string();
+    let index_before = std::fs::read(home.path().join("accounts.json")).unwrap();
+
+    // Hanging: the daemon is stopped mid-session. The store worker gives up after 5 s.
+    let pid = keyring_pid();
+    signal(pid, "-STOP");
+    let (o, took) = run(&home, &idp, &["token", &id], &[]);
+    signal(pid, "-CONT");
+    assert_eq!(o.status.code(), Some(3), "{}", err(&o));
+    assert!(took < Duration::from_secs(15), "gave up after {took:?}");
+    let e = err(&o);
+    assert_eq!(e.trim().lines().count(), 1, "{e}");
+    assert!(
+        e.to_lowercase().contains("keyring") || e.contains("credential store"),
+        "{e}"
+    );
+    assert!(!e.contains(&token));
+
+    // Absent: no session bus at all (a bare SSH login).
+    let (o, _) = run(
+        &home,
+        &idp,
+        &["token", &id],
+        &[("DBUS_SESSION_BUS_ADDRESS", "unix:path=/nonexistent/bus")],
+    );
+    assert_eq!(o.status.code(), Some(3), "{}", err(&o));
+    assert_eq!(err(&o).trim().lines().count(), 1, "{}", err(&o));
+
+    // Locked: the collection is locked and no unlock prompt can be shown here. A locked
+    // store makes Secret Service clients wait for a prompt; the worker gives up after 5 s.
+    let o = Command::new("gdbus")
+        .args([
+            "call",
+            "--session",
+            "--dest",
+            "org.freedesktop.secrets",
+            "--object-path",
+            "/org/freedesktop/secrets",
+            "--method",
+            "org.freedesktop.Secret.Service.Lock",
+            "['/org/freedesktop/secrets/collection/login']",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains("/collection/login"),
+        "{o:?}"
+    );
+    let (o, took) = run(&home, &idp, &["token", &id], &[]);
+    assert_eq!(o.status.code(), Some(3), "{}", err(&o));
+    assert!(took < Duration::from_secs(15), "took {took:?}");
+    assert_eq!(err(&o).trim().lines().count(), 1, "{}", err(&o));
+    // The person unlocks it (here: the daemon restarts and unlocks with the password).
+    assert!(Command::new("sh")
+        .arg("-c")
+        .arg("printf pw | gnome-keyring-daemon --replace --daemonize --unlock --components=secrets >/dev/null")
+        .status()
+        .unwrap()
+        .success());
+    std::thread::sleep(Duration::from_millis(500));
+
+    // Nothing was lost or written in plain text, and everything works again.
+    assert_eq!(
+        std::fs::read(home.path().join("accounts.json")).unwrap(),
+        index_before
+    );
+    assert!(canary_hits(home.path()).is_empty());
+    let (o, _) = run(&home, &idp, &["token", &id], &[]);
+    assert!(o.status.success(), "{}", err(&o));
+    assert_eq!(String::from_utf8_lossy(&o.stdout).trim(), token);
+    assert_eq!(idp.check_token(&token), 200);
+}
