@@ -2,6 +2,8 @@
 //! `oidc-provider` IdP in `tests/idp`, the Secret Service of the session, and a WebKit window
 //! driven by WebKitWebDriver. Run the suites inside `tests/session.sh` (see the README).
 
+pub mod battery;
+
 use serde_json::{json, Value};
 use std::io::{BufRead, BufReader, Read};
 use std::net::TcpListener;
@@ -47,9 +49,49 @@ pub fn require_session() {
     );
 }
 
+/// The marker the test IdP puts at the start of every token and code it issues (S19).
+pub const CANARY: &str = "lkCANARY";
+
+/// Every file under `dir` that contains the canary marker.
+pub fn canary_hits(dir: &Path) -> Vec<PathBuf> {
+    let mut hits = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if std::fs::read(&p)
+                .is_ok_and(|b| b.windows(CANARY.len()).any(|w| w == CANARY.as_bytes()))
+            {
+                hits.push(p);
+            }
+        }
+    }
+    hits
+}
+
 /// A private LATCHKEY_HOME for one test.
 pub struct TestHome {
     dir: tempfile::TempDir,
+}
+
+/// The canary check: when a test's home goes away, no file in it (the index, the app's and
+/// WebDriver's logs with every webview event payload) may hold a token or code the IdP issued.
+impl Drop for TestHome {
+    fn drop(&mut self) {
+        kill_apps(self.path());
+        let hits = canary_hits(self.path());
+        if !hits.is_empty() && !std::thread::panicking() {
+            let first = std::fs::read_to_string(&hits[0]).unwrap_or_default();
+            let line = first
+                .lines()
+                .find(|l| l.contains(CANARY))
+                .unwrap_or("")
+                .to_string();
+            panic!("S19 canary: an IdP-issued secret reached {hits:?}: {line}");
+        }
+    }
 }
 
 impl Default for TestHome {
@@ -117,8 +159,19 @@ impl TestHome {
     }
 }
 
-/// Waits for a child with a deadline; kills it when the deadline passes.
-pub fn wait_output(mut child: Child, limit: Duration) -> Output {
+/// Waits for a child with a deadline; kills it when the deadline passes. Its stderr (errors,
+/// logs) must never carry an IdP-issued secret (S19 canary).
+pub fn wait_output(child: Child, limit: Duration) -> Output {
+    let o = wait_output_unchecked(child, limit);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        !err.contains(CANARY),
+        "S19 canary: an IdP-issued secret reached stderr: {err}"
+    );
+    o
+}
+
+fn wait_output_unchecked(mut child: Child, limit: Duration) -> Output {
     let start = Instant::now();
     loop {
         if child.try_wait().expect("try_wait").is_some() {
@@ -138,10 +191,22 @@ pub fn wait_output(mut child: Child, limit: Duration) -> Output {
 
 /// Looks a Secret Service item up with `secret-tool`, proving the real store is in use.
 pub fn secret_tool_lookup(user: &str) -> Option<String> {
-    let out = Command::new("secret-tool")
-        .args(["lookup", "service", "latchkey", "username", user])
-        .output()
+    // A locked or stopped keyring makes secret-tool wait for a prompt forever: bound it.
+    let child = Command::new("timeout")
+        .args([
+            "30",
+            "secret-tool",
+            "lookup",
+            "service",
+            "latchkey",
+            "username",
+            user,
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
         .expect("secret-tool");
+    let out = wait_output_unchecked(child, Duration::from_secs(40));
     out.status
         .success()
         .then(|| String::from_utf8_lossy(&out.stdout).to_string())

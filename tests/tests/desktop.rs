@@ -99,7 +99,9 @@ fn one_click_taskade_sign_in_completes_through_loopback() {
 fn forged_links_during_a_pending_sign_in_change_nothing_s8() {
     let idp = Idp::start();
     let home = idp_home(&idp);
-    let file = home.path().join("redirect.txt");
+    // The browser keeps the redirect it "holds" outside Latchkey's data folder.
+    let held = tempfile::tempdir().unwrap();
+    let file = held.path().join("redirect.txt");
     let app = start(
         &home,
         &browser_env(&idp, &format!("file:{}", file.display()), &[]),
@@ -175,7 +177,9 @@ fn forged_links_during_a_pending_sign_in_change_nothing_s8() {
 fn cold_start_completes_a_sign_in_approved_after_the_app_quit() {
     let idp = Idp::start();
     let home = idp_home(&idp);
-    let file = home.path().join("redirect.txt");
+    // The browser keeps the redirect it "holds" outside Latchkey's data folder.
+    let held = tempfile::tempdir().unwrap();
+    let file = held.path().join("redirect.txt");
     {
         let app = start(
             &home,
@@ -200,7 +204,9 @@ fn cold_start_completes_a_sign_in_approved_after_the_app_quit() {
 fn cancel_makes_a_late_link_do_nothing() {
     let idp = Idp::start();
     let home = idp_home(&idp);
-    let file = home.path().join("redirect.txt");
+    // The browser keeps the redirect it "holds" outside Latchkey's data folder.
+    let held = tempfile::tempdir().unwrap();
+    let file = held.path().join("redirect.txt");
     let app = start(
         &home,
         &browser_env(&idp, &format!("file:{}", file.display()), &[]),

@@ -394,3 +394,47 @@ fn tokens_travel_only_in_the_authorization_header_s20() {
     );
     acc.vault().remove_account("cap-1").unwrap();
 }
+
+/// S19 canary, the check itself: every token and code the test IdP issues starts with
+/// `CANARY`, and every test's data folder (index, app and WebDriver logs with each webview
+/// event payload) and every command's stderr are searched for it when the test ends. Here: a
+/// real sign-in and a debug-logged refresh leave no hit, and a planted token is found.
+#[test]
+fn the_canary_check_finds_a_planted_token_and_a_real_sign_in_leaves_none_s19() {
+    let idp = Idp::start();
+    let home = TestHome::new();
+    let id = cli_login(&home, &idp);
+    let log = std::fs::File::create(home.path().join("debug.log")).unwrap();
+    let o = home
+        .cli()
+        .env("LATCHKEY_TASKADE_BASE", &idp.issuer)
+        .env("LATCHKEY_LOG", "debug")
+        .args(["refresh", &id])
+        .stderr(log)
+        .output()
+        .unwrap();
+    assert!(o.status.success());
+    let token = String::from_utf8_lossy(
+        &home
+            .cli()
+            .env("LATCHKEY_TASKADE_BASE", &idp.issuer)
+            .args(["token", &id])
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .trim()
+    .to_string();
+    assert!(token.starts_with(CANARY), "the IdP marks its tokens");
+    assert!(
+        std::fs::metadata(home.path().join("debug.log"))
+            .unwrap()
+            .len()
+            > 0
+    );
+    assert_eq!(canary_hits(home.path()), Vec::<std::path::PathBuf>::new());
+    let planted = home.path().join("planted.txt");
+    std::fs::write(&planted, format!("oops {token}")).unwrap();
+    assert_eq!(canary_hits(home.path()), vec![planted.clone()]);
+    std::fs::remove_file(planted).unwrap();
+}

@@ -216,14 +216,14 @@ fn expire(app: &AppHandle, handle: &str) {
         .map(|mut l| l.remove(handle).is_some())
         .unwrap_or(false);
     if was_pending {
-        use tauri::Emitter;
         let e = UserError::new(
             "login_expired",
             "The sign-in took longer than 10 minutes and expired.",
             "Click Try again to start over.",
             ExitClass::Other,
         );
-        let _ = app.emit(
+        super::emit_event(
+            app,
             super::EVT_LOGIN_FINISHED,
             super::LoginFinished {
                 handle: handle.into(),

@@ -311,9 +311,19 @@ fn first_close_hint(app: &AppHandle) {
     }
 }
 
+/// Sends an event to the webview and logs its exact payload at debug level, so the canary
+/// check over the logs covers everything the webview is told (S19, S22).
+pub fn emit_event<S: serde::Serialize + Clone>(app: &AppHandle, name: &str, payload: S) {
+    if tracing::enabled!(tracing::Level::DEBUG) {
+        let json = serde_json::to_string(&payload).unwrap_or_default();
+        tracing::debug!(event = name, payload = %json, "event to the webview");
+    }
+    let _ = app.emit(name, payload);
+}
+
 /// Tells the window and tray the accounts changed. The event carries no data.
 pub fn accounts_changed(app: &AppHandle) {
-    let _ = app.emit(EVT_ACCOUNTS_CHANGED, ());
+    emit_event(app, EVT_ACCOUNTS_CHANGED, ());
     tray::refresh(app);
 }
 
@@ -350,7 +360,8 @@ pub async fn complete_callback(app: &AppHandle, url: &str) {
             }
             let h = handle.unwrap_or_default();
             finish_pending(&st, &h);
-            let _ = app.emit(
+            emit_event(
+                app,
                 EVT_LOGIN_FINISHED,
                 LoginFinished {
                     handle: h,
@@ -368,7 +379,8 @@ pub async fn complete_callback(app: &AppHandle, url: &str) {
             tracing::warn!(code = %e.code, "sign-in failed");
             let h = handle.unwrap_or_default();
             finish_pending(&st, &h);
-            let _ = app.emit(
+            emit_event(
+                app,
                 EVT_LOGIN_FINISHED,
                 LoginFinished {
                     handle: h,
