@@ -2,6 +2,10 @@
 # Latchkey's two entry points on Debian 12 / Ubuntu:
 #   ./dev.sh app    install what is missing, build, and open Latchkey
 #   ./dev.sh test   install what is missing, then fmt + clippy + every test, headless
+#   ./dev.sh bench [P1 … P6]   release build, the bare Tauri baseline, then the benchmarks
+#   ./dev.sh battery [links|crash]   the full forged-link and kill -9 batteries (headless)
+#   ./dev.sh fuzz [SECONDS]   each cargo-fuzz target for SECONDS (default 600), nightly toolchain
+#   ./dev.sh audit   cargo deny check advisories (needs the RustSec database from GitHub)
 # Extra arguments after `test` go to `cargo test` (e.g. ./dev.sh test -p latchkey-e2e --test foundation).
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -73,14 +77,59 @@ case "$cmd" in
     cargo fmt --all -- --check
     say "cargo clippy --all-targets -- -D warnings"
     cargo clippy --workspace --all-targets --quiet -- -D warnings
-    say "building the app binary the end-to-end suites launch"
+    command -v cargo-deny >/dev/null 2>&1 || { say "installing cargo-deny (dependency licence and source audit)"; cargo install cargo-deny --locked --quiet; }
+    say "cargo deny check licenses bans sources (the committed Cargo.lock)"
+    cargo deny --log-level error check licenses bans sources
+    say "building the binaries the end-to-end suites launch"
     cargo build --workspace --bins --quiet
     say "cargo test --workspace (inside a headless session: Xvfb, D-Bus, gnome-keyring)"
     tests/session.sh cargo test --workspace "$@"
     say "all checks passed in $(( $(date +%s) - start )) s"
     ;;
+  bench)
+    NEED_NODE=1 ensure_apt "${APT_PACKAGES[@]}" "${TEST_PACKAGES[@]}" gh curl
+    ensure_rust
+    ensure_idp
+    say "building Latchkey and the benchmark driver (release)"
+    cargo build --release -p latchkey --bins
+    cargo build --release -p latchkey-e2e --bins
+    bare=$(mktemp -d)
+    cp -r bench/bare/. "$bare/"
+    cp -r icons "$bare/icons"
+    cp Cargo.lock "$bare/Cargo.lock"
+    say "building the baseline: a bare Tauri 2 app with the same plugins (release, $bare)"
+    CARGO_TARGET_DIR="$PWD/target" cargo build --release --manifest-path "$bare/Cargo.toml"
+    say "running the benchmarks inside the headless session"
+    BENCH_BARE_APP="$PWD/target/release/bare-app" tests/session.sh target/release/latchkey-bench "$@"
+    ;;
+  battery)
+    NEED_NODE=1 ensure_apt "${APT_PACKAGES[@]}" "${TEST_PACKAGES[@]}"
+    ensure_rust
+    ensure_idp
+    cargo build --workspace --bins --quiet
+    tests/session.sh target/debug/latchkey-battery "$@"
+    ;;
+  fuzz)
+    ensure_rust
+    secs=${1:-600}
+    rustup toolchain list | grep -q nightly || rustup toolchain install nightly --profile minimal
+    command -v cargo-fuzz >/dev/null 2>&1 || cargo install cargo-fuzz --locked
+    for t in callback discovery token_response; do
+      say "fuzzing $t for $secs s"
+      cargo +nightly fuzz run --fuzz-dir tests/fuzz "$t" -- -max_total_time="$secs" -print_final_stats=1 2>&1 | tail -n 25
+    done
+    ;;
+  audit)
+    ensure_rust
+    command -v cargo-deny >/dev/null 2>&1 || cargo install cargo-deny --locked
+    if ! curl -fsS -m 10 -o /dev/null https://github.com/rustsec/advisory-db; then
+      echo "dev.sh audit: skipped: the RustSec advisory database (github.com/rustsec/advisory-db) cannot be reached from here. Run it on a machine with internet access." >&2
+      exit 0
+    fi
+    cargo deny check advisories
+    ;;
   *)
-    echo "usage: ./dev.sh app | ./dev.sh test [cargo test args]" >&2
+    echo "usage: ./dev.sh app | test [cargo test args] | bench [P1 … P6] | battery [links|crash] | fuzz [SECONDS] | audit" >&2
     exit 1
     ;;
 esac

@@ -1,0 +1,62 @@
+//! Deep links and loopback requests: the shape check every process runs first, the one
+//! callback parser, and the check against a pending sign-in. Nothing may panic, and the
+//! loggable description never carries the query.
+#![no_main]
+use latchkey::oauth::{check_callback, parse_callback, Transaction};
+use latchkey::secret::Secret;
+use libfuzzer_sys::fuzz_target;
+
+fn transaction(redirect: &str) -> Transaction {
+    Transaction {
+        handle: "00".into(),
+        state: Secret::new("state-value".into()),
+        verifier: Secret::new("verifier-value".into()),
+        provider: "idp".into(),
+        issuer: Some("https://idp.example".into()),
+        iss_required: true,
+        redirect_uri: redirect.into(),
+        client_id: "client".into(),
+        scopes: vec![],
+        label: None,
+        reauth_of: None,
+        created: 0,
+        expires: 600,
+    }
+}
+
+fuzz_target!(|data: &[u8]| {
+    let Ok(s) = std::str::from_utf8(data) else {
+        return;
+    };
+    let _ = latchkey::launch_mode(&[std::ffi::OsString::from(s)]);
+    let valid = latchkey::link::validate(s).is_ok();
+    let described = latchkey::link::describe(s);
+    if let Some((_, query)) = s.split_once('?') {
+        if query.len() >= 8 {
+            assert!(!described.contains(query), "a description leaked the query");
+        }
+    }
+    for base in [
+        "dev.latchkey:/oauth/callback",
+        "http://127.0.0.1:45678/callback",
+    ] {
+        // Loopback requests arrive as a path and query; the listener prefixes its own base.
+        let raw = if base.starts_with("http") && s.starts_with("/callback") {
+            format!("http://127.0.0.1:45678{s}")
+        } else {
+            s.to_string()
+        };
+        if let Ok(cb) = parse_callback(&raw) {
+            let tx = transaction(base);
+            if let Ok(code) = check_callback(&tx, &cb, "IdP") {
+                // A code is only handed out for a callback on the exact redirect with the
+                // right issuer.
+                assert_eq!(cb.arrived_on, base);
+                assert_eq!(cb.iss.as_deref(), Some("https://idp.example"));
+                assert!(cb.error.is_none());
+                let _ = code;
+            }
+        }
+    }
+    let _ = valid;
+});

@@ -1,0 +1,645 @@
+//! `latchkey-bench`: the P1–P6 benchmarks of BENCHMARKS.md, against baselines measured in the
+//! same run. Never part of the test suite. Run it with `./dev.sh bench [P1 … P6]`, which builds
+//! everything in release mode (the bare Tauri baseline too) and starts the headless session.
+//!
+//! Environment: BENCH_RUNS (timed runs per figure, default 20), BENCH_MEM_RUNS (memory samples,
+//! default 10), BENCH_IDLE_SECS (settle time before a memory sample, default 30),
+//! BENCH_BARE_APP (the bare app's release binary; P2, P3 and P6 need it).
+
+use latchkey::provider::ClientAuth;
+use latchkey::secret::Secret;
+use latchkey::vault::index::{AccountEntry, AccountKind, AccountStatus};
+use latchkey::vault::TokenRecord;
+use latchkey_e2e::*;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+struct Row {
+    id: &'static str,
+    what: String,
+    figure: String,
+    baseline: String,
+    ratio: Option<f64>,
+    goal: String,
+    met: Option<bool>,
+}
+
+fn env_num(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// Median, min and max.
+fn summary(v: &[f64]) -> (f64, f64, f64) {
+    let mut s = v.to_vec();
+    s.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    let n = s.len();
+    let med = if n % 2 == 1 {
+        s[n / 2]
+    } else {
+        (s[n / 2 - 1] + s[n / 2]) / 2.0
+    };
+    (med, s[0], s[n - 1])
+}
+
+fn percentile(v: &[f64], p: f64) -> f64 {
+    let mut s = v.to_vec();
+    s.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    let rank = ((p / 100.0) * s.len() as f64).ceil() as usize;
+    s[rank.clamp(1, s.len()) - 1]
+}
+
+fn fmt_ms(v: &[f64]) -> String {
+    let (m, lo, hi) = summary(v);
+    format!("{m:.1} ms ({lo:.1}–{hi:.1}, n={})", v.len())
+}
+
+fn fmt_mib(v: &[f64]) -> String {
+    let (m, lo, hi) = summary(v);
+    format!("{m:.0} MiB ({lo:.0}–{hi:.0}, n={})", v.len())
+}
+
+/// Wall time of one command, which must succeed.
+fn time_cmd(c: &mut Command) -> f64 {
+    c.stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .stdin(Stdio::null());
+    let t = Instant::now();
+    let st = c.status().expect("spawn");
+    let ms = t.elapsed().as_secs_f64() * 1000.0;
+    assert!(st.success(), "{c:?} failed: {st}");
+    ms
+}
+
+fn main() {
+    let which: Vec<String> = std::env::args().skip(1).map(|a| a.to_uppercase()).collect();
+    let want = |p: &str| which.is_empty() || which.iter().any(|w| w == p || w == "ALL");
+    let bare = std::env::var_os("BENCH_BARE_APP").map(PathBuf::from);
+    println!("{}", machine());
+    let mut rows = Vec::new();
+    if want("P1") {
+        rows.extend(p1(env_num("BENCH_RUNS", 20)));
+    }
+    if want("P2") {
+        rows.extend(p2(env_num("BENCH_RUNS", 20).min(12), bare.as_deref()));
+    }
+    if want("P3") {
+        rows.extend(p3(env_num("BENCH_MEM_RUNS", 10), bare.as_deref()));
+    }
+    if want("P4") {
+        rows.extend(p4(env_num("BENCH_RUNS", 20).min(10)));
+    }
+    if want("P5") {
+        rows.extend(p5(20));
+    }
+    if want("P6") {
+        rows.extend(p6(bare.as_deref()));
+    }
+    println!();
+    println!("| ID | Measure | Latchkey | Baseline | Ratio | Goal | Met |");
+    println!("|---|---|---|---|---|---|---|");
+    for r in &rows {
+        println!(
+            "| {} | {} | {} | {} | {} | {} | {} |",
+            r.id,
+            r.what,
+            r.figure,
+            r.baseline,
+            r.ratio.map_or("—".into(), |x| format!("{x:.2}×")),
+            r.goal,
+            match r.met {
+                Some(true) => "yes",
+                Some(false) => "**no**",
+                None => "—",
+            }
+        );
+    }
+}
+
+fn machine() -> String {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|c| {
+            c.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split(':').nth(1))
+                .map(|s| s.trim().to_string())
+        })
+        .unwrap_or_default();
+    let mem = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|m| {
+            m.lines()
+                .next()
+                .map(|l| l.split_whitespace().nth(1).unwrap_or("0").to_string())
+        })
+        .and_then(|k| k.parse::<u64>().ok())
+        .unwrap_or(0);
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+    format!(
+        "Machine: {cores} cores ({cpu}), {} GiB RAM, Linux {}; binaries from {}",
+        mem / 1024 / 1024,
+        kernel.trim(),
+        profile_dir().display()
+    )
+}
+
+// ---- P1: `latchkey token` vs secret-tool and gh ---------------------------------------------
+
+fn p1(runs: usize) -> Vec<Row> {
+    let idp = Idp::start();
+    let home = TestHome::new();
+    let id = cli_login(&home, &idp);
+    let token = {
+        let o = home.run(&["token", &id], None);
+        assert!(o.status.success());
+        String::from_utf8_lossy(&o.stdout).trim().to_string()
+    };
+    // gh peer. Debian 12's gh (2.23) predates gh's keyring support and `gh auth login` must
+    // reach api.github.com, which this machine cannot: gh gets the same token in its own
+    // hosts.yml, which is exactly where that version's login would have put it.
+    let gh_dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        gh_dir.path().join("hosts.yml"),
+        format!(
+            "github.com:\n    oauth_token: {token}\n    user: bench\n    git_protocol: https\n"
+        ),
+    )
+    .unwrap();
+    let has_gh = Command::new("gh").arg("--version").output().is_ok();
+    let lk = || {
+        let mut c = home.cli();
+        c.args(["token", &id]);
+        c
+    };
+    let st = || {
+        let mut c = Command::new("secret-tool");
+        c.args([
+            "lookup",
+            "service",
+            "latchkey",
+            "username",
+            &format!("account:{id}"),
+        ]);
+        c
+    };
+    let gh = || {
+        let mut c = Command::new("gh");
+        c.args(["auth", "token"])
+            .env("GH_CONFIG_DIR", gh_dir.path());
+        c
+    };
+    let o = gh().output().ok();
+    if has_gh {
+        assert_eq!(
+            o.map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string()),
+            Some(token.clone()),
+            "gh returns the same token"
+        );
+    }
+    for _ in 0..3 {
+        time_cmd(&mut lk());
+        time_cmd(&mut st());
+    }
+    let (mut a, mut b, mut g) = (Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..runs {
+        a.push(time_cmd(&mut lk()));
+        b.push(time_cmd(&mut st()));
+        if has_gh {
+            g.push(time_cmd(&mut gh()));
+        }
+    }
+    let ratio = summary(&a).0 / summary(&b).0;
+    let mut rows = vec![Row {
+        id: "P1",
+        what: "`latchkey token` on a fresh token".into(),
+        figure: fmt_ms(&a),
+        baseline: format!("`secret-tool lookup`: {}", fmt_ms(&b)),
+        ratio: Some(ratio),
+        goal: "≤ 1.3×".into(),
+        met: Some(ratio <= 1.3),
+    }];
+    if has_gh {
+        let r = summary(&a).0 / summary(&g).0;
+        rows.push(Row {
+            id: "P1",
+            what: "… against the peer".into(),
+            figure: fmt_ms(&a),
+            baseline: format!("`gh auth token` (gh 2.23, hosts.yml): {}", fmt_ms(&g)),
+            ratio: Some(r),
+            goal: "< 1.0× (faster than gh)".into(),
+            met: Some(r < 1.0),
+        });
+    }
+    rows
+}
+
+// ---- shared: a home with 20 personal-token accounts -----------------------------------------
+
+fn home_with_accounts(idp: &Idp, n: usize) -> TestHome {
+    let home = TestHome::new();
+    let pats: Vec<String> = (0..n).map(|i| format!("tskdp_bench_{i:04}")).collect();
+    idp.set_mode(serde_json::json!({ "pats": pats }));
+    for p in &pats {
+        let mut c = home.cli();
+        c.env("LATCHKEY_TASKADE_BASE", &idp.issuer)
+            .args(["add-token", "taskade"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        let mut child = c.spawn().unwrap();
+        use std::io::Write;
+        child.stdin.take().unwrap().write_all(p.as_bytes()).unwrap();
+        assert!(child.wait().unwrap().success());
+    }
+    assert_eq!(home.index()["accounts"].as_array().unwrap().len(), n);
+    home
+}
+
+// ---- P2: launch to UI ready -----------------------------------------------------------------
+
+fn ui_ready_ms(home: &TestHome, binary: &Path, env: &[(&str, &str)]) -> f64 {
+    let app = WebApp::start_binary(home, binary, env);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let v = app.js("return !!(document.body && document.readyState === 'complete' && document.body.dataset.ready === 'true')");
+        if v == serde_json::json!(true) {
+            return app.launched.elapsed().as_secs_f64() * 1000.0;
+        }
+        assert!(Instant::now() < deadline, "UI never became ready");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+fn p2(runs: usize, bare: Option<&Path>) -> Vec<Row> {
+    let Some(bare) = bare else {
+        eprintln!("P2 skipped: BENCH_BARE_APP is not set (run through ./dev.sh bench)");
+        return Vec::new();
+    };
+    let idp = Idp::start();
+    let home = home_with_accounts(&idp, 20);
+    let bare_home = TestHome::new();
+    let env = [("LATCHKEY_TASKADE_BASE", idp.issuer.as_str())];
+    ui_ready_ms(&home, &bin(), &env);
+    ui_ready_ms(&bare_home, bare, &[]);
+    let (mut a, mut b) = (Vec::new(), Vec::new());
+    for _ in 0..runs {
+        a.push(ui_ready_ms(&home, &bin(), &env));
+        b.push(ui_ready_ms(&bare_home, bare, &[]));
+    }
+    let r = summary(&a).0 / summary(&b).0;
+    vec![Row {
+        id: "P2",
+        what: "launch to UI ready (WebDriver new session → first render), 20 accounts".into(),
+        figure: fmt_ms(&a),
+        baseline: format!("bare Tauri app, same plugins: {}", fmt_ms(&b)),
+        ratio: Some(r),
+        goal: "≤ 1.2×".into(),
+        met: Some(r <= 1.2),
+    }]
+}
+
+// ---- P3: idle memory ------------------------------------------------------------------------
+
+/// Summed PSS (MiB) of `pid` and all its descendants.
+fn pss_tree(pid: u32) -> f64 {
+    let mut parent = std::collections::HashMap::new();
+    for e in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(p) = e.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        if let Ok(stat) = std::fs::read_to_string(format!("/proc/{p}/stat")) {
+            if let Some(rest) = stat.rsplit_once(')').map(|x| x.1) {
+                if let Some(pp) = rest
+                    .split_whitespace()
+                    .nth(1)
+                    .and_then(|x| x.parse::<u32>().ok())
+                {
+                    parent.insert(p, pp);
+                }
+            }
+        }
+    }
+    let mut tree = vec![pid];
+    let mut i = 0;
+    while i < tree.len() {
+        let cur = tree[i];
+        tree.extend(parent.iter().filter(|(_, pp)| **pp == cur).map(|(p, _)| *p));
+        i += 1;
+    }
+    let kb: u64 = tree
+        .iter()
+        .filter_map(|p| std::fs::read_to_string(format!("/proc/{p}/smaps_rollup")).ok())
+        .filter_map(|s| {
+            s.lines()
+                .find(|l| l.starts_with("Pss:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse::<u64>().ok())
+        })
+        .sum();
+    kb as f64 / 1024.0
+}
+
+fn idle_pss(home: &TestHome, binary: &Path, args: &[&str], env: &[(&str, &str)], secs: u64) -> f64 {
+    let mut c = Command::new(binary);
+    c.args(args)
+        .env("LATCHKEY_HOME", home.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    let mut child = c.spawn().expect("start app");
+    std::thread::sleep(Duration::from_secs(secs));
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "{binary:?} exited early"
+    );
+    let v = pss_tree(child.id());
+    kill_apps(home.path());
+    let _ = child.kill();
+    let _ = child.wait();
+    v
+}
+
+fn p3(runs: usize, bare: Option<&Path>) -> Vec<Row> {
+    let Some(bare) = bare else {
+        eprintln!("P3 skipped: BENCH_BARE_APP is not set (run through ./dev.sh bench)");
+        return Vec::new();
+    };
+    let secs = env_num("BENCH_IDLE_SECS", 30) as u64;
+    let idp = Idp::start();
+    let home = home_with_accounts(&idp, 20);
+    let bare_home = TestHome::new();
+    let env = [("LATCHKEY_TASKADE_BASE", idp.issuer.as_str())];
+    let (mut shown, mut hidden, mut base) = (Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..runs {
+        shown.push(idle_pss(&home, &bin(), &[], &env, secs));
+        hidden.push(idle_pss(&home, &bin(), &["--minimized"], &env, secs));
+        base.push(idle_pss(&bare_home, bare, &[], &[], secs));
+    }
+    let b = summary(&base).0;
+    let rs = summary(&shown).0 / b;
+    let rh = summary(&hidden).0 / b;
+    vec![
+        Row {
+            id: "P3",
+            what: format!(
+                "idle memory, window shown ({secs} s after start, 20 accounts, summed PSS)"
+            ),
+            figure: fmt_mib(&shown),
+            baseline: format!("bare app, window shown: {}", fmt_mib(&base)),
+            ratio: Some(rs),
+            goal: "≤ 1.2×".into(),
+            met: Some(rs <= 1.2),
+        },
+        Row {
+            id: "P3",
+            what: "idle memory, hidden to the tray (no webview)".into(),
+            figure: fmt_mib(&hidden),
+            baseline: format!("bare app, window shown: {}", fmt_mib(&base)),
+            ratio: Some(rh),
+            goal: "far below: ≤ 0.5×".into(),
+            met: Some(rh <= 0.5),
+        },
+    ]
+}
+
+// ---- P4: refresh at scale -------------------------------------------------------------------
+
+fn password_refresh_token(http: &reqwest::blocking::Client, issuer: &str) -> (String, String) {
+    let v: serde_json::Value = http
+        .post(format!("{issuer}/oauth2/token"))
+        .form(&[
+            ("grant_type", "password"),
+            ("username", "alice"),
+            ("password", "wonderland"),
+            ("client_id", "latchkey-public"),
+            ("scope", "openid"),
+        ])
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    (
+        v["access_token"].as_str().unwrap().to_string(),
+        v["refresh_token"].as_str().unwrap().to_string(),
+    )
+}
+
+fn p4(runs: usize) -> Vec<Row> {
+    const N: usize = 200;
+    let idp = Idp::start();
+    let home = TestHome::new();
+    let acc = accounts_in(&home);
+    add_provider(
+        &acc,
+        idp_provider(&idp, "idp", "latchkey-public", ClientAuth::None),
+    );
+    let http = reqwest::blocking::Client::new();
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    for i in 0..N {
+        let (at, rt) = password_refresh_token(&http, &idp.issuer);
+        let entry = AccountEntry {
+            id: format!("idp-bench{i:03}"),
+            provider: "idp".into(),
+            label: None,
+            identity: Some(format!("bench{i:03}")),
+            scopes: vec!["openid".into()],
+            expires_at: Some(now + 3600),
+            status: AccountStatus::Valid,
+            kind: AccountKind::Oauth,
+            client_id: None,
+            created: now,
+            updated: now,
+            last_refresh: None,
+        };
+        let rec = TokenRecord {
+            access_token: Secret::new(at),
+            refresh_token: Some(Secret::new(rt)),
+            expires_at: Some(now + 3600),
+            token_type: "Bearer".into(),
+            scopes: vec!["openid".into()],
+            issued_at: now,
+            id_token: None,
+        };
+        acc.vault().add_account(entry, &rec).unwrap();
+    }
+    // The baseline's own 200 grants: one curl process, 200 sequential requests.
+    let curl_tokens: Vec<String> = (0..N)
+        .map(|_| password_refresh_token(&http, &idp.issuer).1)
+        .collect();
+    let curl = || {
+        let mut c = Command::new("curl");
+        c.arg("-sS");
+        for (i, rt) in curl_tokens.iter().enumerate() {
+            if i > 0 {
+                c.arg("--next");
+            }
+            c.args(["-o", "/dev/null", "-w", "%{http_code}\\n"])
+                .args([
+                    "-d",
+                    "grant_type=refresh_token",
+                    "-d",
+                    "client_id=latchkey-public",
+                ])
+                .args(["-d", &format!("refresh_token={rt}")])
+                .arg(format!("{}/oauth2/token", idp.issuer));
+        }
+        c
+    };
+    let ours = || {
+        let mut c = home.cli();
+        c.args(["refresh", "--all"]);
+        c
+    };
+    let o = curl().output().unwrap();
+    let ok = String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .filter(|l| *l == "200")
+        .count();
+    assert_eq!(ok, N, "every curl refresh succeeds");
+    let o = ours().output().unwrap();
+    let ok = String::from_utf8_lossy(&o.stderr)
+        .matches(": refreshed")
+        .count();
+    assert_eq!(ok, N, "{}", String::from_utf8_lossy(&o.stderr));
+    let (mut a, mut b) = (Vec::new(), Vec::new());
+    for _ in 0..runs {
+        a.push(time_cmd(&mut ours()));
+        b.push(time_cmd(&mut curl()));
+    }
+    assert_eq!(idp.stats()["invalid_grant"], 0);
+    let r = summary(&a).0 / summary(&b).0;
+    vec![Row {
+        id: "P4",
+        what: format!(
+            "refresh {N} accounts (`latchkey refresh --all`, {} at a time)",
+            latchkey::refresh::MAX_CONCURRENT
+        ),
+        figure: fmt_ms(&a),
+        baseline: format!("{N} sequential refreshes, one curl process: {}", fmt_ms(&b)),
+        ratio: Some(r),
+        goal: "≤ 1.0×".into(),
+        met: Some(r <= 1.0),
+    }]
+}
+
+// ---- P5: sign-in latency --------------------------------------------------------------------
+
+/// Seconds since midnight UTC of a tracing timestamp (`2026-11-28T20:00:02.167123Z`).
+fn log_time(line: &str) -> Option<f64> {
+    let ts = line.split_whitespace().next()?;
+    let t = ts.split_once('T')?.1.trim_end_matches('Z');
+    let mut it = t.split(':');
+    let h: f64 = it.next()?.parse().ok()?;
+    let m: f64 = it.next()?.parse().ok()?;
+    let s: f64 = it.next()?.parse().ok()?;
+    Some(h * 3600.0 + m * 60.0 + s)
+}
+
+fn p5(n: usize) -> Vec<Row> {
+    let idp = Idp::start();
+    let home = TestHome::new();
+    let acc = accounts_in(&home);
+    add_provider(
+        &acc,
+        idp_provider(&idp, "idp", "latchkey-public", ClientAuth::None),
+    );
+    let app = AppProcess::start(&home, &["--minimized"], &[("LATCHKEY_LOG", "info")]);
+    app.wait_log("Latchkey started", Duration::from_secs(60));
+    let mut lat = Vec::new();
+    for i in 0..n {
+        let start = rt()
+            .block_on(acc.begin_login(
+                "idp",
+                latchkey::accounts::LoginOptions {
+                    redirect: Some(latchkey::provider::RedirectKind::Scheme),
+                    ..Default::default()
+                },
+            ))
+            .unwrap();
+        let link = idp.approve(start.authorize_url.expose());
+        let since_midnight = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_secs_f64()
+            % 86400.0;
+        let st = Command::new(bin())
+            .arg(&link)
+            .env("LATCHKEY_HOME", home.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .unwrap();
+        assert!(st.success());
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let saved = loop {
+            let log = app.log_text();
+            let lines: Vec<&str> = log
+                .lines()
+                .filter(|l| l.contains("account saved"))
+                .collect();
+            if lines.len() > i {
+                break lines[i].to_string();
+            }
+            assert!(
+                Instant::now() < deadline,
+                "sign-in {i} never completed:\n{log}"
+            );
+            std::thread::sleep(Duration::from_millis(2));
+        };
+        let t1 = log_time(&saved).expect("log timestamp");
+        lat.push(((t1 - since_midnight + 86400.0) % 86400.0) * 1000.0);
+    }
+    drop(app);
+    kill_apps(home.path());
+    vec![Row {
+        id: "P5",
+        what: format!("sign-in latency: `latchkey LINK` → running app → account stored (n={n})"),
+        figure: format!(
+            "p50 {:.0} ms, p95 {:.0} ms",
+            percentile(&lat, 50.0),
+            percentile(&lat, 95.0)
+        ),
+        baseline: "—".into(),
+        ratio: None,
+        goal: "report".into(),
+        met: None,
+    }]
+}
+
+// ---- P6: binary size ------------------------------------------------------------------------
+
+fn p6(bare: Option<&Path>) -> Vec<Row> {
+    let size = |p: &Path| {
+        std::fs::metadata(p)
+            .map(|m| m.len() as f64 / 1024.0 / 1024.0)
+            .unwrap_or(0.0)
+    };
+    let desktop = size(&bin().with_file_name("latchkey-desktop"));
+    let cli = size(&bin());
+    let Some(bare) = bare else {
+        eprintln!("P6 baseline skipped: BENCH_BARE_APP is not set");
+        return Vec::new();
+    };
+    let b = size(bare);
+    vec![Row {
+        id: "P6",
+        what: format!(
+            "release binary size: latchkey-desktop (plus the `latchkey` command: {cli:.1} MiB)"
+        ),
+        figure: format!("{desktop:.1} MiB"),
+        baseline: format!("bare app: {b:.1} MiB"),
+        ratio: Some(desktop / b),
+        goal: "report".into(),
+        met: None,
+    }]
+}
