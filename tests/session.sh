@@ -3,7 +3,9 @@
 #   - fresh HOME, XDG_* dirs and LATCHKEY_HOME under one temp dir (never your real keyring),
 #   - Xvfb on a free display,
 #   - a private D-Bus session bus,
-#   - gnome-keyring-daemon with an unlocked "login" collection (password: pw).
+#   - gnome-keyring-daemon with an unlocked "login" collection (password: pw), in the foreground
+#     (its log in $LATCHKEY_SESSION_ROOT/keyring.log). Daemonized, it aborted on a GLib trap in
+#     about half the runs of the concurrency suite; in the foreground it has not.
 # Usage: tests/session.sh CMD [ARGS...]      e.g. tests/session.sh cargo test -p latchkey-e2e --test foundation
 # Everything it started is stopped when CMD ends; CMD's exit code is passed through.
 set -euo pipefail
@@ -45,8 +47,9 @@ exec 3>&1
 set +e
 dbus-run-session -- bash -c '
   set -e
-  eval "$(printf pw | gnome-keyring-daemon --replace --daemonize --unlock --components=secrets)"
-  export GNOME_KEYRING_CONTROL
+  (printf pw | gnome-keyring-daemon --replace --foreground --unlock --components=secrets >"$LATCHKEY_SESSION_ROOT/keyring.out" 2>"$LATCHKEY_SESSION_ROOT/keyring.log" &)
+  for _ in $(seq 1 50); do [ -S "$XDG_RUNTIME_DIR/keyring/control" ] && break; sleep 0.1; done
+  export GNOME_KEYRING_CONTROL="$XDG_RUNTIME_DIR/keyring"
   # The first write creates and unlocks the default "login" collection.
   for _ in $(seq 1 50); do
     if printf probe | secret-tool store --label=latchkey-session-probe purpose latchkey-session-probe 2>/dev/null; then break; fi

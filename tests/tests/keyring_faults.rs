@@ -112,7 +112,8 @@ fn a_hanging_absent_or_locked_keyring_is_a_clear_error_and_recovers() {
     // The person unlocks it (here: the daemon restarts and unlocks with the password).
     assert!(Command::new("sh")
         .arg("-c")
-        .arg("printf pw | gnome-keyring-daemon --replace --daemonize --unlock --components=secrets >/dev/null")
+        // In the foreground, as tests/session.sh starts it, for the suites that follow.
+        .arg("(printf pw | gnome-keyring-daemon --replace --foreground --unlock --components=secrets >>\"$LATCHKEY_SESSION_ROOT/keyring.log\" 2>&1 &); sleep 1")
         .status()
         .unwrap()
         .success());

@@ -189,26 +189,33 @@ fn only_reveal_returns_a_token_and_events_carry_none_s22() {
         !finished.contains("Secret") && !finished.contains("String,\n    token"),
         "login-finished carries no secret: {finished}"
     );
-    // Every emit, whitespace-normalised, sends either nothing or a LoginFinished.
+    // Events leave only through emit_event (which also logs the payload for the canary), and
+    // every call, whitespace-normalised, sends either nothing or a LoginFinished.
     let both = format!("{desktop}\n{src}");
+    let norm = |i: usize| {
+        both[i..]
+            .chars()
+            .take(120)
+            .collect::<String>()
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    let raw: Vec<String> = both.match_indices(".emit(").map(|(i, _)| norm(i)).collect();
+    assert!(
+        raw.len() == 1 && raw[0].starts_with(".emit(name, payload);"),
+        "{raw:?}"
+    );
     let emits: Vec<String> = both
-        .match_indices(".emit(")
-        .map(|(i, _)| {
-            both[i..]
-                .chars()
-                .take(120)
-                .collect::<String>()
-                .split_whitespace()
-                .collect::<Vec<_>>()
-                .join(" ")
-        })
+        .match_indices("emit_event(")
+        .map(|(i, _)| norm(i))
+        .filter(|e| !e.starts_with("emit_event<"))
         .collect();
     assert!(emits.len() >= 3, "{emits:?}");
     for e in &emits {
-        let ok = e.starts_with(".emit(EVT_ACCOUNTS_CHANGED, ())")
-            || e.starts_with(".emit( EVT_LOGIN_FINISHED, LoginFinished {")
-            || e.starts_with(".emit(EVT_LOGIN_FINISHED, LoginFinished {")
-            || e.starts_with(".emit( super::EVT_LOGIN_FINISHED, super::LoginFinished {");
+        let ok = e.starts_with("emit_event(app, EVT_ACCOUNTS_CHANGED, ())")
+            || e.starts_with("emit_event( app, EVT_LOGIN_FINISHED, LoginFinished {")
+            || e.starts_with("emit_event( app, super::EVT_LOGIN_FINISHED, super::LoginFinished {");
         assert!(
             ok,
             "an event carries something other than nothing or LoginFinished: {e}"
