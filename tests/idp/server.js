@@ -12,6 +12,13 @@
 import http from 'node:http';
 import { createHash } from 'node:crypto';
 import Provider from 'oidc-provider';
+import LRU from 'oidc-provider/lib/helpers/lru.js';
+import MemoryAdapter from 'oidc-provider/lib/adapters/memory_adapter.js';
+
+// The built-in development store forgets all but 1,000 entries; the benchmarks hold hundreds of
+// grants, so the same in-memory adapter gets a bigger store.
+const store = new LRU({ maxSize: 500000 });
+const bigMemoryAdapter = (model) => new MemoryAdapter(model, store, 0);
 
 const cfg = JSON.parse(process.env.IDP_CONFIG || '{}');
 const CANARY = 'lkCANARY';
@@ -36,6 +43,7 @@ server.listen(0, '127.0.0.1', () => {
     redirect_uris: nativeRedirects,
   };
   const provider = new Provider(issuer, {
+    adapter: bigMemoryAdapter,
     clients: [
       { client_id: 'latchkey-public', token_endpoint_auth_method: 'none', ...common },
       { client_id: 'latchkey-basic', client_secret: 'basic-secret-value', token_endpoint_auth_method: 'client_secret_basic', ...common },

@@ -9,8 +9,8 @@ use libfuzzer_sys::fuzz_target;
 fn transaction(redirect: &str) -> Transaction {
     Transaction {
         handle: "00".into(),
-        state: Secret::new("state-value".into()),
-        verifier: Secret::new("verifier-value".into()),
+        state: Secret::new("state-value"),
+        verifier: Secret::new("verifier-value"),
         provider: "idp".into(),
         issuer: Some("https://idp.example".into()),
         iss_required: true,

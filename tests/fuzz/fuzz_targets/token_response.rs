@@ -72,8 +72,8 @@ fuzz_target!(|data: &[u8]| {
         auth: ClientAuth::None,
     };
     let current = TokenRecord {
-        access_token: Secret::new("old-access".into()),
-        refresh_token: Some(Secret::new("old-refresh".into())),
+        access_token: Secret::new("old-access"),
+        refresh_token: Some(Secret::new("old-refresh")),
         expires_at: Some(1),
         token_type: "Bearer".into(),
         scopes: vec![],

@@ -80,29 +80,42 @@ fn main() {
     let bare = std::env::var_os("BENCH_BARE_APP").map(PathBuf::from);
     println!("{}", machine());
     let mut rows = Vec::new();
+    let mut add = |new: Vec<Row>| {
+        // Each result as soon as it exists, so a later failure loses nothing.
+        for r in &new {
+            eprintln!("{}", line(r));
+        }
+        rows.extend(new);
+    };
     if want("P1") {
-        rows.extend(p1(env_num("BENCH_RUNS", 20)));
+        add(p1(env_num("BENCH_RUNS", 20)));
     }
     if want("P2") {
-        rows.extend(p2(env_num("BENCH_RUNS", 20).min(12), bare.as_deref()));
+        add(p2(env_num("BENCH_RUNS", 20).min(12), bare.as_deref()));
     }
     if want("P3") {
-        rows.extend(p3(env_num("BENCH_MEM_RUNS", 10), bare.as_deref()));
+        add(p3(env_num("BENCH_MEM_RUNS", 10), bare.as_deref()));
     }
     if want("P4") {
-        rows.extend(p4(env_num("BENCH_RUNS", 20).min(10)));
+        add(p4(env_num("BENCH_RUNS", 20).min(10)));
     }
     if want("P5") {
-        rows.extend(p5(20));
+        add(p5(20));
     }
     if want("P6") {
-        rows.extend(p6(bare.as_deref()));
+        add(p6(bare.as_deref()));
     }
     println!();
     println!("| ID | Measure | Latchkey | Baseline | Ratio | Goal | Met |");
     println!("|---|---|---|---|---|---|---|");
     for r in &rows {
-        println!(
+        println!("{}", line(r));
+    }
+}
+
+fn line(r: &Row) -> String {
+    {
+        format!(
             "| {} | {} | {} | {} | {} | {} | {} |",
             r.id,
             r.what,
@@ -115,7 +128,7 @@ fn main() {
                 Some(false) => "**no**",
                 None => "—",
             }
-        );
+        )
     }
 }
 
@@ -432,7 +445,9 @@ fn password_refresh_token(http: &reqwest::blocking::Client, issuer: &str) -> (St
 }
 
 fn p4(runs: usize) -> Vec<Row> {
-    const N: usize = 200;
+    let n_accounts = env_num("BENCH_P4_ACCOUNTS", 200);
+    #[allow(non_snake_case)]
+    let N: usize = n_accounts;
     let idp = Idp::start();
     let home = TestHome::new();
     let acc = accounts_in(&home);
