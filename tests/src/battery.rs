@@ -320,6 +320,8 @@ pub fn forged_links(
     let env = [("LATCHKEY_TASKADE_BASE", idp.issuer.as_str())];
     for i in 0..cold {
         let (kind, link) = forged(i * 7 + 1, &mut rng, &ing);
+        // argv cannot carry NUL bytes: such a link can't reach this door at all.
+        let link = link.replace('\0', "%00");
         let mut app = AppProcess::start(&home, &[&link], &env);
         let t = Instant::now();
         while t.elapsed() < Duration::from_secs(30) {
@@ -341,6 +343,7 @@ pub fn forged_links(
     app.wait_log("Latchkey started", Duration::from_secs(60));
     for i in 0..forward {
         let (kind, link) = forged(i, &mut rng, &ing);
+        let link = link.replace('\0', "%00");
         let o = Command::new(bin())
             .arg(&link)
             .env("LATCHKEY_HOME", home.path())
