@@ -33,7 +33,10 @@ fuzz_target!(|data: &[u8]| {
     let _ = latchkey::link::describe(s);
     // Whatever follows a '?' or '#' is query or fragment: a secret planted there never shows
     // in the loggable description.
-    if s.contains('?') || s.contains('#') {
+    // (Inputs that already spell the marker, even with the tabs and newlines URL parsing
+    // drops, are skipped: the marker must be the only copy.)
+    let squeezed: String = s.chars().filter(|c| !matches!(c, '\t' | '\n' | '\r')).collect();
+    if (s.contains('?') || s.contains('#')) && !squeezed.contains("CANARY") {
         let planted = format!("{s}SECRETCANARY42");
         assert!(
             !latchkey::link::describe(&planted).contains("SECRETCANARY42"),

@@ -51,6 +51,12 @@ fn main() {
             "  real sign-ins completed afterwards: {}",
             r.real_sign_ins_completed
         );
+        for c in &r.changes {
+            println!("  CHANGED: {c}");
+        }
+        if r.seconds > 600.0 && !r.real_sign_ins_completed {
+            println!("  (the run took longer than a sign-in may stay pending, 10 minutes: the real sign-ins expired, as S7 requires)");
+        }
         failed |= r.token_requests != 0 || !r.unchanged || !r.real_sign_ins_completed;
     }
     if want("crash") {
