@@ -189,6 +189,20 @@ fn wait_output_unchecked(mut child: Child, limit: Duration) -> Output {
     }
 }
 
+/// The pid of this session's gnome-keyring-daemon (the newest one, after a restart).
+pub fn keyring_daemon_pid() -> u32 {
+    let uid = Command::new("id").arg("-u").output().unwrap();
+    let uid = String::from_utf8_lossy(&uid.stdout).trim().to_string();
+    let o = Command::new("pgrep")
+        .args(["-u", &uid, "-n", "gnome-keyring-d"])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&o.stdout)
+        .trim()
+        .parse()
+        .expect("the session's gnome-keyring-daemon")
+}
+
 /// Looks a Secret Service item up with `secret-tool`, proving the real store is in use.
 pub fn secret_tool_lookup(user: &str) -> Option<String> {
     // A locked or stopped keyring makes secret-tool wait for a prompt forever: bound it.

@@ -26,22 +26,6 @@ fn err(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).to_string()
 }
 
-fn keyring_pid() -> u32 {
-    let o = Command::new("pgrep")
-        .args(["-u", &unsafe_uid(), "-n", "gnome-keyring-d"])
-        .output()
-        .unwrap();
-    String::from_utf8_lossy(&o.stdout)
-        .trim()
-        .parse()
-        .expect("the session's gnome-keyring-daemon")
-}
-
-fn unsafe_uid() -> String {
-    let o = Command::new("id").arg("-u").output().unwrap();
-    String::from_utf8_lossy(&o.stdout).trim().to_string()
-}
-
 fn signal(pid: u32, sig: &str) {
     assert!(Command::new("kill")
         .args([sig, &pid.to_string()])
@@ -59,9 +43,16 @@ fn a_hanging_absent_or_locked_keyring_is_a_clear_error_and_recovers() {
     assert!(o.status.success());
     let token = String::from_utf8_lossy(&o.stdout).trim().to_string();
     let index_before = std::fs::read(home.path().join("accounts.json")).unwrap();
+    // A long-lived process (the app) keeps one connection; it must survive the daemon restart.
+    let kept = latchkey::vault::store::KeyringBackend::new().unwrap();
+    let record_key = latchkey::vault::account_key(&id);
+    let record_before = latchkey::vault::store::get(&kept, &record_key)
+        .unwrap()
+        .unwrap();
+    assert_eq!(kept.connections_opened(), 1);
 
     // Hanging: the daemon is stopped mid-session. The store worker gives up after 5 s.
-    let pid = keyring_pid();
+    let pid = keyring_daemon_pid();
     signal(pid, "-STOP");
     let (o, took) = run(&home, &idp, &["token", &id], &[]);
     signal(pid, "-CONT");
@@ -129,4 +120,10 @@ fn a_hanging_absent_or_locked_keyring_is_a_clear_error_and_recovers() {
     assert!(o.status.success(), "{}", err(&o));
     assert_eq!(String::from_utf8_lossy(&o.stdout).trim(), token);
     assert_eq!(idp.check_token(&token), 200);
+    // The kept connection died with the old daemon; the next call reconnects once.
+    let record_after = latchkey::vault::store::get(&kept, &record_key)
+        .unwrap()
+        .unwrap();
+    assert_eq!(record_after.expose(), record_before.expose());
+    assert_eq!(kept.connections_opened(), 2);
 }

@@ -61,6 +61,28 @@ fn round_trip_overwrite_and_delete_on_the_real_store() {
     assert_eq!(secret_tool_lookup(&format!("account:{id}")), None);
 }
 
+/// One Secret Service connection serves every call of a process. keyring v3 opened a new
+/// connection and key exchange per call, and that churn crashed gnome-keyring under load.
+#[test]
+fn one_secret_service_connection_serves_every_call() {
+    use latchkey::vault::store::{self, KeyringBackend, CHUNK_LIMIT};
+    let b = KeyringBackend::new().unwrap();
+    let key = format!("conn-test:{}", free_port());
+    for i in 0..20 {
+        // Every other value is chunked, so writes, sweeps and multi-item reads all go through.
+        let v = if i % 2 == 0 {
+            format!("v{i}")
+        } else {
+            "x".repeat(3000 + i)
+        };
+        store::put(&b, &key, &Secret::new(v.clone()), CHUNK_LIMIT).unwrap();
+        assert_eq!(store::get(&b, &key).unwrap().unwrap().expose(), v);
+    }
+    assert!(store::remove(&b, &key).unwrap());
+    assert!(store::get(&b, &key).unwrap().is_none());
+    assert_eq!(b.connections_opened(), 1);
+}
+
 #[test]
 fn fifty_accounts_and_an_8_kb_record_round_trip() {
     let home = TestHome::new();

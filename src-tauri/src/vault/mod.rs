@@ -2,6 +2,8 @@
 //! per-account lock that keeps two processes from refreshing one account at once.
 
 pub mod index;
+#[cfg(target_os = "linux")]
+mod secret_service;
 pub mod store;
 
 use crate::secret::Secret;

@@ -88,38 +88,44 @@ pub trait Backend: Send {
     fn describe(&self) -> String;
 }
 
-/// The OS credential store through `keyring` v3.
+/// The OS credential store: `keyring` v3 on macOS and Windows; on Linux one reused Secret
+/// Service connection (see `vault::secret_service` for why not keyring's per-call one).
 pub struct KeyringBackend {
     description: String,
+    #[cfg(target_os = "linux")]
+    session: super::secret_service::Session,
 }
 
 impl KeyringBackend {
     /// Selects the platform store and refuses one that does not persist until deleted.
     pub fn new() -> Result<Self, StoreError> {
-        // On Linux we bypass keyring's keyutils cache and talk to Secret Service directly:
-        // the cache is per login session, so a GUI and a terminal could read different
+        // On Linux we talk to Secret Service directly, never through keyring's keyutils
+        // cache: the cache is per login session, so a GUI and a terminal could read different
         // generations of a rotated refresh token, and replaying an old one kills the grant.
-        #[cfg(target_os = "linux")]
-        keyring::set_default_credential_builder(
-            keyring::secret_service::default_credential_builder(),
-        );
-        let persistence = keyring::default::default_credential_builder().persistence();
-        #[cfg(target_os = "linux")]
-        let persistence = {
-            let _ = persistence;
-            keyring::secret_service::default_credential_builder().persistence()
-        };
+        #[cfg(not(target_os = "linux"))]
         if !matches!(
-            persistence,
+            keyring::default::default_credential_builder().persistence(),
             keyring::credential::CredentialPersistence::UntilDelete
         ) {
             return Err(StoreError::NotPersistent);
         }
         Ok(KeyringBackend {
             description: platform_description(),
+            #[cfg(target_os = "linux")]
+            session: Default::default(),
         })
     }
 
+    /// How many store connections this backend has opened (Linux; 0 elsewhere, where the
+    /// platform API has no connection to keep).
+    pub fn connections_opened(&self) -> u64 {
+        #[cfg(target_os = "linux")]
+        return self.session.connections_opened();
+        #[cfg(not(target_os = "linux"))]
+        0
+    }
+
+    #[cfg(not(target_os = "linux"))]
     fn entry(key: &str) -> Result<keyring::Entry, StoreError> {
         keyring::Entry::new(SERVICE, key).map_err(classify)
     }
@@ -142,6 +148,26 @@ fn platform_description() -> String {
     }
 }
 
+#[cfg(target_os = "linux")]
+impl Backend for KeyringBackend {
+    fn get(&self, key: &str) -> Result<Option<Secret>, StoreError> {
+        self.session.get(key)
+    }
+
+    fn set(&self, key: &str, value: &Secret) -> Result<(), StoreError> {
+        self.session.set(key, value)
+    }
+
+    fn delete(&self, key: &str) -> Result<bool, StoreError> {
+        self.session.delete(key)
+    }
+
+    fn describe(&self) -> String {
+        self.description.clone()
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
 impl Backend for KeyringBackend {
     fn get(&self, key: &str) -> Result<Option<Secret>, StoreError> {
         match Self::entry(key)?.get_password() {
@@ -170,8 +196,9 @@ impl Backend for KeyringBackend {
     }
 }
 
-/// Turns a platform error into a stable class. The platform text is logged at debug level
+/// Turns a keyring error (macOS, Windows) into a stable class. The platform text is logged at debug level
 /// (it names D-Bus objects, never secrets) and never shown to the person.
+#[cfg_attr(target_os = "linux", allow(dead_code))]
 pub fn classify(e: keyring::Error) -> StoreError {
     let detail = e.to_string();
     tracing::debug!(error = %detail, "credential store error");
