@@ -89,6 +89,15 @@ pub struct LoginOptions {
     pub reauth_of: Option<String>,
 }
 
+/// The scopes a sign-in asks for: the person's, or the provider's defaults.
+fn requested_scopes(p: &ProviderSpec, opts: &LoginOptions) -> Vec<String> {
+    if opts.scopes.is_empty() {
+        p.default_scopes.clone()
+    } else {
+        opts.scopes.clone()
+    }
+}
+
 /// A started sign-in.
 pub struct LoginStart {
     /// Non-secret handle of the transaction.
@@ -462,11 +471,7 @@ impl Accounts {
             Loopback::redirect_uri,
         );
         let client = self.client_for(&p, opts.client_id.as_deref()).await?;
-        let scopes = if opts.scopes.is_empty() {
-            p.default_scopes.clone()
-        } else {
-            opts.scopes.clone()
-        };
+        let scopes = requested_scopes(&p, &opts);
         let mut begun = oauth::begin(&p, &client, &redirect, &scopes, crate::now())
             .map_err(|e| oauth_user_error(e, &p.id))?;
         begun.transaction.label = opts.label.clone();
@@ -546,20 +551,13 @@ impl Accounts {
             .await
             .map_err(|e| oauth_user_error(e, &p.id))?;
         let identity = self.identity(&p, &rec.access_token).await;
-        let explicit_client =
-            (p.client_id.as_deref() != Some(tx.client_id.as_str())).then(|| tx.client_id.clone());
-        self.save_new(
-            &p,
-            rec,
-            NewAccount {
-                identity,
-                label: tx.label.clone(),
-                reauth_of: tx.reauth_of.clone(),
-                kind: AccountKind::Oauth,
-                client_id: explicit_client,
-            },
-        )
-        .await
+        let opts = LoginOptions {
+            label: tx.label.clone(),
+            reauth_of: tx.reauth_of.clone(),
+            ..Default::default()
+        };
+        self.save_signed_in(&p, rec, identity, &tx.client_id, opts)
+            .await
     }
 
     /// Signs in through the device flow (RFC 8628), for when no browser can be opened on
@@ -581,11 +579,7 @@ impl Accounts {
             ));
         }
         let client = self.client_for(&p, opts.client_id.as_deref()).await?;
-        let scopes = if opts.scopes.is_empty() {
-            p.default_scopes.clone()
-        } else {
-            opts.scopes.clone()
-        };
+        let scopes = requested_scopes(&p, &opts);
         let http = self.http()?;
         let start = oauth::device_begin(http, &p, &client, &scopes, crate::now())
             .await
@@ -599,20 +593,8 @@ impl Accounts {
             rec.scopes = scopes;
         }
         let identity = self.identity(&p, &rec.access_token).await;
-        let explicit_client =
-            (p.client_id.as_deref() != Some(client.id.as_str())).then(|| client.id.clone());
-        self.save_new(
-            &p,
-            rec,
-            NewAccount {
-                identity,
-                label: opts.label,
-                reauth_of: opts.reauth_of,
-                kind: AccountKind::Oauth,
-                client_id: explicit_client,
-            },
-        )
-        .await
+        self.save_signed_in(&p, rec, identity, &client.id, opts)
+            .await
     }
 
     /// The provider, if password sign-in is switched on for it (S23); a clear refusal if not.
@@ -640,11 +622,7 @@ impl Accounts {
     ) -> Result<AccountView, UserError> {
         let p = self.password_provider(provider_id)?;
         let client = self.client_for(&p, opts.client_id.as_deref()).await?;
-        let scopes = if opts.scopes.is_empty() {
-            p.default_scopes.clone()
-        } else {
-            opts.scopes.clone()
-        };
+        let scopes = requested_scopes(&p, &opts);
         let rec = oauth::insecure::password_grant(
             self.http()?,
             &p,
@@ -662,10 +640,25 @@ impl Accounts {
                 .await
                 .unwrap_or_else(|| oauth::plain_text(username, 120)),
         );
+        self.save_signed_in(&p, rec, identity, &client.id, opts)
+            .await
+    }
+
+    /// Saves an OAuth sign-in (code, device or password grant). The client id is kept on the
+    /// account only when it differs from the provider's own, so a later change of the
+    /// provider's client does not strand accounts signed in with another.
+    async fn save_signed_in(
+        &self,
+        p: &ProviderSpec,
+        rec: TokenRecord,
+        identity: Option<String>,
+        client_id_used: &str,
+        opts: LoginOptions,
+    ) -> Result<AccountView, UserError> {
         let explicit_client =
-            (p.client_id.as_deref() != Some(client.id.as_str())).then(|| client.id.clone());
+            (p.client_id.as_deref() != Some(client_id_used)).then(|| client_id_used.to_string());
         self.save_new(
-            &p,
+            p,
             rec,
             NewAccount {
                 identity,
