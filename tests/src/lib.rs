@@ -128,8 +128,14 @@ impl TestHome {
 
     /// Runs the CLI with `args` and optional stdin; returns the output.
     pub fn run(&self, args: &[&str], stdin: Option<&str>) -> Output {
+        self.run_env(args, stdin, &[])
+    }
+
+    /// Runs the CLI with `args`, optional stdin and extra environment; returns the output.
+    pub fn run_env(&self, args: &[&str], stdin: Option<&str>, env: &[(&str, &str)]) -> Output {
         let mut c = self.cli();
         c.args(args)
+            .envs(env.iter().copied())
             .stdin(if stdin.is_some() {
                 Stdio::piped()
             } else {
@@ -147,7 +153,7 @@ impl TestHome {
                 .write_all(s.as_bytes())
                 .expect("write stdin");
         }
-        wait_output(child, Duration::from_secs(60))
+        wait_output(child, Duration::from_secs(90))
     }
 
     /// The index file as JSON (or Null when absent).
@@ -187,6 +193,42 @@ fn wait_output_unchecked(mut child: Child, limit: Duration) -> Output {
         }
         std::thread::sleep(Duration::from_millis(20));
     }
+}
+
+/// Runs the CLI against `idp`: the Taskade preset points there and the test browser
+/// completes browser sign-ins. Optional stdin and extra environment.
+pub fn run_against(
+    home: &TestHome,
+    idp: &Idp,
+    args: &[&str],
+    stdin: Option<&str>,
+    env: &[(&str, &str)],
+) -> Output {
+    let (browser, latchkey) = (test_browser(), bin());
+    let mut all = vec![
+        ("LATCHKEY_TASKADE_BASE", idp.issuer.as_str()),
+        ("LATCHKEY_BROWSER", browser.to_str().expect("utf-8 path")),
+        ("LATCHKEY_BIN", latchkey.to_str().expect("utf-8 path")),
+    ];
+    all.extend_from_slice(env);
+    home.run_env(args, stdin, &all)
+}
+
+/// [`run_against`] with no stdin, and how long it took.
+pub fn run_timed(
+    home: &TestHome,
+    idp: &Idp,
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> (Output, Duration) {
+    let t = Instant::now();
+    let o = run_against(home, idp, args, None, env);
+    (o, t.elapsed())
+}
+
+/// A command's stderr as text.
+pub fn stderr_of(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).to_string()
 }
 
 /// The pid of this session's gnome-keyring-daemon (the newest one, after a restart).

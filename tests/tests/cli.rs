@@ -5,33 +5,13 @@ use std::io::Write;
 use std::process::{Output, Stdio};
 use std::time::{Duration, Instant};
 
-/// Runs the CLI with the Taskade preset pointed at `idp` and the test browser as browser.
+/// Runs the CLI against `idp` with optional stdin.
 fn run(home: &TestHome, idp: &Idp, args: &[&str], stdin: Option<&str>) -> Output {
-    let mut c = home.cli();
-    c.env("LATCHKEY_TASKADE_BASE", &idp.issuer)
-        .env("LATCHKEY_BROWSER", test_browser())
-        .env("LATCHKEY_BIN", bin())
-        .args(args)
-        .stdin(if stdin.is_some() {
-            Stdio::piped()
-        } else {
-            Stdio::null()
-        })
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut child = c.spawn().expect("spawn");
-    if let Some(s) = stdin {
-        child.stdin.take().unwrap().write_all(s.as_bytes()).unwrap();
-    }
-    wait_output(child, Duration::from_secs(60))
+    run_against(home, idp, args, stdin, &[])
 }
 
 fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).trim().to_string()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).to_string()
 }
 
 #[test]
@@ -54,7 +34,7 @@ fn one_click_taskade_login_registers_once_and_prints_the_account_id() {
     assert_eq!(again, id);
     assert_eq!(idp.stats()["registrations"], 1);
     let token = run(&home, &idp, &["token", &id], None);
-    assert!(token.status.success(), "{}", stderr(&token));
+    assert!(token.status.success(), "{}", stderr_of(&token));
     let t = stdout(&token);
     assert_eq!(idp.check_token(&t), 200);
     assert_eq!(
@@ -100,7 +80,7 @@ fn personal_token_comes_from_stdin_and_never_from_argv() {
         .write_all(pat.as_bytes())
         .unwrap();
     let o = wait_output(child, Duration::from_secs(30));
-    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(o.status.success(), "{}", stderr_of(&o));
     let id = stdout(&o);
     let index = std::fs::read_to_string(home.path().join("accounts.json")).unwrap();
     assert!(!index.contains(pat), "the token is not in the index");
@@ -117,12 +97,12 @@ fn personal_token_comes_from_stdin_and_never_from_argv() {
     );
     assert_eq!(bad.status.code(), Some(1));
     assert!(
-        stderr(&bad).contains("Taskade did not accept this token"),
+        stderr_of(&bad).contains("Taskade did not accept this token"),
         "{}",
-        stderr(&bad)
+        stderr_of(&bad)
     );
-    assert!(stderr(&bad).contains("Settings → API"));
-    assert!(!stderr(&bad).contains("tskdp_not_valid"));
+    assert!(stderr_of(&bad).contains("Settings → API"));
+    assert!(!stderr_of(&bad).contains("tskdp_not_valid"));
     assert_eq!(home.index()["accounts"].as_array().unwrap().len(), 1);
 }
 
@@ -137,7 +117,7 @@ fn exit_codes_follow_the_documented_classes() {
     // 1: usage, unknown account.
     let o = run(&home, &idp, &["token", "nobody"], None);
     assert_eq!(o.status.code(), Some(1));
-    assert!(stderr(&o).contains("latchkey list"), "{}", stderr(&o));
+    assert!(stderr_of(&o).contains("latchkey list"), "{}", stderr_of(&o));
     // 3: credential store unavailable (no D-Bus session), within the timeout.
     let started = Instant::now();
     let mut c = home.cli();
@@ -146,9 +126,9 @@ fn exit_codes_follow_the_documented_classes() {
         .args(["token", &id])
         .output()
         .unwrap();
-    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    assert_eq!(o.status.code(), Some(3), "{}", stderr_of(&o));
     assert!(started.elapsed() < Duration::from_secs(15));
-    let e = stderr(&o);
+    let e = stderr_of(&o);
     assert!(
         e.contains("credential store") && e.contains("keyring"),
         "{e}"
@@ -168,11 +148,11 @@ fn exit_codes_follow_the_documented_classes() {
         .args(["token", &id])
         .output()
         .unwrap();
-    assert_eq!(o.status.code(), Some(4), "{}", stderr(&o));
+    assert_eq!(o.status.code(), Some(4), "{}", stderr_of(&o));
     assert!(
-        stderr(&o).contains("Check your internet connection"),
+        stderr_of(&o).contains("Check your internet connection"),
         "{}",
-        stderr(&o)
+        stderr_of(&o)
     );
 }
 
@@ -204,12 +184,12 @@ fn needs_sign_in_exits_2_with_the_login_command() {
         .unwrap();
     std::thread::sleep(Duration::from_secs(3));
     let o = run(&home, &idp, &["token", &id], None);
-    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert_eq!(o.status.code(), Some(2), "{}", stderr_of(&o));
     assert!(
-        stderr(&o).contains("run: latchkey login taskade")
-            || stderr(&o).contains("Run: latchkey login taskade"),
+        stderr_of(&o).contains("run: latchkey login taskade")
+            || stderr_of(&o).contains("Run: latchkey login taskade"),
         "{}",
-        stderr(&o)
+        stderr_of(&o)
     );
     let st = run(&home, &idp, &["status", &id], None);
     assert_eq!(st.status.code(), Some(2));
@@ -249,7 +229,7 @@ fn api_calls_the_provider_and_refuses_other_hosts_s11() {
     let home = TestHome::new();
     let id = cli_login(&home, &idp);
     let o = run(&home, &idp, &["api", &id, "workspaces"], None);
-    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(o.status.success(), "{}", stderr_of(&o));
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v["items"][0]["name"], "Home");
     let o = run(&home, &idp, &["api", &id, "-i", "me/projects"], None);
@@ -262,9 +242,9 @@ fn api_calls_the_provider_and_refuses_other_hosts_s11() {
     );
     assert_eq!(o.status.code(), Some(1));
     assert!(
-        stderr(&o).contains("only sends your Taskade token to Taskade's own API"),
+        stderr_of(&o).contains("only sends your Taskade token to Taskade's own API"),
         "{}",
-        stderr(&o)
+        stderr_of(&o)
     );
 }
 
@@ -275,11 +255,11 @@ fn logout_revokes_and_wipes_s17() {
     let id = cli_login(&home, &idp);
     let t = stdout(&run(&home, &idp, &["token", &id], None));
     let o = run(&home, &idp, &["logout", &id], None);
-    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(o.status.success(), "{}", stderr_of(&o));
     assert!(
-        stderr(&o).contains("Signed out at the provider"),
+        stderr_of(&o).contains("Signed out at the provider"),
         "{}",
-        stderr(&o)
+        stderr_of(&o)
     );
     assert_eq!(idp.check_token(&t), 401);
     assert_eq!(secret_tool_lookup(&format!("account:{id}")), None);
@@ -317,15 +297,15 @@ fn provider_add_discovers_endpoints_from_an_issuer() {
         ],
         None,
     );
-    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(o.status.success(), "{}", stderr_of(&o));
     let p = &home.index()["providers"][0];
     assert_eq!(p["token_url"], format!("{}/oauth2/token", idp.issuer));
     assert_eq!(p["iss_required"], true);
     let o = run(&home, &idp, &["login", "corp"], None);
-    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(o.status.success(), "{}", stderr_of(&o));
     let o = run(&home, &idp, &["provider", "remove", "corp"], None);
     assert_eq!(o.status.code(), Some(1), "in use");
-    assert!(stderr(&o).contains("latchkey logout"));
+    assert!(stderr_of(&o).contains("latchkey logout"));
     let bad = run(
         &home,
         &idp,
@@ -341,7 +321,11 @@ fn provider_add_discovers_endpoints_from_an_issuer() {
         None,
     );
     assert_eq!(bad.status.code(), Some(1));
-    assert!(stderr(&bad).contains("https"), "S20: {}", stderr(&bad));
+    assert!(
+        stderr_of(&bad).contains("https"),
+        "S20: {}",
+        stderr_of(&bad)
+    );
 }
 
 /// Over SSH or on a server there is no browser to open: with no display and no browser
@@ -366,7 +350,7 @@ fn login_without_a_browser_falls_back_to_the_device_flow() {
         ],
         None,
     );
-    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(o.status.success(), "{}", stderr_of(&o));
     assert_eq!(
         home.index()["providers"][0]["device_url"],
         format!("{}/oauth2/device", idp.issuer),
@@ -401,7 +385,7 @@ fn login_without_a_browser_falls_back_to_the_device_flow() {
         let done = approve_device(&page, &code);
         assert!(done.contains("Sign-in Success"));
         let o = wait_output(child, Duration::from_secs(60));
-        assert!(o.status.success(), "{seen}{}", stderr(&o));
+        assert!(o.status.success(), "{seen}{}", stderr_of(&o));
         let id = stdout(&o);
         assert!(id.starts_with("corp-"), "{id}");
         let t = run(&home, &idp, &["token", &id], None);
@@ -409,7 +393,7 @@ fn login_without_a_browser_falls_back_to_the_device_flow() {
     }
     let o = run(&home, &idp, &["login", "taskade", "--device"], None);
     assert_eq!(o.status.code(), Some(1));
-    assert!(stderr(&o).contains("--no-browser"), "{}", stderr(&o));
+    assert!(stderr_of(&o).contains("--no-browser"), "{}", stderr_of(&o));
 }
 
 /// S23: the password grant exists only behind `provider add --insecure-password-grant`.
@@ -435,11 +419,11 @@ fn password_sign_in_only_behind_the_insecure_switch_s23() {
             args.push("--insecure-password-grant");
         }
         let o = run(&home, &idp, &args, None);
-        assert!(o.status.success(), "{}", stderr(&o));
+        assert!(o.status.success(), "{}", stderr_of(&o));
         o
     };
     let o = add("legacy", true);
-    assert!(stderr(&o).contains("insecure"), "{}", stderr(&o));
+    assert!(stderr_of(&o).contains("insecure"), "{}", stderr_of(&o));
     add("modern", false);
     for provider in ["modern", "taskade"] {
         let o = run(
@@ -448,11 +432,11 @@ fn password_sign_in_only_behind_the_insecure_switch_s23() {
             &["login", provider, "--username", "alice"],
             Some("wonderland\n"),
         );
-        assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+        assert_eq!(o.status.code(), Some(1), "{}", stderr_of(&o));
         assert!(
-            stderr(&o).contains("--insecure-password-grant"),
+            stderr_of(&o).contains("--insecure-password-grant"),
             "{}",
-            stderr(&o)
+            stderr_of(&o)
         );
     }
     assert_eq!(
@@ -467,11 +451,11 @@ fn password_sign_in_only_behind_the_insecure_switch_s23() {
         &["login", "legacy", "--username", "alice"],
         Some("not-the-password\n"),
     );
-    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert_eq!(o.status.code(), Some(2), "{}", stderr_of(&o));
     assert!(
-        stderr(&o).contains("wrong username or password"),
+        stderr_of(&o).contains("wrong username or password"),
         "{}",
-        stderr(&o)
+        stderr_of(&o)
     );
 
     let o = run(
@@ -480,13 +464,13 @@ fn password_sign_in_only_behind_the_insecure_switch_s23() {
         &["login", "legacy", "--username", "alice"],
         Some("wonderland\n"),
     );
-    assert!(o.status.success(), "{}", stderr(&o));
-    assert!(stderr(&o).contains("Warning"), "{}", stderr(&o));
+    assert!(o.status.success(), "{}", stderr_of(&o));
+    assert!(stderr_of(&o).contains("Warning"), "{}", stderr_of(&o));
     let id = stdout(&o);
     let t = run(&home, &idp, &["token", &id], None);
     assert_eq!(idp.check_token(&stdout(&t)), 200);
     let r = run(&home, &idp, &["refresh", &id], None);
-    assert!(r.status.success(), "{}", stderr(&r));
+    assert!(r.status.success(), "{}", stderr_of(&r));
     let index = std::fs::read_to_string(home.path().join("accounts.json")).unwrap();
     assert!(!index.contains("wonderland"));
     let stored = secret_tool_lookup(&format!("account:{id}")).unwrap();

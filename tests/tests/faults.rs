@@ -4,29 +4,7 @@
 //! The keyring faults are in `keyring_faults.rs`.
 
 use latchkey_e2e::*;
-use std::process::{Output, Stdio};
-use std::time::{Duration, Instant};
-
-fn run(home: &TestHome, idp: &Idp, args: &[&str], env: &[(&str, &str)]) -> (Output, Duration) {
-    let mut c = home.cli();
-    c.env("LATCHKEY_TASKADE_BASE", &idp.issuer)
-        .env("LATCHKEY_BROWSER", test_browser())
-        .env("LATCHKEY_BIN", bin())
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    for (k, v) in env {
-        c.env(k, v);
-    }
-    let t = Instant::now();
-    let o = wait_output(c.spawn().unwrap(), Duration::from_secs(90));
-    (o, t.elapsed())
-}
-
-fn err(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).to_string()
-}
+use std::time::Duration;
 
 /// Every file under the data folder, concatenated, to look for secrets in.
 fn disk(home: &TestHome) -> String {
@@ -103,15 +81,15 @@ fn a_broken_provider_keeps_the_tokens_and_recovers() {
         std::thread::sleep(Duration::from_millis(2500));
         let before = record(&id);
         idp.set_mode(mode.clone());
-        let (o, took) = run(&home, &idp, &["token", &id], env);
-        assert_eq!(o.status.code(), Some(4), "{name}: {}", err(&o));
-        let e = err(&o);
+        let (o, took) = run_timed(&home, &idp, &["token", &id], env);
+        assert_eq!(o.status.code(), Some(4), "{name}: {}", stderr_of(&o));
+        let e = stderr_of(&o);
         assert_eq!(e.trim().lines().count(), 1, "{name}: one line: {e}");
         assert!(e.contains(words), "{name}: {e}");
         assert!(o.stdout.is_empty(), "{name}: no token printed");
         assert!(took < Duration::from_secs(20), "{name} took {took:?}");
         assert_eq!(record(&id), before, "{name}: the stored tokens are kept");
-        let (st, _) = run(&home, &idp, &["status", &id, "--json"], &[]);
+        let (st, _) = run_timed(&home, &idp, &["status", &id, "--json"], &[]);
         let v: serde_json::Value = serde_json::from_slice(&st.stdout).unwrap();
         assert_ne!(v[0]["status"], "needs_sign_in", "{name}: {v}");
         let on_disk = disk(&home);
@@ -131,8 +109,12 @@ fn a_broken_provider_keeps_the_tokens_and_recovers() {
         );
         // Recovery: the fault goes away, the next call refreshes.
         idp.set_mode(serde_json::json!({"tokenDelayMs": 0, "tokenStatus": 0, "tokenFault": ""}));
-        let (ok, _) = run(&home, &idp, &["token", &id], &[]);
-        assert!(ok.status.success(), "{name}: no recovery: {}", err(&ok));
+        let (ok, _) = run_timed(&home, &idp, &["token", &id], &[]);
+        assert!(
+            ok.status.success(),
+            "{name}: no recovery: {}",
+            stderr_of(&ok)
+        );
         let token = String::from_utf8_lossy(&ok.stdout).trim().to_string();
         assert_eq!(idp.check_token(&token), 200, "{name}");
         assert_ne!(

@@ -4,27 +4,8 @@
 //! and everything works again afterwards.
 
 use latchkey_e2e::*;
-use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant};
-
-fn run(home: &TestHome, idp: &Idp, args: &[&str], env: &[(&str, &str)]) -> (Output, Duration) {
-    let mut c = home.cli();
-    c.env("LATCHKEY_TASKADE_BASE", &idp.issuer)
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    for (k, v) in env {
-        c.env(k, v);
-    }
-    let t = Instant::now();
-    let o = wait_output(c.spawn().unwrap(), Duration::from_secs(90));
-    (o, t.elapsed())
-}
-
-fn err(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).to_string()
-}
+use std::process::Command;
+use std::time::Duration;
 
 fn signal(pid: u32, sig: &str) {
     assert!(Command::new("kill")
@@ -39,7 +20,7 @@ fn a_hanging_absent_or_locked_keyring_is_a_clear_error_and_recovers() {
     let idp = Idp::start();
     let home = TestHome::new();
     let id = cli_login(&home, &idp);
-    let (o, _) = run(&home, &idp, &["token", &id], &[]);
+    let (o, _) = run_timed(&home, &idp, &["token", &id], &[]);
     assert!(o.status.success());
     let token = String::from_utf8_lossy(&o.stdout).trim().to_string();
     let index_before = std::fs::read(home.path().join("accounts.json")).unwrap();
@@ -54,11 +35,11 @@ fn a_hanging_absent_or_locked_keyring_is_a_clear_error_and_recovers() {
     // Hanging: the daemon is stopped mid-session. The store worker gives up after 5 s.
     let pid = keyring_daemon_pid();
     signal(pid, "-STOP");
-    let (o, took) = run(&home, &idp, &["token", &id], &[]);
+    let (o, took) = run_timed(&home, &idp, &["token", &id], &[]);
     signal(pid, "-CONT");
-    assert_eq!(o.status.code(), Some(3), "{}", err(&o));
+    assert_eq!(o.status.code(), Some(3), "{}", stderr_of(&o));
     assert!(took < Duration::from_secs(15), "gave up after {took:?}");
-    let e = err(&o);
+    let e = stderr_of(&o);
     assert_eq!(e.trim().lines().count(), 1, "{e}");
     assert!(
         e.to_lowercase().contains("keyring") || e.contains("credential store"),
@@ -67,14 +48,14 @@ fn a_hanging_absent_or_locked_keyring_is_a_clear_error_and_recovers() {
     assert!(!e.contains(&token));
 
     // Absent: no session bus at all (a bare SSH login).
-    let (o, _) = run(
+    let (o, _) = run_timed(
         &home,
         &idp,
         &["token", &id],
         &[("DBUS_SESSION_BUS_ADDRESS", "unix:path=/nonexistent/bus")],
     );
-    assert_eq!(o.status.code(), Some(3), "{}", err(&o));
-    assert_eq!(err(&o).trim().lines().count(), 1, "{}", err(&o));
+    assert_eq!(o.status.code(), Some(3), "{}", stderr_of(&o));
+    assert_eq!(stderr_of(&o).trim().lines().count(), 1, "{}", stderr_of(&o));
 
     // Locked: the collection is locked and no unlock prompt can be shown here. A locked
     // store makes Secret Service clients wait for a prompt; the worker gives up after 5 s.
@@ -96,10 +77,10 @@ fn a_hanging_absent_or_locked_keyring_is_a_clear_error_and_recovers() {
         String::from_utf8_lossy(&o.stdout).contains("/collection/login"),
         "{o:?}"
     );
-    let (o, took) = run(&home, &idp, &["token", &id], &[]);
-    assert_eq!(o.status.code(), Some(3), "{}", err(&o));
+    let (o, took) = run_timed(&home, &idp, &["token", &id], &[]);
+    assert_eq!(o.status.code(), Some(3), "{}", stderr_of(&o));
     assert!(took < Duration::from_secs(15), "took {took:?}");
-    assert_eq!(err(&o).trim().lines().count(), 1, "{}", err(&o));
+    assert_eq!(stderr_of(&o).trim().lines().count(), 1, "{}", stderr_of(&o));
     // The person unlocks it (here: the daemon restarts and unlocks with the password).
     assert!(Command::new("sh")
         .arg("-c")
@@ -116,8 +97,8 @@ fn a_hanging_absent_or_locked_keyring_is_a_clear_error_and_recovers() {
         index_before
     );
     assert!(canary_hits(home.path()).is_empty());
-    let (o, _) = run(&home, &idp, &["token", &id], &[]);
-    assert!(o.status.success(), "{}", err(&o));
+    let (o, _) = run_timed(&home, &idp, &["token", &id], &[]);
+    assert!(o.status.success(), "{}", stderr_of(&o));
     assert_eq!(String::from_utf8_lossy(&o.stdout).trim(), token);
     assert_eq!(idp.check_token(&token), 200);
     // The kept connection died with the old daemon; the next call reconnects once.
