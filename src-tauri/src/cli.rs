@@ -229,12 +229,21 @@ pub fn main(args: Vec<OsString>) -> i32 {
                     }
                 }
                 _ => {
+                    // The first paragraph, on one line: clap lists missing arguments on
+                    // the lines under its first.
                     let rendered = e.render().to_string();
                     let first = rendered
                         .lines()
-                        .next()
-                        .unwrap_or("invalid arguments")
-                        .trim_start_matches("error: ");
+                        .take_while(|l| !l.trim().is_empty())
+                        .map(str::trim)
+                        .collect::<Vec<_>>()
+                        .join(" ");
+                    let first = first.trim_start_matches("error: ");
+                    let first = if first.is_empty() {
+                        "invalid arguments"
+                    } else {
+                        first
+                    };
                     eprintln!(
                         "latchkey: {} (run `latchkey --help` for usage)",
                         redact_quoted(first)
