@@ -390,11 +390,16 @@ impl Accounts {
         p: &ProviderSpec,
         explicit: Option<&str>,
     ) -> Result<ClientConfig, UserError> {
-        let secret = {
-            let key = vault::client_secret_key(&p.id);
-            self.blocking(move |v| v.get_secret(&key)).await?
-        };
         if let Some(id) = explicit.map(str::to_string).or_else(|| p.client_id.clone()) {
+            let key = vault::client_secret_key(&p.id, &id);
+            let legacy = (p.client_id.as_deref() == Some(id.as_str()))
+                .then(|| vault::legacy_client_secret_key(&p.id));
+            let secret = self
+                .blocking(move |v| match v.get_secret(&key)? {
+                    Some(s) => Ok(Some(s)),
+                    None => legacy.map_or(Ok(None), |l| v.get_secret(&l)),
+                })
+                .await?;
             let auth = if secret.is_some() && p.client_auth == ClientAuth::None {
                 ClientAuth::ClientSecretPost
             } else {
@@ -1028,6 +1033,21 @@ impl Accounts {
         };
         let key = id.to_string();
         self.blocking(move |v| v.remove_account(&key)).await?;
+        // A machine account's client secret goes with its last account, unless it is the
+        // provider's own client.
+        if let (AccountKind::ClientCredentials, Some(client_id)) = (entry.kind, &entry.client_id) {
+            let idx = self.vault.index()?;
+            let still_used =
+                idx.accounts.iter().any(|a| {
+                    a.provider == entry.provider && a.client_id.as_ref() == Some(client_id)
+                }) || self
+                    .provider(&entry.provider)
+                    .is_ok_and(|p| p.client_id.as_ref() == Some(client_id));
+            if !still_used {
+                let key = vault::client_secret_key(&entry.provider, client_id);
+                self.blocking(move |v| v.delete_secret(&key)).await?;
+            }
+        }
         let summary = match &revocation {
             Revocation::Revoked => "Signed out at the provider and removed from this computer.".to_string(),
             Revocation::NotSupported => "Removed from this computer. The provider offers no way to revoke tokens remotely; revoke access in its settings if you want.".to_string(),
@@ -1187,7 +1207,7 @@ impl Accounts {
         let rec = oauth::client_credentials(self.http()?, &p, &client, &scopes, crate::now())
             .await
             .map_err(|e| oauth_user_error(e, &p.id))?;
-        let key = vault::client_secret_key(&p.id);
+        let key = vault::client_secret_key(&p.id, client_id);
         self.blocking(move |v| v.put_secret(&key, &secret)).await?;
         let who = NewAccount {
             identity: Some(client_id.to_string()),
@@ -1331,14 +1351,15 @@ impl Accounts {
         redirect: RedirectKind,
     ) -> Result<(), UserError> {
         let mut p = self.provider(provider_id)?;
-        p.client_id = Some(client_id.trim().to_string());
+        let client_id = client_id.trim().to_string();
+        p.client_id = Some(client_id.clone());
         p.redirect = redirect;
         p.client_auth = if secret.is_some() {
             ClientAuth::ClientSecretPost
         } else {
             ClientAuth::None
         };
-        let key = vault::client_secret_key(provider_id);
+        let key = vault::client_secret_key(provider_id, &client_id);
         self.blocking(move |v| {
             match &secret {
                 Some(s) => v.put_secret(&key, s)?,

@@ -152,7 +152,7 @@ struct ProviderAdd {
     #[arg(long)]
     client_id: Option<String>,
     /// Read your OAuth app's client secret from stdin (kept in the credential store).
-    #[arg(long)]
+    #[arg(long, requires = "client_id")]
     client_secret_stdin: bool,
     /// Default scope (repeatable).
     #[arg(long = "scope")]
@@ -510,10 +510,10 @@ fn provider_add(a: ProviderAdd) -> Result<i32, UserError> {
             }
         }
     }
-    if let Some(s) = &secret {
+    if let (Some(s), Some(client_id)) = (&secret, &p.client_id) {
         accounts
             .vault()
-            .put_secret(&crate::vault::client_secret_key(&p.id), s)?;
+            .put_secret(&crate::vault::client_secret_key(&p.id, client_id), s)?;
     }
     let id = p.id.clone();
     accounts.vault().update_index(|idx| {
@@ -543,9 +543,19 @@ fn provider_remove(id: &str) -> Result<i32, UserError> {
             ExitClass::Other,
         ));
     }
+    let own_client = idx
+        .providers
+        .iter()
+        .find(|p| p.id == id)
+        .and_then(|p| p.client_id.clone());
+    if let Some(client_id) = own_client {
+        accounts
+            .vault()
+            .delete_secret(&crate::vault::client_secret_key(id, &client_id))?;
+    }
     accounts
         .vault()
-        .delete_secret(&crate::vault::client_secret_key(id))?;
+        .delete_secret(&crate::vault::legacy_client_secret_key(id))?;
     accounts.vault().update_index(|idx| {
         idx.providers.retain(|p| p.id != id);
         idx.registrations.remove(id);

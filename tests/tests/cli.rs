@@ -306,6 +306,28 @@ fn provider_add_discovers_endpoints_from_an_issuer() {
     let o = run(&home, &idp, &["provider", "remove", "corp"], None);
     assert_eq!(o.status.code(), Some(1), "in use");
     assert!(stderr_of(&o).contains("latchkey logout"));
+    // A confidential client: its secret comes from stdin, is kept for that client only, and
+    // goes when the provider does.
+    let add = |id: &str, client: Option<&str>| {
+        let mut args = vec!["provider", "add", id, "--issuer", idp.issuer.as_str()];
+        args.extend(client.map(|c| ["--client-id", c]).into_iter().flatten());
+        args.push("--client-secret-stdin");
+        run(&home, &idp, &args, Some("basic-secret-value\n"))
+    };
+    let o = add("nosecretclient", None);
+    assert!(!o.status.success());
+    assert!(stderr_of(&o).contains("--client-id"), "{}", stderr_of(&o));
+    let o = add("corp2", Some("latchkey-basic"));
+    assert!(o.status.success(), "{}", stderr_of(&o));
+    assert!(secret_tool_lookup("client-secret:corp2:latchkey-basic")
+        .is_some_and(|s| s.trim_end().ends_with("basic-secret-value")));
+    let o = run(&home, &idp, &["login", "corp2"], None);
+    assert!(o.status.success(), "basic auth sign-in: {}", stderr_of(&o));
+    let o = run(&home, &idp, &["logout", stdout(&o).as_str()], None);
+    assert!(o.status.success(), "{}", stderr_of(&o));
+    let o = run(&home, &idp, &["provider", "remove", "corp2"], None);
+    assert!(o.status.success(), "{}", stderr_of(&o));
+    assert!(secret_tool_lookup("client-secret:corp2:latchkey-basic").is_none());
     let bad = run(
         &home,
         &idp,

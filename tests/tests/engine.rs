@@ -72,7 +72,7 @@ fn confidential_clients_authenticate_with_basic_and_post_s2() {
         let (home, acc) = setup(&idp, client, auth);
         acc.vault()
             .put_secret(
-                &latchkey::vault::client_secret_key("idp"),
+                &latchkey::vault::client_secret_key("idp", client),
                 &latchkey::secret::Secret::new(secret),
             )
             .unwrap();
@@ -85,9 +85,10 @@ fn confidential_clients_authenticate_with_basic_and_post_s2() {
             !index.contains(secret),
             "S2: a user-entered client secret is never in the index"
         );
-        assert!(secret_tool_lookup("client-secret:idp").is_some_and(|s| s.contains(secret)));
+        assert!(secret_tool_lookup(&format!("client-secret:idp:{client}"))
+            .is_some_and(|s| s.contains(secret)));
         acc.vault()
-            .delete_secret(&latchkey::vault::client_secret_key("idp"))
+            .delete_secret(&latchkey::vault::client_secret_key("idp", client))
             .unwrap();
     }
 }
@@ -450,6 +451,15 @@ fn client_credentials_account_gets_a_working_token() {
         "a new token is fetched instead of a refresh"
     );
     assert_eq!(idp.check_token(next.expose()), 200);
+    // The machine's secret belongs to its client only: the provider's public client still
+    // signs in without a secret, which the IdP would refuse.
+    let signed_in = rt().block_on(acc.complete_login(&scheme_login(&acc, &idp)));
+    assert!(signed_in.is_ok(), "{:?}", signed_in.err());
+    // Removing the machine account takes its client secret with it.
+    let key = latchkey::vault::client_secret_key("idp", "latchkey-machine");
+    assert!(acc.vault().get_secret(&key).unwrap().is_some());
+    rt().block_on(acc.remove(&view.id)).unwrap();
+    assert!(acc.vault().get_secret(&key).unwrap().is_none());
 }
 
 #[test]

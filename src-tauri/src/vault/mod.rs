@@ -96,8 +96,16 @@ pub fn account_key(id: &str) -> String {
     format!("account:{id}")
 }
 
-/// Key of a user-entered client secret for a provider.
-pub fn client_secret_key(provider: &str) -> String {
+/// Key of a user-entered client secret: it belongs to one client of one provider, so two
+/// clients (a sign-in client and a machine account's, or two data folders' providers of the
+/// same id) never read each other's secret.
+pub fn client_secret_key(provider: &str, client_id: &str) -> String {
+    format!("client-secret:{provider}:{client_id}")
+}
+
+/// Where versions before 0.1 kept a provider's client secret (one per provider); read as a
+/// fallback for the provider's own client.
+pub fn legacy_client_secret_key(provider: &str) -> String {
     format!("client-secret:{provider}")
 }
 
