@@ -169,6 +169,24 @@ pub struct ForgedReport {
     pub seconds: f64,
 }
 
+impl ForgedReport {
+    /// Adds another round's figures to these.
+    pub fn add(&mut self, round: ForgedReport) {
+        for (door, n) in round.delivered {
+            *self.delivered.entry(door).or_default() += n;
+        }
+        for (kind, n) in round.kinds {
+            *self.kinds.entry(kind).or_default() += n;
+        }
+        self.refused_at_the_door += round.refused_at_the_door;
+        self.token_requests += round.token_requests;
+        self.unchanged &= round.unchanged;
+        self.changes.extend(round.changes);
+        self.real_sign_ins_completed &= round.real_sign_ins_completed;
+        self.seconds += round.seconds;
+    }
+}
+
 /// Sends `link` to the loopback listener as a browser would (raw HTTP/1.1, one connection).
 fn to_loopback(port: u16, link: &str) {
     let path = match link.split_once('?') {
