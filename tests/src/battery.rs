@@ -259,8 +259,8 @@ pub fn forged_links(
     };
     // The real sign-ins that must survive: one for the app (scheme link), one on the
     // command line's loopback listener.
+    // Approved only after the forged links: the IdP's authorization code lives 60 s.
     let real = rt().block_on(acc.begin_login("idp", scheme)).unwrap();
-    let real_link = idp.approve(real.authorize_url.expose());
     // Its own data folder, so killing the app between cold starts never touches it.
     let cli_home = TestHome::new();
     let mut login = cli_home.cli();
@@ -407,6 +407,7 @@ pub fn forged_links(
 
     // The real sign-ins still complete: the app through its link, the CLI through loopback.
     let saved_before = app.log_text().matches("account saved").count();
+    let real_link = idp.approve(real.authorize_url.expose());
     let st = Command::new(bin())
         .arg(&real_link)
         .env("LATCHKEY_HOME", home.path())
