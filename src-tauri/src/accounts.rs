@@ -941,7 +941,7 @@ impl Accounts {
                 let scopes = rec.scopes.clone();
                 self.blocking(move |v| {
                     v.write_record(&key, &rec)?;
-                    v.update_index(|idx| {
+                    v.update_index_batched(move |idx| {
                         if let Some(a) = idx.account_mut(&key) {
                             a.expires_at = expires;
                             a.scopes = scopes;
@@ -962,7 +962,7 @@ impl Accounts {
             RefreshOutcome::NeedsSignIn(e) => {
                 let detail = e.to_string();
                 self.blocking(move |v| {
-                    v.update_index(|idx| {
+                    v.update_index_batched(move |idx| {
                         if let Some(a) = idx.account_mut(&key) {
                             a.status = AccountStatus::NeedsSignIn;
                             a.updated = now;
@@ -988,7 +988,7 @@ impl Accounts {
                     AccountStatus::Valid
                 };
                 self.blocking(move |v| {
-                    v.update_index(|idx| {
+                    v.update_index_batched(move |idx| {
                         if let Some(a) = idx.account_mut(&key) {
                             a.status = status;
                             a.updated = now;

@@ -114,11 +114,41 @@ pub fn pending_key(handle: &str) -> String {
     format!("pending:{handle}")
 }
 
+/// An index update waiting for the next batched write, and where its outcome goes.
+type IndexJob = (
+    Box<dyn FnOnce(&mut Index) + Send>,
+    std::sync::mpsc::Sender<Result<(), VaultError>>,
+);
+
 /// The vault. Cheap to share behind an `Arc`.
 pub struct Vault {
     dir: PathBuf,
     worker: Worker,
     account_mutexes: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    index_queue: Mutex<Vec<IndexJob>>,
+    index_writer: Mutex<()>,
+    index_writes: std::sync::atomic::AtomicU64,
+}
+
+/// The same error again, for every update of a batch whose write failed.
+fn duplicate(e: &VaultError) -> VaultError {
+    match e {
+        VaultError::Store(s) => VaultError::Store(s.clone()),
+        VaultError::Index(IndexError::NewerSchema { found }) => {
+            VaultError::Index(IndexError::NewerSchema { found: *found })
+        }
+        VaultError::Index(IndexError::Io {
+            action,
+            path,
+            source,
+        }) => VaultError::Index(IndexError::Io {
+            action,
+            path: path.clone(),
+            source: std::io::Error::new(source.kind(), source.to_string()),
+        }),
+        VaultError::LockTimeout => VaultError::LockTimeout,
+        VaultError::BadRecord => VaultError::BadRecord,
+    }
 }
 
 impl Vault {
@@ -143,6 +173,9 @@ impl Vault {
             dir: dir.to_path_buf(),
             worker: Worker::spawn(backend, timeout),
             account_mutexes: Mutex::new(HashMap::new()),
+            index_queue: Mutex::new(Vec::new()),
+            index_writer: Mutex::new(()),
+            index_writes: Default::default(),
         })
     }
 
@@ -176,7 +209,50 @@ impl Vault {
         let mut idx = index::load(&self.index_path())?.index;
         let r = f(&mut idx);
         index::store(&self.index_path(), &idx)?;
+        self.index_writes
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         Ok(r)
+    }
+
+    /// [`Vault::update_index`] for updates that return nothing. Updates that other threads
+    /// queue while a write is under way go into the next write together: one read and one
+    /// write of the file for all of them. `refresh --all` and the app's "Refresh all" would
+    /// otherwise rewrite the whole index once per account. Returns when this update is on disk.
+    pub fn update_index_batched(
+        &self,
+        f: impl FnOnce(&mut Index) + Send + 'static,
+    ) -> Result<(), VaultError> {
+        let (tx, rx) = std::sync::mpsc::channel();
+        // A panicking update poisons nothing that matters: the queue and the writer token
+        // stay usable.
+        self.index_queue
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push((Box::new(f), tx));
+        {
+            let _writer = self.index_writer.lock().unwrap_or_else(|p| p.into_inner());
+            let jobs =
+                std::mem::take(&mut *self.index_queue.lock().unwrap_or_else(|p| p.into_inner()));
+            if !jobs.is_empty() {
+                let (updates, waiting): (Vec<_>, Vec<_>) = jobs.into_iter().unzip();
+                tracing::debug!(updates = updates.len(), "one index write for a batch");
+                let outcome = self.update_index(|idx| updates.into_iter().for_each(|u| u(idx)));
+                for w in waiting {
+                    let _ = w.send(outcome.as_ref().map(|_| ()).map_err(duplicate));
+                }
+            }
+        }
+        // Ours was in this batch or in one an earlier thread wrote while we waited.
+        rx.recv().unwrap_or(Err(VaultError::Index(IndexError::Io {
+            action: "update",
+            path: self.index_path(),
+            source: std::io::Error::other("an index update failed in another thread"),
+        })))
+    }
+
+    /// How many times this vault has written the index file (for tests and benchmarks).
+    pub fn index_writes(&self) -> u64 {
+        self.index_writes.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Stores any secret under `key`, chunked when large.
@@ -464,6 +540,43 @@ mod tests {
         assert!(v
             .lock_account_blocking("a1", Duration::from_millis(100))
             .is_ok());
+    }
+
+    #[test]
+    fn batched_index_updates_queued_during_a_write_share_one_write() {
+        let dir = tempfile::tempdir().unwrap();
+        let (v, _) = vault(dir.path());
+        let v = Arc::new(v);
+        v.update_index(|idx| idx.settings.tray_hint_shown = false)
+            .unwrap();
+        let before = v.index_writes();
+        // Hold the writer token, as a write in progress would, while five threads queue.
+        let writing = v.index_writer.lock().unwrap();
+        let threads: Vec<_> = (0..5)
+            .map(|i| {
+                let v = v.clone();
+                std::thread::spawn(move || {
+                    v.update_index_batched(move |idx| idx.accounts.push(entry(&format!("b{i}"))))
+                })
+            })
+            .collect();
+        while v.index_queue.lock().unwrap().len() < 5 {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        drop(writing);
+        for t in threads {
+            t.join().unwrap().unwrap();
+        }
+        assert_eq!(v.index_writes() - before, 1, "one write for the batch");
+        let idx = v.index().unwrap();
+        for i in 0..5 {
+            assert!(idx.account(&format!("b{i}")).is_some(), "b{i} applied");
+        }
+        // Alone, an update is written at once.
+        v.update_index_batched(|idx| idx.accounts.retain(|a| a.id != "b0"))
+            .unwrap();
+        assert_eq!(v.index_writes() - before, 2);
+        assert!(v.index().unwrap().account("b0").is_none());
     }
 
     #[tokio::test]
