@@ -392,7 +392,10 @@ impl Accounts {
     ) -> Result<ClientConfig, UserError> {
         if let Some(id) = explicit.map(str::to_string).or_else(|| p.client_id.clone()) {
             let key = vault::client_secret_key(&p.id, &id);
-            let legacy = (p.client_id.as_deref() == Some(id.as_str()))
+            // The old per-provider key can only hold the secret of the provider's own,
+            // confidential client; public clients (the common case) skip that second read.
+            let legacy = (p.client_id.as_deref() == Some(id.as_str())
+                && p.client_auth != ClientAuth::None)
                 .then(|| vault::legacy_client_secret_key(&p.id));
             let secret = self
                 .blocking(move |v| match v.get_secret(&key)? {
@@ -1031,23 +1034,29 @@ impl Accounts {
             (Some(_), _) if entry.kind == AccountKind::PersonalToken => Revocation::NotSupported,
             _ => Revocation::Failed("no stored token to revoke".into()),
         };
-        let key = id.to_string();
-        self.blocking(move |v| v.remove_account(&key)).await?;
         // A machine account's client secret goes with its last account, unless it is the
-        // provider's own client.
-        if let (AccountKind::ClientCredentials, Some(client_id)) = (entry.kind, &entry.client_id) {
-            let idx = self.vault.index()?;
+        // provider's own client: one read of the index after the removal decides.
+        let key = id.to_string();
+        let machine_client = (entry.kind == AccountKind::ClientCredentials)
+            .then(|| entry.client_id.clone())
+            .flatten();
+        self.blocking(move |v| {
+            v.remove_account(&key)?;
+            let Some(client_id) = machine_client else {
+                return Ok(());
+            };
+            let idx = v.index()?;
             let still_used =
                 idx.accounts.iter().any(|a| {
-                    a.provider == entry.provider && a.client_id.as_ref() == Some(client_id)
-                }) || self
-                    .provider(&entry.provider)
-                    .is_ok_and(|p| p.client_id.as_ref() == Some(client_id));
+                    a.provider == entry.provider && a.client_id.as_ref() == Some(&client_id)
+                }) || provider::find(&entry.provider, &idx.providers)
+                    .is_some_and(|p| p.client_id.as_ref() == Some(&client_id));
             if !still_used {
-                let key = vault::client_secret_key(&entry.provider, client_id);
-                self.blocking(move |v| v.delete_secret(&key)).await?;
+                v.delete_secret(&vault::client_secret_key(&entry.provider, &client_id))?;
             }
-        }
+            Ok(())
+        })
+        .await?;
         let summary = match &revocation {
             Revocation::Revoked => "Signed out at the provider and removed from this computer.".to_string(),
             Revocation::NotSupported => "Removed from this computer. The provider offers no way to revoke tokens remotely; revoke access in its settings if you want.".to_string(),
