@@ -198,7 +198,7 @@ impl Backend for KeyringBackend {
 
 /// Turns a keyring error (macOS, Windows) into a stable class. The platform text is logged at debug level
 /// (it names D-Bus objects, never secrets) and never shown to the person.
-#[cfg_attr(target_os = "linux", allow(dead_code))]
+#[cfg(not(target_os = "linux"))]
 pub fn classify(e: keyring::Error) -> StoreError {
     let detail = e.to_string();
     tracing::debug!(error = %detail, "credential store error");
