@@ -17,8 +17,6 @@ use std::time::{Duration, Instant};
 
 /// How long a process waits for another one holding an account's lock.
 const LOCK_WAIT: Duration = Duration::from_secs(30);
-/// Redirect registered for dynamically registered clients: any loopback port (RFC 8252 §7.3).
-const REGISTERED_LOOPBACK: &str = "http://127.0.0.1/callback";
 
 /// What the UI and `list --json` show about an account. Holds no secret (S22).
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -33,7 +31,7 @@ pub struct AccountView {
     pub identity: Option<String>,
     /// The person's label.
     pub label: Option<String>,
-    /// `valid`, `expired`, `needs_sign_in`, `offline` or `no_expiry`.
+    /// `valid`, `expired`, `needs_sign_in`, `offline`, `no_expiry` or `provider_changed`.
     pub status: String,
     /// Access-token expiry, unix seconds.
     pub expires_at: Option<i64>,
@@ -58,15 +56,30 @@ pub fn status_word(a: &AccountEntry, now: i64) -> &'static str {
     }
 }
 
+/// True when the account's provider entry no longer matches where its tokens were allowed
+/// to go at sign-in (S24): then nothing is sent, and the account asks for sign-in.
+pub fn binding_broken(a: &AccountEntry, p: Option<&ProviderSpec>) -> bool {
+    match (&a.binding, p) {
+        (Some(bound), Some(p)) => *bound != p.destinations(),
+        (Some(_), None) => true,
+        (None, _) => false,
+    }
+}
+
 fn view(a: &AccountEntry, providers: &[ProviderSpec], now: i64) -> AccountView {
+    let p = provider::find(&a.provider, providers);
+    let status = if binding_broken(a, p.as_ref()) {
+        "provider_changed"
+    } else {
+        status_word(a, now)
+    };
     AccountView {
         id: a.id.clone(),
         provider: a.provider.clone(),
-        provider_name: provider::find(&a.provider, providers)
-            .map_or_else(|| a.provider.clone(), |p| p.name),
+        provider_name: p.map_or_else(|| a.provider.clone(), |p| p.name),
         identity: a.identity.clone(),
         label: a.label.clone(),
-        status: status_word(a, now).into(),
+        status: status.into(),
         expires_at: a.expires_at,
         scopes: a.scopes.clone(),
         kind: a.kind,
@@ -199,11 +212,29 @@ fn needs_sign_in(id: &str, provider_id: &str) -> UserError {
     )
 }
 
+fn provider_changed(id: &str, p: &str) -> UserError {
+    UserError::new(
+        "provider_changed",
+        format!("The settings of provider {p} changed after account {id} signed in, so Latchkey sends its tokens nowhere."),
+        format!("If you changed them, sign in again: latchkey login {p} (or \"Sign in again\" in the app). If you didn't, remove the provider you added last and check `latchkey providers`."),
+        ExitClass::NeedsSignIn,
+    )
+}
+
 fn new_account_id(provider_id: &str) -> String {
     use rand::RngCore;
     let mut b = [0u8; 3];
     rand::rng().fill_bytes(&mut b);
     format!("{provider_id}-{:02x}{:02x}{:02x}", b[0], b[1], b[2])
+}
+
+/// True when `state` belongs to a sign-in listed as waiting in `idx` and not yet expired.
+pub fn is_pending_in(idx: &crate::vault::index::Index, state: &str) -> bool {
+    let handle = oauth::handle_for_state(state);
+    let now = crate::now();
+    idx.pending
+        .iter()
+        .any(|p| p.handle == handle && p.expires > now)
 }
 
 /// The service.
@@ -291,6 +322,39 @@ impl Accounts {
                 ExitClass::Other,
             )
         })
+    }
+
+    /// The account a sign-in may replace ("Sign in again"): only one of the same provider and
+    /// kind (S24), whatever the window asked for.
+    fn replaceable(
+        &self,
+        id: &str,
+        provider_id: &str,
+        kind: AccountKind,
+    ) -> Result<AccountEntry, UserError> {
+        let a = self.account(id)?;
+        if a.provider != provider_id || a.kind != kind {
+            tracing::warn!(account = %id, "refused to replace an account of another provider or kind");
+            return Err(UserError::new(
+                "wrong_account",
+                format!("Account {id} belongs to another provider or kind of sign-in, so this sign-in can't replace it."),
+                format!("Sign in again from that account's own menu, or run: latchkey login {}", a.provider),
+                ExitClass::Other,
+            ));
+        }
+        Ok(a)
+    }
+
+    /// The provider an account may use: its entry must still match where the account's
+    /// tokens were allowed to go at sign-in (S24).
+    pub fn bound_provider(&self, entry: &AccountEntry) -> Result<ProviderSpec, UserError> {
+        let idx = self.vault.index()?;
+        let p = provider::find(&entry.provider, &idx.providers);
+        if binding_broken(entry, p.as_ref()) {
+            tracing::warn!(account = %entry.id, provider = %entry.provider, "the provider entry changed since sign-in; nothing is sent");
+            return Err(provider_changed(&entry.id, &entry.provider));
+        }
+        p.ok_or_else(|| provider_changed(&entry.id, &entry.provider))
     }
 
     /// One account's index entry.
@@ -410,27 +474,32 @@ impl Accounts {
             };
             return Ok(ClientConfig { id, secret, auth });
         }
+        // Dynamically registered clients get any loopback port (RFC 8252 §7.3) on this
+        // provider's own path; a registration for another path is replaced.
+        let registered_loopback = p.redirect_uri(RedirectKind::Loopback, None);
         if let Some(reg) = self.vault.index()?.registrations.get(&p.id) {
-            return Ok(ClientConfig {
-                id: reg.client_id.clone(),
-                secret: None,
-                auth: ClientAuth::None,
-            });
+            if reg.redirect_uri == registered_loopback {
+                return Ok(ClientConfig {
+                    id: reg.client_id.clone(),
+                    secret: None,
+                    auth: ClientAuth::None,
+                });
+            }
         }
         if p.registration_url.is_none() {
             return Err(UserError::new(
                 "client_id_required",
                 format!("{} needs a client ID to sign in.", p.name),
-                format!("Register an OAuth app at {} with redirect URI {} (or http://127.0.0.1/callback), then pass --client-id.", p.name, provider::SCHEME_REDIRECT),
+                format!("Register an OAuth app at {} with redirect URI {} (or {}), then pass --client-id.", p.name, p.redirect_uri(RedirectKind::Scheme, None), registered_loopback),
                 ExitClass::Other,
             ));
         }
-        let id = oauth::register_client(self.http()?, p, REGISTERED_LOOPBACK)
+        let id = oauth::register_client(self.http()?, p, &registered_loopback)
             .await
             .map_err(|e| oauth_user_error(e, &p.id))?;
         let reg = ClientRegistration {
             client_id: id.clone(),
-            redirect_uri: REGISTERED_LOOPBACK.into(),
+            redirect_uri: registered_loopback,
             registered_at: crate::now(),
         };
         let pid = p.id.clone();
@@ -455,6 +524,9 @@ impl Accounts {
         opts: LoginOptions,
     ) -> Result<LoginStart, UserError> {
         let p = self.provider(provider_id)?;
+        if let Some(old) = &opts.reauth_of {
+            self.replaceable(old, &p.id, AccountKind::Oauth)?;
+        }
         let dynamic =
             opts.client_id.is_none() && p.client_id.is_none() && p.registration_url.is_some();
         // Dynamically registered clients are limited to loopback redirects.
@@ -474,10 +546,7 @@ impl Accounts {
             })?),
             RedirectKind::Scheme => None,
         };
-        let redirect = loopback.as_ref().map_or_else(
-            || provider::SCHEME_REDIRECT.to_string(),
-            Loopback::redirect_uri,
-        );
+        let redirect = p.redirect_uri(kind, loopback.as_ref().map(Loopback::port));
         let client = self.client_for(&p, opts.client_id.as_deref()).await?;
         let scopes = requested_scopes(&p, &opts);
         let mut begun = oauth::begin(&p, &client, &redirect, &scopes, crate::now())
@@ -487,12 +556,11 @@ impl Accounts {
         let tx = begun.transaction.clone();
         let expires = tx.expires;
         let handle = tx.handle.clone();
+        self.prune_pending().await?;
         self.blocking(move |v| {
             let json = Secret::new(serde_json::to_string(&tx).map_err(|_| VaultError::BadRecord)?);
             v.put_secret(&vault::pending_key(&tx.handle), &json)?;
             v.update_index(|idx| {
-                let now = crate::now();
-                idx.pending.retain(|p| p.expires > now);
                 idx.pending.push(crate::vault::index::PendingNote {
                     handle: tx.handle.clone(),
                     provider: tx.provider.clone(),
@@ -511,13 +579,53 @@ impl Accounts {
         })
     }
 
-    /// Uses a pending transaction at most once (S7, S8): lock, read, delete.
+    /// Forgets sign-ins that were abandoned (timed out, cancelled, Ctrl-C, window closed):
+    /// their state and verifier leave the credential store with their index note.
+    pub async fn prune_pending(&self) -> Result<(), UserError> {
+        self.blocking(|v| {
+            let now = crate::now();
+            let stale: Vec<String> = v
+                .index()?
+                .pending
+                .iter()
+                .filter(|p| p.expires <= now)
+                .map(|p| p.handle.clone())
+                .collect();
+            if stale.is_empty() {
+                return Ok(());
+            }
+            for h in &stale {
+                v.delete_secret(&vault::pending_key(h))?;
+            }
+            v.update_index(|idx| idx.pending.retain(|p| !stale.contains(&p.handle)))?;
+            tracing::info!(count = stale.len(), "forgot abandoned sign-ins");
+            Ok(())
+        })
+        .await
+    }
+
+    /// True when a link's state belongs to a sign-in that is waiting and not yet expired.
+    /// Reads the index only: nothing on disk changes (S8).
+    pub fn is_pending(&self, state: &str) -> bool {
+        is_pending_in(&self.vault.index().unwrap_or_default(), state)
+    }
+
+    /// Uses a pending transaction at most once (S7, S8): lock, read, delete. A state that no
+    /// sign-in is waiting for touches nothing on disk, not even a lock file.
     async fn take_transaction(&self, state: &Secret) -> Result<Transaction, OAuthError> {
         let handle = oauth::handle_for_state(state.expose());
+        let listed = self
+            .vault
+            .index()
+            .is_ok_and(|i| i.pending.iter().any(|p| p.handle == handle));
+        if !listed {
+            return Err(OAuthError::UnknownState);
+        }
         let state = state.clone();
         let v = self.vault.clone();
         let r = tokio::task::spawn_blocking(move || -> Result<Option<Transaction>, VaultError> {
-            let _lock = v.lock_account_blocking(&format!("pending-{handle}"), LOCK_WAIT)?;
+            let lock_name = format!("pending-{handle}");
+            let _lock = v.lock_account_blocking(&lock_name, LOCK_WAIT)?;
             let key = vault::pending_key(&handle);
             let Some(raw) = v.get_secret(&key)? else {
                 return Ok(None);
@@ -529,6 +637,7 @@ impl Accounts {
             }
             v.delete_secret(&key)?;
             v.update_index(|idx| idx.pending.retain(|p| p.handle != handle))?;
+            v.forget_lock_file(&lock_name);
             Ok(Some(tx))
         })
         .await;
@@ -652,9 +761,9 @@ impl Accounts {
             .await
     }
 
-    /// Saves an OAuth sign-in (code, device or password grant). The client id is kept on the
-    /// account only when it differs from the provider's own, so a later change of the
-    /// provider's client does not strand accounts signed in with another.
+    /// Saves an OAuth sign-in (code, device or password grant). The client id is always kept
+    /// on the account, so a later change of the provider's client (a re-added issuer, "Use
+    /// my own OAuth app") never makes its refresh use another client.
     async fn save_signed_in(
         &self,
         p: &ProviderSpec,
@@ -663,8 +772,7 @@ impl Accounts {
         client_id_used: &str,
         opts: LoginOptions,
     ) -> Result<AccountView, UserError> {
-        let explicit_client =
-            (p.client_id.as_deref() != Some(client_id_used)).then(|| client_id_used.to_string());
+        let explicit_client = Some(client_id_used.to_string());
         self.save_new(
             p,
             rec,
@@ -694,20 +802,20 @@ impl Accounts {
             client_id,
         } = new;
         let idx = self.vault.index()?;
-        let existing = reauth_of
-            .and_then(|id| idx.account(&id).cloned())
-            .or_else(|| {
-                identity.as_ref().and_then(|who| {
-                    idx.accounts
-                        .iter()
-                        .find(|a| {
-                            a.provider == p.id
-                                && a.identity.as_deref() == Some(who)
-                                && a.kind == kind
-                        })
-                        .cloned()
-                })
-            });
+        let existing = match reauth_of {
+            Some(id) => Some(self.replaceable(&id, &p.id, kind)?),
+            None => None,
+        };
+        let existing = existing.or_else(|| {
+            identity.as_ref().and_then(|who| {
+                idx.accounts
+                    .iter()
+                    .find(|a| {
+                        a.provider == p.id && a.identity.as_deref() == Some(who) && a.kind == kind
+                    })
+                    .cloned()
+            })
+        });
         let now = crate::now();
         let entry = AccountEntry {
             id: existing
@@ -724,9 +832,17 @@ impl Accounts {
             created: existing.as_ref().map_or(now, |a| a.created),
             updated: now,
             last_refresh: None,
+            binding: Some(p.destinations()),
         };
         let saved = entry.clone();
-        self.blocking(move |v| v.add_account(entry, &rec)).await?;
+        // The same lock a refresh takes: a sign-in never overwrites a refresh in flight (S14).
+        let lock = self
+            .vault
+            .lock_account(&entry.id, LOCK_WAIT)
+            .await
+            .map_err(UserError::from)?;
+        self.blocking(move |v| v.add_account_holding(entry, &rec, lock))
+            .await?;
         tracing::info!(account = %saved.id, provider = %p.id, "account saved");
         Ok(view(&saved, &idx.providers, now))
     }
@@ -882,7 +998,7 @@ impl Accounts {
     }
 
     async fn refresh_locked(&self, id: &str, min_valid: Option<i64>) -> Result<Secret, UserError> {
-        let _lock = self
+        let lock = self
             .vault
             .lock_account(id, LOCK_WAIT)
             .await
@@ -902,7 +1018,7 @@ impl Accounts {
                 return Ok(current.access_token);
             }
         }
-        let p = self.provider(&entry.provider)?;
+        let p = self.bound_provider(&entry)?;
         let outcome = match entry.kind {
             AccountKind::PersonalToken => return Ok(current.access_token),
             AccountKind::ClientCredentials => {
@@ -924,16 +1040,18 @@ impl Accounts {
                 oauth::refresh(self.http()?, &p, &client, &current, now).await
             }
         };
-        self.apply_outcome(id, &p, current, outcome).await
+        self.apply_outcome(id, &p, current, outcome, lock).await
     }
 
-    /// Saves what a refresh produced. New tokens are stored before they are returned (S14).
+    /// Saves what a refresh produced. New tokens are stored before they are returned, and
+    /// the account's lock is released only once that write has settled (S14).
     async fn apply_outcome(
         &self,
         id: &str,
         p: &ProviderSpec,
         current: TokenRecord,
         outcome: RefreshOutcome,
+        lock: vault::AccountLock,
     ) -> Result<Secret, UserError> {
         let now = crate::now();
         let key = id.to_string();
@@ -943,7 +1061,7 @@ impl Accounts {
                 let expires = rec.expires_at;
                 let scopes = rec.scopes.clone();
                 self.blocking(move |v| {
-                    v.write_record(&key, &rec)?;
+                    let _lock = v.write_record_holding(&key, &rec, lock)?;
                     v.update_index_batched(move |idx| {
                         if let Some(a) = idx.account_mut(&key) {
                             a.expires_at = expires;
@@ -1024,7 +1142,7 @@ impl Accounts {
             .await
             .ok()
             .flatten();
-        let revocation = match (&rec, self.provider(&entry.provider)) {
+        let revocation = match (&rec, self.bound_provider(&entry)) {
             (Some(rec), Ok(p)) if entry.kind != AccountKind::PersonalToken => {
                 match self.client_for(&p, entry.client_id.as_deref()).await {
                     Ok(client) => oauth::revoke(self.http()?, &p, &client, rec).await,
@@ -1032,6 +1150,9 @@ impl Accounts {
                 }
             }
             (Some(_), _) if entry.kind == AccountKind::PersonalToken => Revocation::NotSupported,
+            (Some(_), Err(e)) if e.code == "provider_changed" => Revocation::Failed(
+                "the provider's settings changed since sign-in, so no token was sent there".into(),
+            ),
             _ => Revocation::Failed("no stored token to revoke".into()),
         };
         // A machine account's client secret goes with its last account, unless it is the
@@ -1081,7 +1202,7 @@ impl Accounts {
         body: Option<Vec<u8>>,
     ) -> Result<ApiResponse, UserError> {
         let entry = self.account(id)?;
-        let p = self.provider(&entry.provider)?;
+        let p = self.bound_provider(&entry)?;
         let url = p.api_url(path).ok_or_else(|| {
             UserError::new(
                 "no_api_base",
@@ -1118,7 +1239,9 @@ impl Accounts {
                 .uri(&url)
                 .header("accept", "application/json");
             for (k, v) in headers {
-                if k.eq_ignore_ascii_case("authorization") {
+                // The token and the host are Latchkey's to set (S11): a caller's `Host` could
+                // route the token to another virtual host on the same address.
+                if k.eq_ignore_ascii_case("authorization") || k.eq_ignore_ascii_case("host") {
                     continue;
                 }
                 b = b.header(k.as_str(), v.as_str());
@@ -1232,7 +1355,7 @@ impl Accounts {
     /// no retries until the person acts).
     pub async fn check_personal_token(&self, id: &str) -> Result<(), UserError> {
         let entry = self.account(id)?;
-        let p = self.provider(&entry.provider)?;
+        let p = self.bound_provider(&entry)?;
         let key = id.to_string();
         let Some(rec) = self.blocking(move |v| v.read_record(&key)).await? else {
             return Err(needs_sign_in(id, &p.id));
@@ -1308,14 +1431,22 @@ impl Accounts {
         .await
     }
 
-    /// "Other provider": discovers an issuer and stores it as the person's provider; returns
-    /// its id (derived from the host).
+    /// "Other provider": discovers an issuer and stores it as the person's provider. Returns
+    /// the provider id (derived from the whole issuer) and the client id this sign-in should
+    /// name explicitly, if any.
+    ///
+    /// S24: an existing provider is never retargeted. The same issuer again keeps its entry
+    /// (and its accounts' clients); another issuer whose id would collide gets an id of its own.
     pub async fn add_discovered_provider(
         &self,
         issuer: &str,
         client_id: Option<&str>,
-    ) -> Result<String, UserError> {
+    ) -> Result<(String, Option<String>), UserError> {
         let issuer = issuer.trim().trim_end_matches('/').to_string();
+        let client_id = client_id
+            .map(str::trim)
+            .filter(|c| !c.is_empty())
+            .map(str::to_string);
         let meta = oauth::discover(self.http()?, &issuer).await.map_err(|e| {
             UserError::new(&e.code(), format!("Couldn't find sign-in settings at {issuer}: {e}"), "Check the issuer URL (it usually looks like https://login.example.com), or fill in the endpoints by hand.", ExitClass::Network)
         })?;
@@ -1323,31 +1454,40 @@ impl Accounts {
             .ok()
             .and_then(|u| u.host_str().map(str::to_string))
             .unwrap_or_else(|| "other".into());
-        let id: String = host
-            .chars()
-            .map(|c| {
-                if c.is_ascii_alphanumeric() {
-                    c.to_ascii_lowercase()
-                } else {
-                    '-'
-                }
-            })
-            .collect();
-        let mut p = ProviderSpec::new(&id, &host);
-        p.client_id = client_id
-            .map(str::to_string)
-            .filter(|c| !c.trim().is_empty());
-        provider::apply_metadata(&mut p, &meta).map_err(|m| {
+        let mut fresh = ProviderSpec::new("pending", &host);
+        fresh.client_id = client_id.clone();
+        provider::apply_metadata(&mut fresh, &meta).map_err(|m| {
             UserError::new("bad_provider", m, "Check the issuer URL.", ExitClass::Other)
         })?;
-        if let Some(u) = p.userinfo_url.clone() {
-            p.api_bases.push(u);
+        if let Some(u) = fresh.userinfo_url.clone() {
+            fresh.api_bases.push(u);
         }
-        self.vault.update_index(|idx| {
-            idx.providers.retain(|x| x.id != p.id);
-            idx.providers.push(p);
+        let chosen = self.vault.update_index(move |idx| {
+            let id = provider::id_for_issuer(&issuer, &idx.providers);
+            let in_use = idx.accounts.iter().any(|a| a.provider == id);
+            match idx.providers.iter_mut().find(|x| x.id == id) {
+                // The same issuer again: keep the entry. A new client id replaces the old
+                // only while no account uses the provider; otherwise it is named on this
+                // sign-in alone and recorded on the new account.
+                Some(existing) => match &client_id {
+                    Some(c) if existing.client_id.as_ref() != Some(c) && in_use => {
+                        (id, Some(c.clone()))
+                    }
+                    Some(c) => {
+                        existing.client_id = Some(c.clone());
+                        (id, None)
+                    }
+                    None => (id, None),
+                },
+                None => {
+                    fresh.id = id.clone();
+                    idx.providers.push(fresh);
+                    (id, None)
+                }
+            }
         })?;
-        Ok(id)
+        tracing::info!(provider = %chosen.0, "provider from an issuer is ready");
+        Ok(chosen)
     }
 
     /// "Use my own OAuth app": remembers a client id (and an entered secret, in the vault)
@@ -1377,6 +1517,13 @@ impl Accounts {
                 }
             }
             v.update_index(|idx| {
+                let before = provider::find(&p.id, &idx.providers).and_then(|x| x.client_id);
+                // Accounts from before 0.2 recorded no client: pin them to the one they used.
+                for a in idx.accounts.iter_mut().filter(|a| a.provider == p.id) {
+                    if a.client_id.is_none() {
+                        a.client_id = before.clone();
+                    }
+                }
                 idx.providers.retain(|x| x.id != p.id);
                 idx.providers.push(p);
             })

@@ -3,6 +3,7 @@
 
 use crate::accounts::{AccountView, Accounts, LoginOptions};
 use crate::errors::{ExitClass, UserError};
+use crate::oauth::loopback::PageOutcome;
 use crate::provider::{self, ClientAuth, ProviderSpec, RedirectKind};
 use crate::secret::Secret;
 use crate::vault::index::AccountStatus;
@@ -117,10 +118,27 @@ enum Command {
         /// Account to remove.
         account: String,
     },
+    /// Change a setting that the window does not offer.
+    #[command(subcommand)]
+    Config(ConfigCmd),
     /// Print a shell completion script.
     Completions {
         /// bash, zsh or fish.
         shell: clap_complete::Shell,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum ConfigCmd {
+    /// Open sign-ins with this command instead of the default browser ("%s" is replaced by
+    /// the address). Without COMMAND, shows the current one. Only the command line can set
+    /// it, since it runs a program.
+    Browser {
+        /// e.g. "firefox --private-window %s".
+        command: Option<String>,
+        /// Go back to the default browser.
+        #[arg(long, conflicts_with = "command")]
+        reset: bool,
     },
 }
 
@@ -398,6 +416,7 @@ fn dispatch(cmd: Command) -> Result<i32, UserError> {
             env_name,
             command,
         } => exec(&account, &env_name, command),
+        Command::Config(ConfigCmd::Browser { command, reset }) => config_browser(command, reset),
         Command::Logout { account } => {
             let accounts = Accounts::open()?;
             let id = accounts.resolve(Some(&account))?;
@@ -406,6 +425,28 @@ fn dispatch(cmd: Command) -> Result<i32, UserError> {
             Ok(0)
         }
     }
+}
+
+fn config_browser(command: Option<String>, reset: bool) -> Result<i32, UserError> {
+    let accounts = Accounts::open()?;
+    let new = match (command, reset) {
+        (_, true) => None,
+        (Some(c), false) if !c.trim().is_empty() => Some(c.trim().to_string()),
+        _ => {
+            let now = accounts.vault().index()?.settings.browser_command;
+            println_out(now.as_deref().unwrap_or("(the default browser)"))?;
+            return Ok(0);
+        }
+    };
+    let said = new.clone();
+    accounts
+        .vault()
+        .update_index(|idx| idx.settings.browser_command = new)?;
+    match said {
+        Some(c) => eprintln!("Sign-ins now open with: {c}"),
+        None => eprintln!("Sign-ins now open in your default browser."),
+    }
+    Ok(0)
 }
 
 fn providers(json: bool) -> Result<i32, UserError> {
@@ -510,16 +551,55 @@ fn provider_add(a: ProviderAdd) -> Result<i32, UserError> {
             }
         }
     }
-    if let (Some(s), Some(client_id)) = (&secret, &p.client_id) {
-        accounts
-            .vault()
-            .put_secret(&crate::vault::client_secret_key(&p.id, client_id), s)?;
+    let used_by: Vec<String> = accounts
+        .vault()
+        .index()?
+        .accounts
+        .iter()
+        .filter(|x| x.provider == p.id)
+        .map(|x| x.id.clone())
+        .collect();
+    if used_by.is_empty() {
+        if let (Some(s), Some(client_id)) = (&secret, &p.client_id) {
+            accounts
+                .vault()
+                .put_secret(&crate::vault::client_secret_key(&p.id, client_id), s)?;
+        }
     }
     let id = p.id.clone();
-    accounts.vault().update_index(|idx| {
-        idx.providers.retain(|x| x.id != p.id);
-        idx.providers.push(p);
+    // S24: a provider that accounts use is never retargeted, as `provider remove` refuses.
+    let in_use = accounts.vault().update_index(|idx| {
+        let users: Vec<String> = idx
+            .accounts
+            .iter()
+            .filter(|a| a.provider == p.id)
+            .map(|a| a.id.clone())
+            .collect();
+        if users.is_empty() {
+            idx.providers.retain(|x| x.id != p.id);
+            idx.providers.push(p);
+        }
+        users
     })?;
+    if !in_use.is_empty() {
+        return Err(UserError::new(
+            "provider_in_use",
+            format!(
+                "Provider {id} is used by {}: {}. Changing it would send their tokens to the new settings.",
+                if in_use.len() == 1 { "an account" } else { "accounts" },
+                in_use.join(", ")
+            ),
+            format!(
+                "Add it under another id (latchkey provider add {id}-2 …), or remove the accounts first: {}",
+                in_use
+                    .iter()
+                    .map(|a| format!("latchkey logout {a}"))
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            ),
+            ExitClass::Other,
+        ));
+    }
     eprintln!("Added provider {id}. Sign in with: latchkey login {id}");
     Ok(0)
 }
@@ -595,6 +675,7 @@ fn status_phrase(a: &AccountView) -> String {
         },
         "no_expiry" => "valid, no expiry".into(),
         "needs_sign_in" => "needs sign-in".into(),
+        "provider_changed" => "sends nothing: the provider's settings changed".into(),
         "offline" => "offline, will retry".into(),
         other => other.into(),
     }
@@ -638,6 +719,11 @@ fn status(account: Option<&str>, json: bool) -> Result<i32, UserError> {
             (Ok(Some(_)), "needs_sign_in") => (
                 Some("the provider no longer accepts this sign-in".to_string()),
                 Some(format!("run: latchkey login {}", a.provider)),
+                ExitClass::NeedsSignIn as i32,
+            ),
+            (Ok(Some(_)), "provider_changed") => (
+                Some(format!("provider {}'s settings changed after this account signed in, so its tokens are sent nowhere", a.provider)),
+                Some(format!("if you changed them, sign in again: latchkey login {}; if not, check `latchkey providers`", a.provider)),
                 ExitClass::NeedsSignIn as i32,
             ),
             (Ok(Some(_)), "offline") => (
@@ -933,24 +1019,45 @@ fn login(provider_id: &str, opts: LoginOptions, via: LoginVia) -> Result<i32, Us
         }
         let spinner = spinner_task("Waiting for you to approve in your browser…");
         let wait = Duration::from_secs((start.expires - crate::now()).max(1) as u64);
-        let url = loopback
-            .serve_until_callback(wait, |u| {
-                crate::oauth::parse_callback(u)
-                    .ok()
-                    .and_then(|cb| cb.state)
-                    .is_some_and(|s| crate::oauth::handle_for_state(s.expose()) == handle)
-            })
-            .await;
+        let served = loopback.serve_until_callback(wait, |u| {
+            crate::oauth::parse_callback(u)
+                .ok()
+                .and_then(|cb| cb.state)
+                .is_some_and(|s| crate::oauth::handle_for_state(s.expose()) == handle)
+        });
+        // Ctrl+C, a timeout and a refusal all forget the sign-in's state and verifier.
+        let served = tokio::select! {
+            r = served => Some(r),
+            _ = tokio::signal::ctrl_c() => None,
+        };
         stop_spinner(spinner);
-        let url = url.ok_or_else(|| {
-            UserError::new(
+        let Some(served) = served else {
+            let _ = accounts.cancel_login(&handle).await;
+            return Err(UserError::new(
+                "cancelled",
+                "Sign-in cancelled.",
+                format!("Run `latchkey login {provider_id}` when you are ready."),
+                ExitClass::Other,
+            ));
+        };
+        let Some((url, reply)) = served else {
+            let _ = accounts.cancel_login(&handle).await;
+            return Err(UserError::new(
                 "login_expired",
                 "The sign-in took longer than 10 minutes and expired.",
                 format!("Run: latchkey login {provider_id}"),
                 ExitClass::Other,
-            )
-        })?;
-        accounts.complete_login(&url).await
+            ));
+        };
+        let done = accounts.complete_login(&url).await;
+        reply
+            .send(match &done {
+                Ok(_) => PageOutcome::SignedIn,
+                Err(e) if e.code == "access_denied" => PageOutcome::Cancelled,
+                Err(_) => PageOutcome::Failed,
+            })
+            .await;
+        done
     })?;
     eprintln!(
         "Signed in to {} as {}.",

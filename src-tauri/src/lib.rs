@@ -24,6 +24,24 @@ pub fn now() -> i64 {
         .unwrap_or(0)
 }
 
+/// Switches core dumps off for this process (soft and hard limit 0), so a crash never
+/// writes the tokens in memory to disk (S26). Crash handlers such as systemd-coredump and
+/// apport honour the limit too.
+pub fn no_core_dumps() {
+    #[cfg(unix)]
+    {
+        let zero = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        // SAFETY: setrlimit reads the struct we pass and has no other preconditions.
+        let rc = unsafe { libc::setrlimit(libc::RLIMIT_CORE, &zero) };
+        if rc != 0 {
+            tracing::warn!("could not switch core dumps off");
+        }
+    }
+}
+
 /// What a process was started to do.
 #[derive(Debug, PartialEq, Eq)]
 pub enum LaunchMode {
@@ -54,6 +72,7 @@ pub const DESKTOP_BIN: &str = "latchkey-desktop";
 /// The `latchkey` program: commands run here without loading the desktop stack; starting the
 /// app or delivering a link execs `latchkey-desktop` with the same arguments.
 pub fn run_command() -> i32 {
+    no_core_dumps();
     let args: Vec<std::ffi::OsString> = std::env::args_os().skip(1).collect();
     match launch_mode(&args) {
         LaunchMode::Cli => cli::main(args),
@@ -101,6 +120,7 @@ fn hand_to_desktop(args: &[std::ffi::OsString]) -> i32 {
 
 /// The `latchkey-desktop` program: returns the process exit code.
 pub fn run() -> i32 {
+    no_core_dumps();
     let args: Vec<std::ffi::OsString> = std::env::args_os().skip(1).collect();
     match launch_mode(&args) {
         LaunchMode::Desktop { minimized } => {
@@ -108,16 +128,32 @@ pub fn run() -> i32 {
             desktop::run(None, minimized)
         }
         LaunchMode::Link(url) => match link::validate(&url) {
-            Ok(()) => {
+            Ok(()) if link_is_awaited(&url) => {
                 logging::init_desktop();
                 desktop::run(Some(url), false)
             }
+            // S8: the desktop, not the person, started us with a link no sign-in is waiting
+            // for (any web page can open one). Nothing is shown and nothing is written.
+            Ok(()) => 0,
             Err(e) => {
                 eprintln!("latchkey: {e}");
                 1
             }
         },
         LaunchMode::Cli => cli::main(args),
+    }
+}
+
+/// True when a link's state belongs to a sign-in waiting in this data folder. Reads the
+/// index only, before any window, tray or lock exists.
+pub fn link_is_awaited(url: &str) -> bool {
+    let Some(state) = oauth::parse_callback(url).ok().and_then(|cb| cb.state) else {
+        return false;
+    };
+    let path = paths::data_dir().join("accounts.json");
+    match vault::index::load(&path) {
+        Ok(loaded) => accounts::is_pending_in(&loaded.index, state.expose()),
+        Err(_) => false,
     }
 }
 

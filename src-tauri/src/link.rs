@@ -39,7 +39,14 @@ pub fn validate(s: &str) -> Result<(), String> {
     let u = url::Url::parse(s).map_err(|_| {
         "that sign-in link is malformed; start the sign-in again from Latchkey".to_string()
     })?;
-    if u.path() != "/oauth/callback" {
+    // S5: the registered redirect is `dev.latchkey:/oauth/callback` exactly; a link with a
+    // host, user, password or port (`dev.latchkey://any.host/…`) is another address.
+    if u.has_authority() {
+        return Err(format!(
+            "that link names a host; Latchkey's sign-in links look like {SCHEME}:/oauth/callback?…"
+        ));
+    }
+    if !is_callback_path(u.path()) {
         return Err(format!(
             "unknown Latchkey link {}:{}; only {}:/oauth/callback is handled",
             SCHEME,
@@ -48,6 +55,21 @@ pub fn validate(s: &str) -> Result<(), String> {
         ));
     }
     Ok(())
+}
+
+/// `/oauth/callback`, or `/oauth/callback/<provider id>` for providers that send no `iss`.
+pub fn is_callback_path(path: &str) -> bool {
+    match path.strip_prefix("/oauth/callback") {
+        Some("") => true,
+        Some(rest) => rest.strip_prefix('/').is_some_and(|id| {
+            !id.is_empty()
+                && id.len() <= 128
+                && id
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        }),
+        None => false,
+    }
 }
 
 fn redact_path(p: &str) -> String {
@@ -87,6 +109,23 @@ mod tests {
         .unwrap_err()
         .contains("too long"));
         assert!(validate("bogus").unwrap_err().contains("--help"));
+        assert!(validate("dev.latchkey:/oauth/callback/acme-2?code=x").is_ok());
+        assert!(validate("dev.latchkey:/oauth/callback/a/b?code=x").is_err());
+        assert!(validate("dev.latchkey:/oauth/callbackx?code=x").is_err());
+    }
+
+    /// S5: a custom-scheme link with a host, user, password or port is not our redirect.
+    #[test]
+    fn links_with_an_authority_are_refused_s5() {
+        for l in [
+            "dev.latchkey://any.host/oauth/callback?code=x&state=y",
+            "dev.latchkey://user@/oauth/callback?code=x&state=y",
+            "dev.latchkey://user:pw@h/oauth/callback?code=x",
+            "dev.latchkey://h:99/oauth/callback?code=x",
+            "dev.latchkey:///oauth/callback?code=x",
+        ] {
+            assert!(validate(l).is_err(), "{l}");
+        }
     }
 
     /// S8/S19: a described link never carries its query.

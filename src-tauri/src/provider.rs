@@ -164,27 +164,149 @@ impl ProviderSpec {
     }
 
     /// True when `url` lies under one of this provider's API bases or its own endpoints (S11).
+    /// "Under" means on a path-segment boundary: `/api/v1evil` is not under `/api/v1`.
     pub fn may_receive_token(&self, url: &str) -> bool {
         let Ok(target) = url::Url::parse(url) else {
             return false;
         };
         let own = self.api_bases.iter().chain(self.userinfo_url.iter());
         own.filter_map(|b| url::Url::parse(b).ok()).any(|base| {
+            let prefix = base.path().trim_end_matches('/');
+            let path = target.path();
             base.scheme() == target.scheme()
                 && base.host_str() == target.host_str()
                 && base.port_or_known_default() == target.port_or_known_default()
-                && target.path().starts_with(base.path().trim_end_matches('/'))
+                && target.username().is_empty()
+                && target.password().is_none()
+                && (path == prefix
+                    || path
+                        .strip_prefix(prefix)
+                        .is_some_and(|rest| rest.starts_with('/')))
         })
+    }
+
+    /// Every place this provider's tokens may travel to, as recorded on an account at
+    /// sign-in (S24).
+    pub fn destinations(&self) -> Destinations {
+        Destinations {
+            issuer: self.issuer.clone(),
+            token_url: self.token_url.clone(),
+            revocation_url: self.revocation_url.clone(),
+            userinfo_url: self.userinfo_url.clone(),
+            api_bases: self.api_bases.clone(),
+        }
+    }
+
+    /// The redirect URI this provider's sign-ins use. A provider that does not promise `iss`
+    /// gets a path of its own, so an answer meant for another provider arrives on the wrong
+    /// redirect and is refused (RFC 9700 §4.4.2, S10). `port` is the loopback listener's.
+    pub fn redirect_uri(&self, kind: RedirectKind, port: Option<u16>) -> String {
+        let own = (!self.iss_required).then(|| format!("/{}", self.id));
+        let own = own.as_deref().unwrap_or("");
+        match (kind, port) {
+            (RedirectKind::Loopback, Some(port)) => {
+                format!("http://127.0.0.1:{port}/callback{own}")
+            }
+            (RedirectKind::Loopback, None) => format!("http://127.0.0.1/callback{own}"),
+            (RedirectKind::Scheme, _) => format!("{SCHEME_REDIRECT}{own}"),
+        }
     }
 }
 
-fn taskade_base() -> String {
-    std::env::var(TASKADE_BASE_ENV)
+/// Where an account's tokens may go, fixed when the person signs in (S24). A provider entry
+/// that no longer matches gets nothing: the account asks for sign-in instead.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Destinations {
+    /// The issuer at sign-in.
+    pub issuer: Option<String>,
+    /// The token endpoint at sign-in (refresh tokens and client secrets go here).
+    pub token_url: Option<String>,
+    /// The revocation endpoint at sign-in.
+    pub revocation_url: Option<String>,
+    /// The userinfo endpoint at sign-in.
+    pub userinfo_url: Option<String>,
+    /// The API bases at sign-in.
+    pub api_bases: Vec<String>,
+}
+
+/// A provider id for an issuer, derived from the whole issuer (host, port and path). When
+/// that id is taken by a provider with another issuer, a suffix from the issuer's hash keeps
+/// the two apart; an existing provider is never replaced by another issuer (S24).
+pub fn id_for_issuer(issuer: &str, taken: &[ProviderSpec]) -> String {
+    use sha2::Digest;
+    let issuer = issuer.trim_end_matches('/');
+    let readable = url::Url::parse(issuer)
         .ok()
+        .map(|u| {
+            let mut s = u.host_str().unwrap_or("other").to_string();
+            if let Some(port) = u.port() {
+                s.push_str(&format!("-{port}"));
+            }
+            s.push_str(u.path().trim_end_matches('/'));
+            s
+        })
+        .unwrap_or_else(|| "other".into());
+    let mut base = String::new();
+    for c in readable.chars() {
+        let c = if c.is_ascii_alphanumeric() {
+            c.to_ascii_lowercase()
+        } else {
+            '-'
+        };
+        if !(c == '-' && (base.is_empty() || base.ends_with('-'))) {
+            base.push(c);
+        }
+    }
+    let base: String = base.trim_end_matches('-').chars().take(48).collect();
+    let base = if base.is_empty() {
+        "other".into()
+    } else {
+        base
+    };
+    let free = |id: &str| {
+        let same_issuer =
+            |p: &ProviderSpec| p.issuer.as_deref().map(|i| i.trim_end_matches('/')) == Some(issuer);
+        let user = taken.iter().find(|p| p.id == id);
+        match user {
+            Some(p) => same_issuer(p),
+            None => !presets().iter().any(|p| p.id == id),
+        }
+    };
+    if free(&base) {
+        return base;
+    }
+    let digest = sha2::Sha256::digest(issuer.as_bytes());
+    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+    for len in [6, 12, 64] {
+        let id = format!("{base}-{}", &hex[..len]);
+        if free(&id) {
+            return id;
+        }
+    }
+    format!("{base}-{hex}-x")
+}
+
+fn taskade_base() -> String {
+    taskade_base_from(std::env::var(TASKADE_BASE_ENV).ok())
+}
+
+/// The Taskade base for an override: honoured only for https or loopback (S20), so a stray
+/// environment variable can't send Taskade tokens over plain http to another host.
+fn taskade_base_from(over: Option<String>) -> String {
+    const REAL: &str = "https://www.taskade.com";
+    let base = over
         .filter(|v| !v.is_empty())
-        .unwrap_or_else(|| "https://www.taskade.com".into())
-        .trim_end_matches('/')
-        .to_string()
+        .map(|v| v.trim_end_matches('/').to_string());
+    match base {
+        Some(b) if check_endpoint(&b).is_ok() => b,
+        Some(_) => {
+            tracing::warn!(
+                "{TASKADE_BASE_ENV} is ignored: it must be https (or http on 127.0.0.1)"
+            );
+            REAL.into()
+        }
+        None => REAL.into(),
+    }
 }
 
 /// The Taskade preset (facts from Taskade's public docs; see TESTING.md).
@@ -197,7 +319,7 @@ pub fn taskade() -> ProviderSpec {
     p.registration_url = Some(format!("{base}/oauth2/register"));
     // Taskade documents no revocation endpoint; the test stand-in has one, and discovery
     // fills it in where metadata lists it.
-    if std::env::var(TASKADE_BASE_ENV).is_ok() {
+    if base != "https://www.taskade.com" {
         p.revocation_url = Some(format!("{base}/oauth2/revoke"));
     }
     p.api_bases = vec![format!("{base}/api/v1"), format!("{base}/oauth2/ping")];
@@ -507,6 +629,93 @@ mod tests {
         assert!(check_endpoint("http://idp.example/token").is_err());
         assert!(check_endpoint("ftp://idp.example/token").is_err());
         assert!(check_endpoint("javascript:alert(1)").is_err());
+    }
+
+    /// S11: an API base matches on a path-segment boundary only.
+    #[test]
+    fn api_base_prefix_matches_on_a_segment_boundary_s11() {
+        let mut p = ProviderSpec::new("x", "X");
+        p.api_bases = vec!["https://api.example/api/v1".into()];
+        assert!(p.may_receive_token("https://api.example/api/v1"));
+        assert!(p.may_receive_token("https://api.example/api/v1/"));
+        assert!(p.may_receive_token("https://api.example/api/v1/workspaces"));
+        assert!(!p.may_receive_token("https://api.example/api/v1evil"));
+        assert!(!p.may_receive_token("https://api.example/api/v1evil/x"));
+        assert!(!p.may_receive_token("https://api.example/api"));
+        assert!(!p.may_receive_token("https://user:pw@api.example/api/v1/x"));
+        p.api_bases = vec!["https://api.example/".into()];
+        assert!(p.may_receive_token("https://api.example/anything"));
+    }
+
+    /// S24: the id comes from the whole issuer; a taken id with another issuer is never reused.
+    #[test]
+    fn provider_ids_from_issuers_never_collide_s24() {
+        let mut taken = Vec::new();
+        let add = |issuer: &str, taken: &mut Vec<ProviderSpec>| {
+            let id = id_for_issuer(issuer, taken);
+            let mut p = ProviderSpec::new(&id, &id);
+            p.issuer = Some(issuer.into());
+            if !taken.iter().any(|t| t.id == id) {
+                taken.push(p);
+            }
+            id
+        };
+        let a = add("https://login.acme.com", &mut taken);
+        let b = add("https://login-acme.com", &mut taken);
+        let c = add("https://login.acme.com/tenant2", &mut taken);
+        let d = add("https://login.acme.com:8443", &mut taken);
+        assert_eq!(a, "login-acme-com");
+        assert_ne!(a, b, "issuers that slug alike get distinct ids");
+        assert!(b.starts_with("login-acme-com-"), "{b}");
+        assert_eq!(c, "login-acme-com-tenant2");
+        assert_eq!(d, "login-acme-com-8443");
+        assert_eq!(
+            add("https://login.acme.com/", &mut taken),
+            a,
+            "same issuer, same id"
+        );
+        assert_eq!(add("https://login-acme.com", &mut taken), b);
+        assert_eq!(taken.len(), 4);
+        // Built-in ids are never taken by an "Other" provider.
+        assert_ne!(id_for_issuer("https://taskade", &[]), "taskade");
+    }
+
+    /// S10: a provider that does not promise `iss` gets a redirect of its own.
+    #[test]
+    fn providers_without_iss_get_their_own_redirect_s10() {
+        let mut p = ProviderSpec::new("acme", "Acme");
+        assert_eq!(
+            p.redirect_uri(RedirectKind::Scheme, None),
+            "dev.latchkey:/oauth/callback/acme"
+        );
+        assert_eq!(
+            p.redirect_uri(RedirectKind::Loopback, Some(4000)),
+            "http://127.0.0.1:4000/callback/acme"
+        );
+        p.iss_required = true;
+        assert_eq!(p.redirect_uri(RedirectKind::Scheme, None), SCHEME_REDIRECT);
+        assert_eq!(
+            p.redirect_uri(RedirectKind::Loopback, Some(4000)),
+            "http://127.0.0.1:4000/callback"
+        );
+    }
+
+    /// S20: the Taskade override is honoured only for https or loopback.
+    #[test]
+    fn taskade_override_needs_https_or_loopback_s20() {
+        let real = "https://www.taskade.com";
+        assert_eq!(taskade_base_from(None), real);
+        assert_eq!(taskade_base_from(Some(String::new())), real);
+        assert_eq!(taskade_base_from(Some("http://evil.example".into())), real);
+        assert_eq!(taskade_base_from(Some("javascript:alert(1)".into())), real);
+        assert_eq!(
+            taskade_base_from(Some("http://127.0.0.1:9/".into())),
+            "http://127.0.0.1:9"
+        );
+        assert_eq!(
+            taskade_base_from(Some("https://staging.example".into())),
+            "https://staging.example"
+        );
     }
 
     #[test]

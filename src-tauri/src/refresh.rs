@@ -213,7 +213,11 @@ impl Refresher {
                     self.set_state(&id, RefreshState::Idle);
                     report.refreshed.push(id);
                 }
-                Err(e) if e.code == "needs_sign_in" || e.code == "token_rejected" => {
+                Err(e)
+                    if e.code == "needs_sign_in"
+                        || e.code == "token_rejected"
+                        || e.code == "provider_changed" =>
+                {
                     self.set_state(&id, RefreshState::NeedsSignIn);
                     let first = self
                         .notified
@@ -274,6 +278,7 @@ mod tests {
             created,
             updated: created,
             last_refresh: None,
+            binding: None,
         }
     }
 

@@ -35,7 +35,10 @@ const server = http.createServer();
 server.listen(0, '127.0.0.1', () => {
   const { port } = server.address();
   const issuer = `http://127.0.0.1:${port}`;
-  const nativeRedirects = ['dev.latchkey:/oauth/callback', 'http://127.0.0.1/callback'];
+  // Providers that send no `iss` get a redirect path of their own (S10); the tests use these ids.
+  const ownPaths = ['noiss', 'evil'];
+  const nativeRedirects = ['dev.latchkey:/oauth/callback', 'http://127.0.0.1/callback',
+    ...ownPaths.flatMap((id) => [`dev.latchkey:/oauth/callback/${id}`, `http://127.0.0.1/callback/${id}`])];
   const common = {
     application_type: 'native',
     grant_types: ['authorization_code', 'refresh_token', 'urn:ietf:params:oauth:grant-type:device_code', 'password'],

@@ -309,6 +309,7 @@ pub fn forged_links(
         "every account's record is in the keyring"
     );
     let before_requests = idp.stats()["token_requests"].as_u64().unwrap();
+    let before_files = (files_under(home.path()), files_under(cli_home.path()));
     let mut report = ForgedReport::default();
     fn count(report: &mut ForgedReport, door: &'static str, kind: &'static str) {
         *report.delivered.entry(door).or_default() += 1;
@@ -393,6 +394,17 @@ pub fn forged_links(
             keys(&before_keyring),
             keys(&after_keyring)
         ));
+    }
+    // S8: no file appears anywhere under either data folder (no lock file, no log, nothing).
+    let after_files = (files_under(home.path()), files_under(cli_home.path()));
+    if after_files != before_files {
+        let new: Vec<_> = after_files
+            .0
+            .difference(&before_files.0)
+            .chain(after_files.1.difference(&before_files.1))
+            .cloned()
+            .collect();
+        changes.push(format!("files appeared in the data folder: {new:?}"));
     }
     if acc
         .vault()

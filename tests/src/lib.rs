@@ -146,12 +146,12 @@ impl TestHome {
         let mut child = c.spawn().expect("spawn latchkey");
         if let Some(s) = stdin {
             use std::io::Write;
-            child
-                .stdin
-                .take()
-                .expect("stdin")
-                .write_all(s.as_bytes())
-                .expect("write stdin");
+            // A command that refuses its arguments exits before reading stdin: a broken pipe
+            // then is its answer, not the harness's failure.
+            let written = child.stdin.take().expect("stdin").write_all(s.as_bytes());
+            if let Err(e) = written {
+                assert_eq!(e.kind(), std::io::ErrorKind::BrokenPipe, "write stdin: {e}");
+            }
         }
         wait_output(child, Duration::from_secs(90))
     }
@@ -231,18 +231,35 @@ pub fn stderr_of(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).to_string()
 }
 
-/// The pid of this session's gnome-keyring-daemon (the newest one, after a restart).
+/// The pid of this session's gnome-keyring-daemon: whoever owns `org.freedesktop.secrets` on
+/// this session's bus (never a `pgrep` across the machine, which finds other sessions' daemons).
 pub fn keyring_daemon_pid() -> u32 {
-    let uid = Command::new("id").arg("-u").output().unwrap();
-    let uid = String::from_utf8_lossy(&uid.stdout).trim().to_string();
-    let o = Command::new("pgrep")
-        .args(["-u", &uid, "-n", "gnome-keyring-d"])
+    let o = Command::new("gdbus")
+        .args([
+            "call",
+            "--session",
+            "--dest",
+            "org.freedesktop.DBus",
+            "--object-path",
+            "/org/freedesktop/DBus",
+            "--method",
+            "org.freedesktop.DBus.GetConnectionUnixProcessID",
+            "org.freedesktop.secrets",
+        ])
         .output()
-        .unwrap();
+        .expect("gdbus");
+    // "(uint32 1234,)"
     String::from_utf8_lossy(&o.stdout)
         .trim()
+        .trim_start_matches("(uint32 ")
+        .trim_end_matches(",)")
         .parse()
-        .expect("the session's gnome-keyring-daemon")
+        .unwrap_or_else(|_| {
+            panic!(
+                "no Secret Service on this session's bus: {}",
+                String::from_utf8_lossy(&o.stderr)
+            )
+        })
 }
 
 /// Looks a Secret Service item up with `secret-tool`, proving the real store is in use.
@@ -626,6 +643,12 @@ impl WebApp {
         self.post("/execute/sync", json!({"script": script, "args": []}))["value"].clone()
     }
 
+    /// Runs asynchronous JavaScript: the script calls `done(value)` when it has an answer.
+    pub fn js_async(&self, script: &str) -> Value {
+        let wrapped = format!("const done = arguments[arguments.length - 1]; {script}");
+        self.post("/execute/async", json!({"script": wrapped, "args": []}))["value"].clone()
+    }
+
     /// Waits until `css` matches an element; returns its WebDriver id.
     pub fn wait_for(&self, css: &str, limit: Duration) -> String {
         let start = Instant::now();
@@ -782,6 +805,30 @@ pub fn app_pids(home: &Path) -> Vec<u32> {
         })
         .map(|(pid, _)| pid)
         .collect()
+}
+
+/// Every file under a data folder (relative paths), except the logs this harness itself
+/// writes there (`app-*.log`, `webapp-*.log`).
+pub fn files_under(dir: &Path) -> std::collections::BTreeSet<String> {
+    fn walk(root: &Path, dir: &Path, out: &mut std::collections::BTreeSet<String>) {
+        for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                walk(root, &p, out);
+                continue;
+            }
+            let rel = p.strip_prefix(root).unwrap_or(&p).display().to_string();
+            let name = e.file_name().to_string_lossy().to_string();
+            let harness_log =
+                name.ends_with(".log") && (name.starts_with("app-") || name.starts_with("webapp-"));
+            if !harness_log {
+                out.insert(rel);
+            }
+        }
+    }
+    let mut out = std::collections::BTreeSet::new();
+    walk(dir, dir, &mut out);
+    out
 }
 
 /// Kills every app process of `home` and waits until they are gone.

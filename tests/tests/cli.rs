@@ -27,7 +27,7 @@ fn one_click_taskade_login_registers_once_and_prints_the_account_id() {
     );
     assert_eq!(
         home.index()["registrations"]["taskade"]["redirect_uri"],
-        "http://127.0.0.1/callback"
+        "http://127.0.0.1/callback/taskade"
     );
     // A second sign-in reuses the registration and the same account (same handle).
     let again = cli_login(&home, &idp);
@@ -500,4 +500,157 @@ fn password_sign_in_only_behind_the_insecure_switch_s23() {
         !stored.contains("wonderland"),
         "the password is never stored"
     );
+}
+
+/// S24: `provider add` never retargets a provider that accounts use; it names them and the fix.
+#[test]
+fn provider_add_refuses_to_retarget_a_provider_in_use_s24() {
+    let idp = Idp::start();
+    let other = Idp::start();
+    let home = TestHome::new();
+    let add = |issuer: &str| {
+        run(
+            &home,
+            &idp,
+            &[
+                "provider",
+                "add",
+                "corp",
+                "--issuer",
+                issuer,
+                "--client-id",
+                "latchkey-public",
+            ],
+            None,
+        )
+    };
+    assert!(add(&idp.issuer).status.success());
+    // Before any account uses it, the entry may still be changed.
+    assert!(add(&other.issuer).status.success());
+    assert!(add(&idp.issuer).status.success());
+    let o = run(&home, &idp, &["login", "corp"], None);
+    assert!(o.status.success(), "{}", stderr_of(&o));
+    let account = stdout(&o);
+    let before = home.index()["providers"].clone();
+    let o = add(&other.issuer);
+    assert_eq!(o.status.code(), Some(1));
+    let err = stderr_of(&o);
+    assert!(err.contains(&account), "names the account: {err}");
+    assert!(err.contains("latchkey logout"), "names the fix: {err}");
+    assert_eq!(home.index()["providers"], before, "nothing changed");
+    let o = run(&home, &idp, &["refresh", &account], None);
+    assert!(o.status.success(), "{}", stderr_of(&o));
+    assert_eq!(other.stats()["token_requests"], 0);
+}
+
+/// S18: Ctrl+C while waiting for the browser forgets the sign-in's state and verifier.
+#[test]
+fn ctrl_c_during_sign_in_leaves_no_secret_behind_s18() {
+    use std::io::BufRead;
+    let idp = Idp::start();
+    let home = TestHome::new();
+    let mut c = home.cli();
+    c.env("LATCHKEY_TASKADE_BASE", &idp.issuer)
+        .args(["login", "taskade", "--no-browser"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = c.spawn().unwrap();
+    let mut err = std::io::BufReader::new(child.stderr.take().unwrap());
+    loop {
+        let mut line = String::new();
+        assert!(err.read_line(&mut line).unwrap() > 0, "no URL printed");
+        if line.starts_with("http") {
+            break;
+        }
+    }
+    let handle = home.index()["pending"][0]["handle"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(secret_tool_lookup(&format!("pending:{handle}")).is_some());
+    let pid = child.id().to_string();
+    assert!(std::process::Command::new("kill")
+        .args(["-INT", &pid])
+        .status()
+        .unwrap()
+        .success());
+    let started = Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "Ctrl+C ignored"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let mut rest = String::new();
+    let _ = std::io::Read::read_to_string(&mut err, &mut rest);
+    assert_eq!(status.code(), Some(1), "{rest}");
+    assert!(rest.contains("cancelled"), "{rest}");
+    assert!(secret_tool_lookup(&format!("pending:{handle}")).is_none());
+    assert!(home.index()["pending"].as_array().unwrap().is_empty());
+}
+
+/// S26: both programs switch core dumps off, so a crash writes no token to disk.
+#[test]
+fn both_programs_switch_core_dumps_off_s26() {
+    let idp = Idp::start();
+    let home = TestHome::new();
+    let core_limit = |pid: u32| {
+        let limits = std::fs::read_to_string(format!("/proc/{pid}/limits")).unwrap();
+        limits
+            .lines()
+            .find(|l| l.starts_with("Max core file size"))
+            .map(|l| {
+                l.split_whitespace()
+                    .skip(4)
+                    .take(2)
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            })
+            .unwrap()
+    };
+    // The command line, waiting for a sign-in.
+    let mut c = home.cli();
+    c.env("LATCHKEY_TASKADE_BASE", &idp.issuer)
+        .args(["login", "taskade", "--no-browser"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    let mut child = c.spawn().unwrap();
+    let started = Instant::now();
+    while home.index()["pending"]
+        .as_array()
+        .is_none_or(|p| p.is_empty())
+    {
+        assert!(started.elapsed() < Duration::from_secs(30));
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(core_limit(child.id()), "0 0", "latchkey");
+    let _ = child.kill();
+    let _ = child.wait();
+    // The desktop program.
+    let app = AppProcess::start(&home, &["--minimized"], &[]);
+    app.wait_log("Latchkey started", Duration::from_secs(60));
+    assert_eq!(core_limit(app.pid()), "0 0", "latchkey-desktop");
+}
+
+/// S21: the browser command, which runs a program, is set from the command line only.
+#[test]
+fn the_browser_command_is_set_from_the_command_line_s21() {
+    let home = TestHome::new();
+    let o = home.run(&["config", "browser", "firefox --private-window %s"], None);
+    assert!(o.status.success(), "{}", stderr_of(&o));
+    assert_eq!(
+        home.index()["settings"]["browser_command"],
+        "firefox --private-window %s"
+    );
+    let o = home.run(&["config", "browser"], None);
+    assert_eq!(stdout(&o), "firefox --private-window %s");
+    let o = home.run(&["config", "browser", "--reset"], None);
+    assert!(o.status.success());
+    assert!(home.index()["settings"]["browser_command"].is_null());
 }

@@ -151,11 +151,12 @@ fn forged_links_during_a_pending_sign_in_change_nothing_s8() {
         "the waiting view is unchanged"
     );
     assert!(accounts_in(&home).list().unwrap().is_empty());
+    // A link for no waiting sign-in is dropped by the process the desktop started, before
+    // it is forwarded: the running app never hears of it.
     let log = app.log_text();
-    assert!(
-        log.matches("ignored a link that matches no pending sign-in")
-            .count()
-            >= 3,
+    assert_eq!(
+        log.matches("another launch was forwarded").count(),
+        0,
         "{log}"
     );
     assert!(
@@ -254,4 +255,28 @@ fn a_failing_browser_command_offers_copy_link() {
     app.wait_for("[data-browser-error]", T);
     assert!(app.wait_text("Copy link", T).contains("didn’t open"));
     app.screenshot("signin-browser-failed");
+}
+
+/// S8: at cold start, a link no sign-in waits for opens no window, leaves nothing running and
+/// writes nothing: any web page can open one.
+#[test]
+fn a_forged_link_at_cold_start_shows_nothing_and_writes_nothing_s8() {
+    let home = TestHome::new();
+    let before = files_under(home.path());
+    for link in [
+        "dev.latchkey:/oauth/callback?code=forged&state=nosuchstate",
+        "dev.latchkey:/oauth/callback?error=access_denied&state=nosuchstate",
+        "dev.latchkey:/oauth/callback?code=forged",
+    ] {
+        let started = std::time::Instant::now();
+        let o = std::process::Command::new(bin())
+            .arg(link)
+            .env("LATCHKEY_HOME", home.path())
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        assert!(started.elapsed() < Duration::from_secs(10), "exits at once");
+        assert!(app_pids(home.path()).is_empty(), "nothing left running");
+    }
+    assert_eq!(files_under(home.path()), before, "nothing written");
 }

@@ -629,3 +629,297 @@ fn device_flow_signs_in_with_a_code_on_another_device() {
     assert_eq!(e.code, "access_denied", "{e:?}");
     assert_eq!(home.index()["accounts"].as_array().unwrap().len(), before);
 }
+
+fn state_of(link: &str) -> String {
+    url::Url::parse(link)
+        .unwrap()
+        .query_pairs()
+        .find(|(k, _)| k == "state")
+        .unwrap()
+        .1
+        .into_owned()
+}
+
+/// S24: an "Other…" issuer whose id would collide with an existing provider gets an id of
+/// its own; the existing provider and its account keep working.
+#[test]
+fn a_new_issuer_never_takes_over_an_existing_provider_s24() {
+    let idp = Idp::start();
+    let other = Idp::start();
+    let home = TestHome::new();
+    let acc = accounts_in(&home);
+    // An existing provider holding the id that `other`'s issuer would derive.
+    let taken = latchkey::provider::id_for_issuer(&other.issuer, &[]);
+    add_provider(
+        &acc,
+        idp_provider(&idp, &taken, "latchkey-public", ClientAuth::None),
+    );
+    let start = rt()
+        .block_on(acc.begin_login(
+            &taken,
+            LoginOptions {
+                redirect: Some(RedirectKind::Scheme),
+                ..Default::default()
+            },
+        ))
+        .unwrap();
+    let view = rt()
+        .block_on(acc.complete_login(&idp.approve(start.authorize_url.expose())))
+        .unwrap();
+    let before = acc.provider(&taken).unwrap();
+    let (id, explicit) = rt()
+        .block_on(acc.add_discovered_provider(&other.issuer, Some("latchkey-public")))
+        .unwrap();
+    assert_ne!(id, taken, "a colliding id is never reused");
+    assert_eq!(explicit, None);
+    assert_eq!(
+        acc.provider(&taken).unwrap(),
+        before,
+        "the old entry is untouched"
+    );
+    assert_eq!(
+        acc.provider(&id).unwrap().issuer.as_deref(),
+        Some(other.issuer.as_str())
+    );
+    rt().block_on(acc.refresh_now(&view.id)).unwrap();
+    assert_eq!(
+        other.stats()["token_requests"],
+        0,
+        "nothing went to the newcomer"
+    );
+    assert_eq!(acc.list().unwrap()[0].status, "valid");
+}
+
+/// S24: when a provider entry no longer matches where an account's tokens were allowed to
+/// go at sign-in, nothing is sent there (refresh, API call, revocation) and the account
+/// says so.
+#[test]
+fn an_account_whose_provider_changed_sends_nothing_s24() {
+    let idp = Idp::start();
+    let attacker = Idp::start();
+    let (_home, acc) = setup(&idp, "latchkey-public", ClientAuth::None);
+    let view = rt()
+        .block_on(acc.complete_login(&scheme_login(&acc, &idp)))
+        .unwrap();
+    // Retarget the entry behind Latchkey's back, as an old bug or a hand-edited file could.
+    let evil = idp_provider(&attacker, "idp", "latchkey-public", ClientAuth::None);
+    acc.vault()
+        .update_index(|idx| {
+            idx.providers.retain(|p| p.id != "idp");
+            idx.providers.push(evil);
+        })
+        .unwrap();
+    assert_eq!(acc.list().unwrap()[0].status, "provider_changed");
+    let e = rt().block_on(acc.refresh_now(&view.id)).unwrap_err();
+    assert_eq!(e.code, "provider_changed");
+    assert!(e.fix.contains("latchkey login idp"), "{}", e.fix);
+    let e = rt()
+        .block_on(acc.api_call(&view.id, "GET", "protected", &[], None))
+        .unwrap_err();
+    assert_eq!(e.code, "provider_changed");
+    let report = rt().block_on(acc.remove(&view.id)).unwrap();
+    assert!(report.wiped);
+    assert!(matches!(
+        report.revocation,
+        latchkey::oauth::Revocation::Failed(_)
+    ));
+    let s = attacker.stats();
+    assert_eq!(s["token_requests"], 0, "no refresh token went there");
+    assert_eq!(s["revocations"], 0, "no token was revoked there");
+}
+
+/// S24: adding the same issuer again keeps its entry; a new client id is used for that
+/// sign-in only, and the existing account keeps refreshing with its own client.
+#[test]
+fn re_adding_the_same_issuer_keeps_accounts_on_their_client_s24() {
+    let idp = Idp::start();
+    let home = TestHome::new();
+    let acc = accounts_in(&home);
+    let (id, _) = rt()
+        .block_on(acc.add_discovered_provider(&idp.issuer, Some("latchkey-public")))
+        .unwrap();
+    let start = rt()
+        .block_on(acc.begin_login(
+            &id,
+            LoginOptions {
+                redirect: Some(RedirectKind::Scheme),
+                ..Default::default()
+            },
+        ))
+        .unwrap();
+    let view = rt()
+        .block_on(acc.complete_login(&idp.approve(start.authorize_url.expose())))
+        .unwrap();
+    let before = acc.provider(&id).unwrap();
+    for again in [Some("latchkey-post"), None] {
+        let (id2, explicit) = rt()
+            .block_on(acc.add_discovered_provider(&format!("{}/", idp.issuer), again))
+            .unwrap();
+        assert_eq!(id2, id, "the same issuer keeps its entry");
+        assert_eq!(
+            explicit.as_deref(),
+            again,
+            "a new client only for that sign-in"
+        );
+        assert_eq!(acc.provider(&id).unwrap(), before);
+    }
+    let account = acc.account(&view.id).unwrap();
+    assert_eq!(account.client_id.as_deref(), Some("latchkey-public"));
+    let t = rt().block_on(acc.refresh_now(&view.id)).unwrap();
+    assert_eq!(idp.check_token(t.expose()), 200);
+}
+
+/// S24: "Sign in again" may replace only an account of the same provider and kind.
+#[test]
+fn reauth_of_another_providers_account_is_refused_s24() {
+    let idp = Idp::start();
+    let (_home, acc) = setup(&idp, "latchkey-public", ClientAuth::None);
+    add_provider(
+        &acc,
+        idp_provider(&idp, "second", "latchkey-public", ClientAuth::None),
+    );
+    let view = rt()
+        .block_on(acc.complete_login(&scheme_login(&acc, &idp)))
+        .unwrap();
+    let e = rt()
+        .block_on(acc.begin_login(
+            "second",
+            LoginOptions {
+                redirect: Some(RedirectKind::Scheme),
+                reauth_of: Some(view.id.clone()),
+                ..Default::default()
+            },
+        ))
+        .err()
+        .expect("refused");
+    assert_eq!(e.code, "wrong_account");
+    assert_eq!(acc.list().unwrap().len(), 1);
+    assert_eq!(acc.account(&view.id).unwrap().provider, "idp");
+}
+
+/// S8: a link whose state no sign-in waits for creates no file anywhere under the data
+/// folder (no lock file either), and a used sign-in leaves no lock file behind.
+#[test]
+fn forged_links_touch_nothing_on_disk_s8() {
+    let idp = Idp::start();
+    let (home, acc) = setup(&idp, "latchkey-public", ClientAuth::None);
+    let real = scheme_login(&acc, &idp);
+    let before = files_under(home.path());
+    for i in 0..50 {
+        let link = format!("dev.latchkey:/oauth/callback?code=c&state=forged{i}");
+        assert_eq!(
+            rt().block_on(acc.complete_login(&link)).unwrap_err().code,
+            "unknown_state"
+        );
+    }
+    assert_eq!(files_under(home.path()), before, "no file appeared");
+    rt().block_on(acc.complete_login(&real)).unwrap();
+    let locks: Vec<_> = files_under(home.path())
+        .into_iter()
+        .filter(|f| f.contains("pending-"))
+        .collect();
+    assert!(locks.is_empty(), "used sign-ins leave no lock: {locks:?}");
+}
+
+/// S18: an abandoned sign-in's state and verifier leave the keyring: on cancel, and when a
+/// later sign-in prunes the expired ones.
+#[test]
+fn abandoned_sign_ins_leave_no_secret_behind_s18() {
+    let idp = Idp::start();
+    let (home, acc) = setup(&idp, "latchkey-public", ClientAuth::None);
+    let opts = LoginOptions {
+        redirect: Some(RedirectKind::Scheme),
+        ..Default::default()
+    };
+    let first = rt().block_on(acc.begin_login("idp", opts.clone())).unwrap();
+    let key = |h: &str| format!("pending:{h}");
+    assert!(secret_tool_lookup(&key(&first.handle)).is_some());
+    // The person walked away: ten minutes pass.
+    acc.vault()
+        .update_index(|idx| idx.pending.iter_mut().for_each(|p| p.expires = 1))
+        .unwrap();
+    let second = rt().block_on(acc.begin_login("idp", opts)).unwrap();
+    assert!(
+        secret_tool_lookup(&key(&first.handle)).is_none(),
+        "pruned with its note"
+    );
+    assert_eq!(home.index()["pending"].as_array().unwrap().len(), 1);
+    rt().block_on(acc.cancel_login(&second.handle)).unwrap();
+    assert!(secret_tool_lookup(&key(&second.handle)).is_none());
+    assert!(home.index()["pending"].as_array().unwrap().is_empty());
+}
+
+/// S14: a sign-in saves under the account's lock, so it never overwrites a refresh that
+/// another process is in the middle of.
+#[test]
+fn sign_in_waits_for_a_refresh_in_flight_s14() {
+    let idp = Idp::start();
+    let (home, acc) = setup(&idp, "latchkey-public", ClientAuth::None);
+    let view = rt()
+        .block_on(acc.complete_login(&scheme_login(&acc, &idp)))
+        .unwrap();
+    let start = rt()
+        .block_on(acc.begin_login(
+            "idp",
+            LoginOptions {
+                redirect: Some(RedirectKind::Scheme),
+                reauth_of: Some(view.id.clone()),
+                ..Default::default()
+            },
+        ))
+        .unwrap();
+    let link = idp.approve(start.authorize_url.expose());
+    // "Another process" holds the account: a second vault on the same folder.
+    let other = accounts_in(&home);
+    let held = other
+        .vault()
+        .lock_account_blocking(&view.id, std::time::Duration::from_secs(5))
+        .unwrap();
+    let acc2 = acc.clone();
+    let done = std::thread::spawn(move || rt().block_on(acc2.complete_login(&link)));
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    assert!(!done.is_finished(), "the save waits for the lock");
+    let updated = acc.account(&view.id).unwrap().updated;
+    drop(held);
+    let again = done.join().unwrap().unwrap();
+    assert_eq!(again.id, view.id);
+    assert!(acc.account(&view.id).unwrap().updated >= updated);
+}
+
+/// S10: a provider that sends no `iss` has a redirect of its own, so a real code from one
+/// provider, delivered with another provider's state, is never exchanged anywhere.
+#[test]
+fn providers_without_iss_cannot_mix_up_answers_s10() {
+    let idp = Idp::start();
+    let home = TestHome::new();
+    let acc = accounts_in(&home);
+    let mut honest = idp_provider(&idp, "noiss", "latchkey-public", ClientAuth::None);
+    // It sends `iss` without promising it in its metadata: the redirect is its own anyway.
+    honest.iss_required = false;
+    let mut evil = idp_provider(&idp, "evil", "latchkey-public", ClientAuth::None);
+    evil.iss_required = false;
+    evil.issuer = None;
+    add_provider(&acc, honest);
+    add_provider(&acc, evil);
+    let scheme = LoginOptions {
+        redirect: Some(RedirectKind::Scheme),
+        ..Default::default()
+    };
+    let good = rt()
+        .block_on(acc.begin_login("noiss", scheme.clone()))
+        .unwrap();
+    let bad = rt().block_on(acc.begin_login("evil", scheme)).unwrap();
+    let answer = idp.approve(good.authorize_url.expose());
+    assert!(
+        answer.starts_with("dev.latchkey:/oauth/callback/noiss?"),
+        "{answer}"
+    );
+    let evil_state = state_of(bad.authorize_url.expose());
+    let mixed = answer.replace(&state_of(&answer), &evil_state);
+    let e = rt().block_on(acc.complete_login(&mixed)).unwrap_err();
+    assert_eq!(e.code, "redirect_mismatch");
+    assert_eq!(token_requests(&idp), 0, "the code went nowhere");
+    // The honest answer still completes on its own redirect.
+    let view = rt().block_on(acc.complete_login(&answer)).unwrap();
+    assert_eq!(view.provider, "noiss");
+}

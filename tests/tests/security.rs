@@ -56,7 +56,7 @@ fn security_md_maps_every_requirement_to_existing_tests() {
         }
         seen.insert(id.to_string());
     }
-    for n in 1..=23 {
+    for n in 1..=26 {
         assert!(
             seen.contains(&format!("S{n}")),
             "S{n} is missing from the SECURITY.md table"
@@ -347,7 +347,8 @@ fn no_redirects_are_followed_and_bodies_are_capped_s13() {
     assert_eq!(r.unwrap_err(), latchkey::oauth::http::HttpError::TooLarge);
 }
 
-/// S20: an API call sends the token only in the Authorization header, never in the URL.
+/// S20: an API call sends the token only in the Authorization header, never in the URL;
+/// S11: and a caller's `Host` header never reaches the wire.
 #[test]
 fn tokens_travel_only_in_the_authorization_header_s20() {
     let (base, h) = capture_server(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 11\r\nConnection: close\r\n\r\n{\"ok\":true}".to_vec(), 1);
@@ -371,6 +372,7 @@ fn tokens_travel_only_in_the_authorization_header_s20() {
         created: 0,
         updated: 0,
         last_refresh: None,
+        binding: None,
     };
     let rec = latchkey::vault::TokenRecord {
         access_token: latchkey::secret::Secret::new(token),
@@ -382,13 +384,31 @@ fn tokens_travel_only_in_the_authorization_header_s20() {
         id_token: None,
     };
     acc.vault().add_account(entry, &rec).unwrap();
+    // S11: a caller's Host header is dropped; Latchkey decides where the token goes.
     let r = rt()
-        .block_on(acc.api_call("cap-1", "GET", "things?x=1", &[], None))
+        .block_on(acc.api_call(
+            "cap-1",
+            "GET",
+            "things?x=1",
+            &[
+                ("Host".into(), "evil.example".into()),
+                ("X-Kept".into(), "yes".into()),
+            ],
+            None,
+        ))
         .unwrap();
     assert_eq!(r.status, 200);
     let req = h.join().unwrap().remove(0);
     let request_line = req.lines().next().unwrap();
     assert_eq!(request_line, "GET /api/things?x=1 HTTP/1.1");
+    assert!(!req.contains("evil.example"), "{req}");
+    assert!(
+        req.lines()
+            .any(|l| l
+                .eq_ignore_ascii_case(&format!("host: {}", base.trim_start_matches("http://")))),
+        "{req}"
+    );
+    assert!(req.to_ascii_lowercase().contains("x-kept: yes"), "{req}");
     assert!(
         req.lines()
             .any(|l| l.eq_ignore_ascii_case(&format!("authorization: Bearer {token}"))),
@@ -444,4 +464,53 @@ fn the_canary_check_finds_a_planted_token_and_a_real_sign_in_leaves_none_s19() {
     std::fs::write(&planted, format!("oops {token}")).unwrap();
     assert_eq!(canary_hits(home.path()), vec![planted.clone()]);
     std::fs::remove_file(planted).unwrap();
+}
+
+/// S25: text a provider controls is inert: a registration error code and the device flow's
+/// addresses lose their control characters (terminal escape sequences) before anyone sees them.
+#[test]
+fn provider_text_loses_control_characters_s25() {
+    let body = "{\"error\":\"invalid_\\u001b[31mredirect\\u0007\",\"error_description\":\"bad\\u001b]0;pwned\\u0007\"}";
+    let reply = format!("HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len());
+    let (base, _h) = capture_server(reply.into_bytes(), 1);
+    let http = latchkey::oauth::http::Http::new().unwrap();
+    let mut p = latchkey::provider::ProviderSpec::new("x", "X");
+    p.registration_url = Some(format!("{base}/register"));
+    let e = rt()
+        .block_on(latchkey::oauth::register_client(
+            &http,
+            &p,
+            "http://127.0.0.1/callback",
+        ))
+        .unwrap_err();
+    let shown = format!("{e} {:?}", e.code());
+    assert!(!shown.chars().any(|c| c.is_control()), "{shown:?}");
+    assert_eq!(e.code(), "invalid_[31mredirect");
+
+    let body = "{\"device_code\":\"d\",\"user_code\":\"AB\\u001b[2JCD\",\"verification_uri\":\"https://idp.example/device\",\"verification_uri_complete\":\"https://idp.example/device?c=AB\\u001b[2J\\u001b]8;;https://evil.example\\u0007\",\"expires_in\":600,\"interval\":5}";
+    let reply = format!("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len());
+    let (base, _h) = capture_server(reply.into_bytes(), 1);
+    p.device_url = Some(format!("{base}/device"));
+    p.token_url = Some(format!("{base}/token"));
+    let client = latchkey::oauth::ClientConfig {
+        id: "c".into(),
+        secret: None,
+        auth: latchkey::provider::ClientAuth::None,
+    };
+    let start = rt()
+        .block_on(latchkey::oauth::device_begin(
+            &http,
+            &p,
+            &client,
+            &[],
+            latchkey::now(),
+        ))
+        .unwrap();
+    for text in [
+        start.user_code.as_str(),
+        start.verification_uri.as_str(),
+        start.verification_uri_complete.as_deref().unwrap_or(""),
+    ] {
+        assert!(!text.chars().any(|c| c.is_control()), "{text:?}");
+    }
 }

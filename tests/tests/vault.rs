@@ -22,6 +22,7 @@ fn entry(id: &str) -> AccountEntry {
         created: latchkey::now(),
         updated: latchkey::now(),
         last_refresh: None,
+        binding: None,
     }
 }
 

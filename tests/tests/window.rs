@@ -346,3 +346,66 @@ fn start_at_login_is_off_by_default_and_the_settings_toggle_registers_it() {
         std::thread::sleep(Duration::from_millis(200));
     }
 }
+
+/// S21: a script in the webview can't set the browser command (which runs a program): the
+/// settings command keeps the one set from the command line, and Settings only shows it.
+#[test]
+fn the_webview_cannot_set_the_browser_command_s21() {
+    let home = TestHome::new();
+    let o = home.run(&["config", "browser", "true %s"], None);
+    assert!(o.status.success(), "{}", stderr_of(&o));
+    let app = start(&home, &[]);
+    app.wait_for("[data-view=empty]", T);
+    let r = app.js_async(
+        "window.__TAURI__.core.invoke('get_settings').then((s) => window.__TAURI__.core.invoke('set_settings', { settings: { ...s, browser_command: 'sh -c \"touch /tmp/latchkey-pwned\" %s', clipboard_clear_secs: 45 } })).then(() => done('ok'), (e) => done(JSON.stringify(e)));",
+    );
+    assert_eq!(r, "ok");
+    let settings = &home.index()["settings"];
+    assert_eq!(
+        settings["clipboard_clear_secs"], 45,
+        "other settings are saved"
+    );
+    assert_eq!(
+        settings["browser_command"], "true %s",
+        "the command is unchanged"
+    );
+    app.click_css("#open-settings");
+    let shown = app.wait_for("[data-browser-command]", T);
+    assert!(app.text(&shown).contains("true %s"));
+    assert_eq!(
+        app.js("return document.querySelectorAll('[data-view=settings] input[type=text]').length"),
+        serde_json::json!(0),
+        "no field to edit it"
+    );
+}
+
+/// S25: "Copy as curl" quotes provider-controlled text, so pasting it runs nothing else.
+#[test]
+fn copy_as_curl_quotes_provider_urls_s25() {
+    let home = TestHome::new();
+    let app = start(&home, &[]);
+    app.wait_for("[data-view=empty]", T);
+    let hostile = "https://api.example/x'; touch /tmp/latchkey-curl-pwned; echo '$(id)`id`";
+    let cmd = app.js_async(&format!(
+        "import('./views/apitest.js').then((m) => done(m.curlCommand('GET', {}, 'acct-1')), (e) => done('error ' + e));",
+        serde_json::json!(hostile)
+    ));
+    let cmd = cmd.as_str().expect("a command").to_string();
+    assert!(cmd.starts_with("curl "), "{cmd}");
+    // Run it with stand-ins for curl and latchkey that print their arguments.
+    let script =
+        format!("curl() {{ printf '[%s]\\n' \"$@\"; }}; latchkey() {{ echo TOKEN; }}; {cmd}");
+    let o = Command::new("bash").args(["-c", &script]).output().unwrap();
+    let out = String::from_utf8_lossy(&o.stdout).to_string();
+    assert!(
+        o.status.success(),
+        "{cmd}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(
+        out.contains(&format!("[{hostile}]")),
+        "the URL is one literal word: {out}"
+    );
+    assert!(out.contains("[Authorization: Bearer TOKEN]"), "{out}");
+    assert!(!std::path::Path::new("/tmp/latchkey-curl-pwned").exists());
+}

@@ -7,6 +7,7 @@ const STATUS = {
   needs_sign_in: () => 'Needs sign-in',
   offline: () => 'Offline — will retry',
   expired: () => 'Expired',
+  provider_changed: () => 'Provider settings changed — sign in again',
 };
 
 export function emptyState(nav) {
@@ -60,9 +61,10 @@ export function accountList(accounts, nav, rerender) {
       h('div', { class: 'grow' },
         h('div', { class: 'who' }, a.label ? `${a.label} · ${a.identity || a.id}` : (a.identity || a.id)),
         h('div', { class: 'muted' }, a.provider_name),
-        h('span', { class: `chip ${a.status}`, 'data-status': a.status }, (STATUS[a.status] || (() => a.status))(a))),
+        h('span', { class: `chip ${a.status}`, 'data-status': a.status }, (STATUS[a.status] || (() => a.status))(a)),
+        a.status === 'provider_changed' ? h('p', { class: 'hint', 'data-provider-changed': '' }, `${a.provider_name}’s settings changed after you signed in, so Latchkey sends this account’s tokens nowhere. If you changed them, sign in again. If not, remove the service you added last.`) : null),
       h('div', { class: 'row' },
-        a.status === 'needs_sign_in'
+        a.status === 'needs_sign_in' || a.status === 'provider_changed'
           ? h('button', { type: 'button', onclick: () => nav('signin', { provider: a.provider, reauthOf: a.id }) }, 'Sign in again')
           : h('button', { type: 'button', 'data-copy': a.id, onclick: async () => {
             try {

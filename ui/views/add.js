@@ -75,8 +75,11 @@ export async function renderOwn(view, nav, { provider: p }) {
   const clientId = h('input', { type: 'text', autocomplete: 'off', 'data-input': 'client-id' });
   const secret = h('input', { type: 'password', autocomplete: 'off', 'data-input': 'client-secret' });
   const redirect = h('select', { 'data-input': 'redirect' }, h('option', { value: 'loopback' }, 'This computer (loopback, recommended)'), h('option', { value: 'scheme' }, 'Latchkey link (dev.latchkey:)'));
-  const uri = h('code', { 'data-redirect-uri': '' }, info.loopback_redirect);
-  redirect.addEventListener('change', () => { uri.textContent = redirect.value === 'scheme' ? info.redirect_uri : info.loopback_redirect; });
+  // Each provider has its own redirect when it does not confirm itself with `iss`.
+  const scheme = p.redirect_scheme || info.redirect_uri;
+  const loopback = p.redirect_loopback || info.loopback_redirect;
+  const uri = h('code', { 'data-redirect-uri': '' }, loopback);
+  redirect.addEventListener('change', () => { uri.textContent = redirect.value === 'scheme' ? scheme : loopback; });
   const copy = h('button', { type: 'button', class: 'secondary', onclick: async () => {
     try { await navigator.clipboard.writeText(uri.textContent); toast('Redirect URI copied'); } catch { toast('Select the address and copy it'); }
   } }, 'Copy');

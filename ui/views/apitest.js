@@ -20,6 +20,16 @@ function highlight(text) {
   return pre;
 }
 
+/** Quotes a word for a POSIX shell: provider-controlled text never becomes code (S25). */
+export function shellQuote(s) {
+  return `'${String(s).replace(/'/g, `'\\''`)}'`;
+}
+
+/** The "Copy as curl" line: the token is fetched by `latchkey token`, never pasted. */
+export function curlCommand(method, url, accountId) {
+  return `curl -X ${shellQuote(method)} -H "Authorization: Bearer $(latchkey token ${shellQuote(accountId)})" ${shellQuote(url)}`;
+}
+
 export async function renderTest(view, nav, { account: a }) {
   const providers = await call('list_providers').catch(() => []);
   const p = providers.find((x) => x.id === a.provider) || { presets: [], api_base: '' };
@@ -40,7 +50,7 @@ export async function renderTest(view, nav, { account: a }) {
   const curl = h('button', { type: 'button', class: 'secondary', onclick: () => {
     const base = (p.api_base || '').replace(/\/$/, '');
     const url = /^https?:/.test(path.value) ? path.value : `${base}/${path.value.replace(/^\//, '')}`;
-    const cmd = `curl -X ${method.value} -H "Authorization: Bearer $(latchkey token ${a.id})" '${url}'`;
+    const cmd = curlCommand(method.value, url, a.id);
     out.replaceChildren(h('p', { class: 'muted' }, 'Run this in a terminal (the token is fetched fresh, never pasted):'), h('pre', { class: 'json', 'data-curl': '' }, cmd));
   } }, 'Copy as curl');
   view.replaceChildren(h('section', { 'data-view': 'test' },

@@ -1,4 +1,5 @@
-// Settings: clipboard, refresh margin, browser command.
+// Settings: clipboard, refresh margin, start at login. The browser command is shown, not
+// edited: it runs a program, so only `latchkey config browser` sets it (S21).
 import { call, h, errorBox, toast } from '../ipc.js';
 
 export async function renderSettings(view, nav) {
@@ -10,11 +11,10 @@ export async function renderSettings(view, nav) {
   login.checked = Boolean(s.start_at_login);
   login.style.width = 'auto';
   login.style.minHeight = '0';
-  const browser = h('input', { type: 'text', value: s.browser_command || '', placeholder: 'e.g. firefox --private-window %s', id: 'set-browser' });
   view.replaceChildren(h('form', { 'data-view': 'settings', onsubmit: async (ev) => {
     ev.preventDefault();
     try {
-      await call('set_settings', { settings: { ...s, clipboard_clear_secs: Number(clear.value) || 0, refresh_margin_secs: (Number(margin.value) || 5) * 60, browser_command: browser.value.trim() || null, start_at_login: login.checked } });
+      await call('set_settings', { settings: { ...s, clipboard_clear_secs: Number(clear.value) || 0, refresh_margin_secs: (Number(margin.value) || 5) * 60, start_at_login: login.checked } });
       toast('Settings saved');
       nav('home');
     } catch (e) { view.append(errorBox(e)); }
@@ -23,7 +23,8 @@ export async function renderSettings(view, nav) {
   h('div', { class: 'field' }, h('label', { for: 'set-clear' }, 'Clear copied tokens after (seconds, 0 = never)'), clear),
   h('div', { class: 'field' }, h('label', { for: 'set-margin' }, 'Refresh tokens this many minutes before they expire (at least)'), margin),
   h('div', { class: 'row' }, login, h('label', { for: 'set-login' }, 'Start Latchkey in the tray when I log in')),
-  h('div', { class: 'field' }, h('label', { for: 'set-browser' }, 'Open sign-ins with this command instead of the default browser'), browser, h('p', { class: 'hint' }, '%s is replaced by the address.')),
+  h('div', { class: 'field', 'data-browser-command': '' }, h('span', {}, 'Sign-ins open in: ', h('strong', {}, s.browser_command || 'your default browser')),
+    h('p', { class: 'hint' }, 'To use another browser, run in a terminal: ', h('code', {}, 'latchkey config browser "firefox --private-window %s"'))),
   h('p', { class: 'muted' }, `Tokens are kept in ${info.store || 'your keyring'}. Account list: ${info.data_dir}. Theme follows your system.`),
   h('div', { class: 'row' }, h('button', { type: 'button', class: 'secondary', onclick: () => nav('home') }, 'Cancel'), h('button', { type: 'submit' }, 'Save'))));
   clear.focus();

@@ -70,6 +70,8 @@ pub struct ProviderInfo {
     has_client: bool,
     presets: Vec<crate::provider::ApiPreset>,
     api_base: Option<String>,
+    redirect_scheme: String,
+    redirect_loopback: String,
 }
 
 /// Built-in providers first (Taskade leads), then the person's own.
@@ -82,6 +84,8 @@ pub fn list_providers(state: Shared<'_>) -> Result<Vec<ProviderInfo>, UserError>
         .map(|p| ProviderInfo {
             one_click: p.client_id.is_none() && p.registration_url.is_some(),
             has_client: p.client_id.is_some() || regs.contains_key(&p.id),
+            redirect_scheme: p.redirect_uri(RedirectKind::Scheme, None),
+            redirect_loopback: p.redirect_uri(RedirectKind::Loopback, None),
             id: p.id,
             name: p.name,
             supports_pat: p.supports_pat,
@@ -123,13 +127,14 @@ pub async fn begin_login(
 ) -> Result<LoginStarted, UserError> {
     let a = accounts(&state)?;
     let mut provider_id = options.provider.clone();
+    let mut client_id = None;
     if let Some(issuer) = options
         .issuer
         .as_deref()
         .map(str::trim)
         .filter(|s| !s.is_empty())
     {
-        provider_id = a
+        (provider_id, client_id) = a
             .add_discovered_provider(issuer, options.client_id.as_deref())
             .await?;
     } else if let Some(client_id) = options
@@ -155,6 +160,7 @@ pub async fn begin_login(
     let opts = LoginOptions {
         reauth_of: options.reauth_of.clone(),
         label: options.label.clone(),
+        client_id,
         ..Default::default()
     };
     let start = a.begin_login(&provider_id, opts).await?;
@@ -175,13 +181,16 @@ pub async fn begin_login(
                     })
                     .await;
                 match url {
-                    Some(u) => super::complete_callback(&app, &u).await,
-                    None => expire(&app, &handle),
+                    Some((u, reply)) => {
+                        let outcome = super::complete_callback(&app, &u).await;
+                        reply.send(outcome).await;
+                    }
+                    None => expire(&app, &handle).await,
                 }
             }),
             None => tauri::async_runtime::spawn(async move {
                 tokio::time::sleep(wait).await;
-                expire(&app, &handle);
+                expire(&app, &handle).await;
             }),
         }
     };
@@ -208,8 +217,14 @@ pub async fn begin_login(
     })
 }
 
-fn expire(app: &AppHandle, handle: &str) {
+/// A sign-in ran out of time: its state and verifier leave the keyring, and the window hears.
+async fn expire(app: &AppHandle, handle: &str) {
     let st = state(app);
+    if let Ok(a) = &st.accounts {
+        if let Err(e) = a.cancel_login(handle).await {
+            tracing::warn!(code = %e.code, "could not forget an expired sign-in; it is pruned later");
+        }
+    }
     let was_pending = st
         .logins
         .lock()
@@ -448,8 +463,12 @@ pub fn set_settings(
     }
     a.vault().update_index(|idx| {
         let hint = idx.settings.tray_hint_shown;
+        // S21: the browser command runs programs, so the webview can't set it; only
+        // `latchkey config browser` (or LATCHKEY_BROWSER) can.
+        let browser = idx.settings.browser_command.take();
         idx.settings = settings;
         idx.settings.tray_hint_shown = hint;
+        idx.settings.browser_command = browser;
         idx.settings.refresh_margin_secs = idx.settings.refresh_margin_secs.clamp(60, 3600);
     })?;
     Ok(())

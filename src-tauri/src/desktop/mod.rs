@@ -8,6 +8,7 @@ mod tray;
 
 use crate::accounts::{AccountView, Accounts};
 use crate::errors::UserError;
+use crate::oauth::loopback::PageOutcome;
 use crate::refresh::{Refresher, TickReport};
 use crate::secret::Secret;
 use serde::Serialize;
@@ -130,6 +131,12 @@ pub fn run(link: Option<String>, minimized: bool) -> i32 {
         ])
         .setup(move |app| {
             register_scheme(app.handle());
+            if let Ok(a) = self::state(app.handle()).accounts.clone() {
+                // Sign-ins abandoned while the app was closed leave the keyring now.
+                tauri::async_runtime::spawn(async move {
+                    let _ = a.prune_pending().await;
+                });
+            }
             tray::create(app.handle())?;
             start_refresher(app.handle());
             // Cold start: the link arrived as our only argument. get_current() reads the same
@@ -281,8 +288,37 @@ pub fn on_refresh_report(app: &AppHandle, report: TickReport) {
             .and_then(|a| a.account(id).ok())
             .map(|a| a.identity.unwrap_or(a.id))
             .unwrap_or_else(|| id.clone());
-        notify(app, "Sign in again to keep this account working", &format!("{who}: the provider no longer accepts Latchkey's sign-in. Open Latchkey and choose \"Sign in again\"."));
+        notify(
+            app,
+            "Sign in again to keep this account working",
+            &sign_in_again_body(&who),
+        );
     }
+}
+
+/// The body of the "sign in again" notification. Notification servers read bodies as markup
+/// (`<b>`, `<a href>`), and the identity comes from the provider: it is escaped (S25).
+fn sign_in_again_body(who: &str) -> String {
+    format!(
+        "{}: the provider no longer accepts Latchkey's sign-in. Open Latchkey and choose \"Sign in again\".",
+        escape_markup(&crate::oauth::plain_text(who, 120))
+    )
+}
+
+/// Escapes the characters notification markup gives meaning to.
+fn escape_markup(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '&' => out.push_str("&amp;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 /// Sends a desktop notification; failures are logged (no notification daemon is not fatal).
@@ -338,15 +374,18 @@ pub fn receive_link(app: &AppHandle, url: &str) {
     }
     let app = app.clone();
     let url = url.to_string();
-    tauri::async_runtime::spawn(async move { complete_callback(&app, &url).await });
+    tauri::async_runtime::spawn(async move {
+        complete_callback(&app, &url).await;
+    });
 }
 
-/// Finishes a sign-in from any route. A link for no pending sign-in (forged, reused or
-/// expired) changes nothing visible: one log line without its query (S8).
-pub async fn complete_callback(app: &AppHandle, url: &str) {
+/// Finishes a sign-in from any route and says how it ended (for the loopback page). A link
+/// for no pending sign-in (forged, reused or expired) changes nothing visible: one log line
+/// without its query (S8).
+pub async fn complete_callback(app: &AppHandle, url: &str) -> PageOutcome {
     let st = state(app);
     let Ok(accounts) = st.accounts.clone() else {
-        return;
+        return PageOutcome::Failed;
     };
     let handle = crate::oauth::parse_callback(url)
         .ok()
@@ -371,12 +410,25 @@ pub async fn complete_callback(app: &AppHandle, url: &str) {
             );
             accounts_changed(app);
             show_main_window(app);
+            PageOutcome::SignedIn
         }
-        Err(e) if e.code == "unknown_state" || e.code == "malformed_callback" => {
+        // S8: a link for no waiting sign-in, or for one that already expired (the window was
+        // told when it expired), changes nothing visible.
+        Err(e)
+            if e.code == "unknown_state"
+                || e.code == "malformed_callback"
+                || e.code == "login_expired" =>
+        {
             tracing::warn!(link = %crate::link::describe(url), "ignored a link that matches no pending sign-in");
+            PageOutcome::Failed
         }
         Err(e) => {
             tracing::warn!(code = %e.code, "sign-in failed");
+            let outcome = if e.code == "access_denied" {
+                PageOutcome::Cancelled
+            } else {
+                PageOutcome::Failed
+            };
             let h = handle.unwrap_or_default();
             finish_pending(&st, &h);
             emit_event(
@@ -389,6 +441,7 @@ pub async fn complete_callback(app: &AppHandle, url: &str) {
                 },
             );
             show_main_window(app);
+            outcome
         }
     }
 }
@@ -451,4 +504,19 @@ pub fn set_start_at_login(app: &AppHandle, on: bool) -> Result<(), String> {
     r.map_err(|e| e.to_string())?;
     tracing::info!(on, "start at login changed");
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// S25: an identity from the provider can't become markup in a notification.
+    #[test]
+    fn notification_bodies_escape_the_identity_s25() {
+        let body = sign_in_again_body("<a href=\"https://evil.example\">x</a>&\u{7}");
+        assert!(!body.contains('<') && !body.contains('>'), "{body}");
+        assert!(body.contains("&lt;a href=&quot;https://evil.example&quot;&gt;x&lt;/a&gt;&amp;"));
+        assert!(!body.contains('\u{7}'));
+        assert!(sign_in_again_body("alice@example.test").starts_with("alice@example.test: "));
+    }
 }

@@ -1,14 +1,55 @@
 //! The loopback redirect listener (RFC 8252 §7.3, S4): `http://127.0.0.1:<ephemeral>/callback`,
 //! bound to loopback only, without SO_REUSEADDR/SO_REUSEPORT. It answers until the callback
 //! carrying its own state arrives, then closes. Pages load nothing external, send
-//! `Referrer-Policy: no-referrer`, and never echo query values.
+//! `Referrer-Policy: no-referrer`, and never echo query values. The browser hears how the
+//! sign-in ended only once Latchkey knows. On Linux, connections from another user's
+//! processes are refused.
 
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpSocket};
+use tokio::net::{TcpListener, TcpSocket, TcpStream};
 
-const DONE_PAGE: &str = "<!doctype html><meta charset=utf-8><title>Latchkey</title><style>body{font:16px system-ui,sans-serif;margin:15vh auto;max-width:32em;text-align:center;color:#1b1f24}@media(prefers-color-scheme:dark){body{background:#15181c;color:#e8eaed}}</style><h1>You're signed in</h1><p>Return to Latchkey — you can close this tab.</p>";
+const STYLE: &str = "<style>body{font:16px system-ui,sans-serif;margin:15vh auto;max-width:32em;text-align:center;color:#1b1f24}@media(prefers-color-scheme:dark){body{background:#15181c;color:#e8eaed}}</style>";
 const STRAY_PAGE: &str = "<!doctype html><meta charset=utf-8><title>Latchkey</title><style>body{font:16px system-ui,sans-serif;margin:15vh auto;max-width:32em;text-align:center}</style><h1>This link isn't one Latchkey is waiting for</h1><p>Start the sign-in again from Latchkey.</p>";
+
+/// How a sign-in ended, for the page the browser shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PageOutcome {
+    /// The account is saved.
+    SignedIn,
+    /// The person declined at the provider.
+    Cancelled,
+    /// Anything else; Latchkey itself shows why and what to do.
+    Failed,
+}
+
+impl PageOutcome {
+    fn page(self) -> (u16, String) {
+        let (status, title, text) = match self {
+            PageOutcome::SignedIn => (200, "You're signed in", "Return to Latchkey. You can close this tab."),
+            PageOutcome::Cancelled => (200, "Sign-in cancelled", "Nothing was connected. Return to Latchkey to try again. You can close this tab."),
+            PageOutcome::Failed => (400, "The sign-in didn't finish", "Return to Latchkey: it says what happened and how to fix it. You can close this tab."),
+        };
+        (status, format!("<!doctype html><meta charset=utf-8><title>Latchkey</title>{STYLE}<h1>{title}</h1><p>{text}</p>"))
+    }
+}
+
+/// The browser's request that carried the callback, waiting for the sign-in's outcome.
+pub struct Reply {
+    stream: TcpStream,
+}
+
+impl Reply {
+    /// Answers the browser with the outcome and closes the connection.
+    pub async fn send(mut self, outcome: PageOutcome) {
+        let (status, page) = outcome.page();
+        let _ = tokio::time::timeout(
+            Duration::from_secs(5),
+            respond(&mut self.stream, status, &page),
+        )
+        .await;
+    }
+}
 
 /// A bound, listening loopback socket.
 pub struct Loopback {
@@ -33,11 +74,6 @@ impl Loopback {
         })
     }
 
-    /// The exact redirect URI for this listener.
-    pub fn redirect_uri(&self) -> String {
-        format!("http://127.0.0.1:{}/callback", self.port)
-    }
-
     /// The port.
     pub fn port(&self) -> u16 {
         self.port
@@ -48,34 +84,44 @@ impl Loopback {
         self.reuse_address
     }
 
-    /// Serves requests until one reaches `/callback` carrying a state accepted by `is_ours`,
-    /// or `wait` passes. Returns that callback's full URL; the socket closes on return.
+    /// Serves requests until one reaches `/callback` (or `/callback/<provider>`) carrying a
+    /// state accepted by `is_ours`, or `wait` passes. Returns that callback's full URL and the
+    /// browser's connection, to be answered with the outcome; the listener closes on return.
     pub async fn serve_until_callback(
         self,
         wait: Duration,
         is_ours: impl Fn(&str) -> bool,
-    ) -> Option<String> {
+    ) -> Option<(String, Reply)> {
         let deadline = tokio::time::Instant::now() + wait;
         loop {
             let accepted = tokio::time::timeout_at(deadline, self.listener.accept()).await;
-            let (mut stream, _) = match accepted {
+            let (mut stream, peer) = match accepted {
                 Ok(Ok(s)) => s,
                 Ok(Err(_)) => continue,
                 Err(_) => return None,
             };
+            // S4: on a shared machine another user could race the browser to this port.
+            if !same_user(peer, self.port) {
+                tracing::warn!(
+                    "loopback listener refused a connection from another user's process"
+                );
+                drop(stream);
+                continue;
+            }
             let Some(target) = read_request_target(&mut stream).await else {
                 let _ = respond(&mut stream, 400, STRAY_PAGE).await;
                 continue;
             };
+            // `/callback`, or `/callback/<provider>` for providers without `iss`; the sign-in's
+            // own check then compares the exact redirect (S5).
             let path = target.split('?').next().unwrap_or("");
-            if path != "/callback" {
+            if !(path == "/callback" || path.starts_with("/callback/")) {
                 let _ = respond(&mut stream, 404, STRAY_PAGE).await;
                 continue;
             }
             let url = format!("http://127.0.0.1:{}{}", self.port, target);
             if is_ours(&url) {
-                let _ = respond(&mut stream, 200, DONE_PAGE).await;
-                return Some(url);
+                return Some((url, Reply { stream }));
             }
             tracing::warn!("loopback listener ignored a callback that is not for this sign-in (query not logged)");
             let _ = respond(&mut stream, 400, STRAY_PAGE).await;
@@ -83,8 +129,44 @@ impl Loopback {
     }
 }
 
+/// True when the process at the other end of a loopback connection runs as this user.
+#[cfg(target_os = "linux")]
+fn same_user(peer: std::net::SocketAddr, port: u16) -> bool {
+    let table = std::fs::read_to_string("/proc/net/tcp").unwrap_or_default();
+    // SAFETY: getuid has no preconditions and cannot fail.
+    let me = unsafe { libc::getuid() };
+    // Without the table (no /proc) there is nothing to tell; keep working as before.
+    peer_uid(&table, peer, port).is_none_or(|uid| uid == me)
+}
+
+#[cfg(not(target_os = "linux"))]
+fn same_user(_peer: std::net::SocketAddr, _port: u16) -> bool {
+    true
+}
+
+/// The owner of the socket at `peer` whose remote end is 127.0.0.1:`port`, from a
+/// `/proc/net/tcp` table (addresses are hex, IPv4 in host byte order on little-endian).
+pub fn peer_uid(table: &str, peer: std::net::SocketAddr, port: u16) -> Option<u32> {
+    let std::net::SocketAddr::V4(peer) = peer else {
+        return None;
+    };
+    let hex = |ip: std::net::Ipv4Addr, port: u16| {
+        format!("{:08X}:{:04X}", u32::from_le_bytes(ip.octets()), port)
+    };
+    let local = hex(*peer.ip(), peer.port());
+    let remote = hex(std::net::Ipv4Addr::LOCALHOST, port);
+    table.lines().skip(1).find_map(|line| {
+        let cols: Vec<&str> = line.split_whitespace().collect();
+        (cols.len() > 7
+            && cols[1].eq_ignore_ascii_case(&local)
+            && cols[2].eq_ignore_ascii_case(&remote))
+        .then(|| cols[7].parse().ok())
+        .flatten()
+    })
+}
+
 /// Reads the request head (bounded) and returns the target of a GET.
-async fn read_request_target(stream: &mut tokio::net::TcpStream) -> Option<String> {
+async fn read_request_target(stream: &mut TcpStream) -> Option<String> {
     let mut buf = Vec::with_capacity(2048);
     let mut chunk = [0u8; 2048];
     let read = async {
@@ -112,11 +194,7 @@ async fn read_request_target(stream: &mut tokio::net::TcpStream) -> Option<Strin
     target.starts_with('/').then(|| target.to_string())
 }
 
-async fn respond(
-    stream: &mut tokio::net::TcpStream,
-    status: u16,
-    page: &str,
-) -> std::io::Result<()> {
+async fn respond(stream: &mut TcpStream, status: u16, page: &str) -> std::io::Result<()> {
     let reason = match status {
         200 => "OK",
         404 => "Not Found",
@@ -148,13 +226,12 @@ mod tests {
     }
 
     /// S4: loopback only, 127.0.0.1 literal, no SO_REUSEADDR, strays rejected, one callback,
-    /// then closed; pages send no-referrer and never echo the query.
+    /// then closed; pages send no-referrer and never echo the query. The browser hears the
+    /// outcome only once it is known, never "signed in" before that.
     #[tokio::test]
     async fn loopback_listener_follows_rfc8252_s4() {
         let lb = Loopback::bind().unwrap();
         let port = lb.port();
-        assert!(lb.redirect_uri().starts_with("http://127.0.0.1:"));
-        assert!(!lb.redirect_uri().contains("localhost"));
         assert!(!lb.reuse_address(), "SO_REUSEADDR must not be set");
         let server = tokio::spawn(
             lb.serve_until_callback(Duration::from_secs(10), |u| u.contains("state=good")),
@@ -165,18 +242,26 @@ mod tests {
         let forged = get(port, "/callback?code=FORGEDCODE&state=bad").await;
         assert!(forged.starts_with("HTTP/1.1 400"));
         assert!(!forged.contains("FORGEDCODE"));
-        let real = get(port, "/callback?code=REALCODE&state=good").await;
+        let browser = tokio::spawn(get(port, "/callback/acme?code=REALCODE&state=good"));
+        let (url, reply) = server.await.unwrap().unwrap();
+        assert_eq!(
+            url,
+            format!("http://127.0.0.1:{port}/callback/acme?code=REALCODE&state=good")
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert!(
+            !browser.is_finished(),
+            "no answer before the outcome is known"
+        );
+        reply.send(PageOutcome::SignedIn).await;
+        let real = browser.await.unwrap();
         assert!(real.starts_with("HTTP/1.1 200"));
+        assert!(real.contains("signed in"));
         assert!(real.contains("Referrer-Policy: no-referrer"));
         assert!(!real.contains("REALCODE") && !real.contains("good"));
         assert!(
             !real.contains("http://") && !real.contains("https://"),
             "loads nothing external"
-        );
-        let url = server.await.unwrap().unwrap();
-        assert_eq!(
-            url,
-            format!("http://127.0.0.1:{port}/callback?code=REALCODE&state=good")
         );
         assert!(
             tokio::net::TcpStream::connect(("127.0.0.1", port))
@@ -186,14 +271,98 @@ mod tests {
         );
     }
 
+    /// S4: a declined consent or a failed exchange never reads as "signed in".
+    #[tokio::test]
+    async fn the_page_tells_the_outcome_s4() {
+        for (outcome, words, status) in [
+            (PageOutcome::Cancelled, "cancelled", "200"),
+            (PageOutcome::Failed, "didn't finish", "400"),
+        ] {
+            let lb = Loopback::bind().unwrap();
+            let port = lb.port();
+            let server = tokio::spawn(lb.serve_until_callback(Duration::from_secs(10), |_| true));
+            let browser = tokio::spawn(get(port, "/callback?error=access_denied&state=s"));
+            let (_, reply) = server.await.unwrap().unwrap();
+            reply.send(outcome).await;
+            let page = browser.await.unwrap();
+            assert!(page.starts_with(&format!("HTTP/1.1 {status}")), "{page}");
+            assert!(page.contains(words), "{page}");
+            assert!(!page.contains("signed in"), "{page}");
+        }
+    }
+
+    /// S4: the owner of the connecting socket is read from the kernel's table.
+    #[test]
+    fn the_peer_owner_is_found_in_the_socket_table_s4() {
+        let table = "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode
+   0: 0100007F:9C40 0100007F:A3F1 01 00000000:00000000 00:00000000 00000000  1000        0 1 1
+   1: 0100007F:A3F1 0100007F:9C40 01 00000000:00000000 00:00000000 00000000     0        0 2 1
+";
+        let peer: std::net::SocketAddr = "127.0.0.1:40000".parse().unwrap();
+        assert_eq!(peer_uid(table, peer, 41969), Some(1000));
+        let other: std::net::SocketAddr = "127.0.0.1:41969".parse().unwrap();
+        assert_eq!(peer_uid(table, other, 40000), Some(0));
+        assert_eq!(peer_uid(table, peer, 1), None);
+    }
+
+    /// S4: a connection from this user's own process is served (the real table).
+    #[cfg(target_os = "linux")]
+    #[tokio::test]
+    async fn a_connection_from_this_user_is_served_s4() {
+        let lb = Loopback::bind().unwrap();
+        let port = lb.port();
+        let server = tokio::spawn(lb.serve_until_callback(Duration::from_secs(5), |_| true));
+        let browser = tokio::spawn(get(port, "/callback?state=s"));
+        let (_, reply) = server.await.unwrap().expect("same user is served");
+        reply.send(PageOutcome::SignedIn).await;
+        assert!(browser.await.unwrap().starts_with("HTTP/1.1 200"));
+    }
+
+    /// S4: another user's process can't take the callback (run as root: the test connects as
+    /// `nobody` through setpriv; as an ordinary user it can't switch users and says so).
+    #[cfg(target_os = "linux")]
+    #[tokio::test]
+    async fn a_connection_from_another_user_is_refused_s4() {
+        // SAFETY: getuid has no preconditions.
+        if unsafe { libc::getuid() } != 0 {
+            eprintln!("skipped: only root can connect as another user here");
+            return;
+        }
+        let lb = Loopback::bind().unwrap();
+        let port = lb.port();
+        let server = tokio::spawn(lb.serve_until_callback(Duration::from_secs(3), |_| true));
+        let script = format!("exec 3<>/dev/tcp/127.0.0.1/{port}; printf 'GET /callback?code=c&state=s HTTP/1.1\\r\\n\\r\\n' >&3; cat <&3");
+        let o = tokio::process::Command::new("setpriv")
+            .args([
+                "--reuid=65534",
+                "--regid=65534",
+                "--clear-groups",
+                "--",
+                "bash",
+                "-c",
+                &script,
+            ])
+            .output()
+            .await
+            .expect("setpriv");
+        assert!(
+            o.stdout.is_empty(),
+            "{}",
+            String::from_utf8_lossy(&o.stdout)
+        );
+        assert!(
+            server.await.unwrap().is_none(),
+            "the other user's callback was not taken"
+        );
+    }
+
     #[tokio::test]
     async fn listener_gives_up_after_its_deadline() {
         let lb = Loopback::bind().unwrap();
-        assert_eq!(
-            lb.serve_until_callback(Duration::from_millis(100), |_| true)
-                .await,
-            None
-        );
+        assert!(lb
+            .serve_until_callback(Duration::from_millis(100), |_| true)
+            .await
+            .is_none());
     }
 
     #[test]

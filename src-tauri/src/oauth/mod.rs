@@ -396,7 +396,9 @@ fn redirect_base(u: &url::Url) -> Option<String> {
             u.port()?,
             u.path()
         )),
-        s if s.eq_ignore_ascii_case(crate::provider::SCHEME) => {
+        // S5: `dev.latchkey:/path` only; any authority (host, user, port) makes it another
+        // address, never the registered redirect.
+        s if s.eq_ignore_ascii_case(crate::provider::SCHEME) && !u.has_authority() => {
             Some(format!("{}:{}", crate::provider::SCHEME, u.path()))
         }
         _ => None,
@@ -446,7 +448,7 @@ fn record_from(resp: &TokenResp, previous_refresh: Option<&Secret>, now: i64) ->
             .refresh_token()
             .map(|r| Secret::new(r.secret().clone()))
             .or_else(|| previous_refresh.cloned()),
-        expires_at: resp.expires_in().map(|d| now + d.as_secs() as i64),
+        expires_at: resp.expires_in().map(|d| expiry(now, d.as_secs())),
         token_type: "Bearer".into(),
         scopes: resp
             .scopes()
@@ -455,6 +457,14 @@ fn record_from(resp: &TokenResp, previous_refresh: Option<&Secret>, now: i64) ->
         issued_at: now,
         id_token: resp.extra_fields().id_token.clone().map(Secret::new),
     }
+}
+
+/// The longest lifetime Latchkey believes: ten years. A hostile `expires_in` can't overflow.
+const MAX_LIFETIME: u64 = 10 * 365 * 24 * 3600;
+
+/// `now + expires_in`, clamped to [`MAX_LIFETIME`] (S13).
+pub fn expiry(now: i64, expires_in: u64) -> i64 {
+    now.saturating_add(expires_in.min(MAX_LIFETIME) as i64)
 }
 
 fn token_client(
@@ -651,14 +661,16 @@ pub async fn device_begin(
             provider: p.name.clone(),
         });
     }
+    // Both addresses are printed to a terminal: no control characters (escape sequences).
+    let page = plain_text(page, 2048);
     Ok(DeviceStart {
         user_code: plain_text(details.user_code().secret(), 64),
-        verification_uri: page.to_string(),
         verification_uri_complete: details
             .verification_uri_complete()
-            .map(|u| u.secret().to_string())
-            .filter(|u| u.starts_with(page)),
-        expires: now + details.expires_in().as_secs() as i64,
+            .map(|u| plain_text(u.secret(), 2048))
+            .filter(|u| u.starts_with(&page)),
+        verification_uri: page,
+        expires: expiry(now, details.expires_in().as_secs()),
         details,
     })
 }
@@ -824,11 +836,12 @@ pub async fn register_client(
     if !resp.status().is_success() {
         return Err(OAuthError::Provider {
             provider: p.name.clone(),
-            code: v
-                .get("error")
-                .and_then(|e| e.as_str())
-                .unwrap_or("registration_failed")
-                .into(),
+            code: plain_text(
+                v.get("error")
+                    .and_then(|e| e.as_str())
+                    .unwrap_or("registration_failed"),
+                64,
+            ),
             description: v
                 .get("error_description")
                 .and_then(|e| e.as_str())
@@ -962,6 +975,23 @@ mod tests {
                 "{bad}"
             );
         }
+        // A custom-scheme link with an authority is never the registered redirect.
+        let t = tx("dev.latchkey:/oauth/callback", None, false);
+        let ok = parse_callback("dev.latchkey:/oauth/callback?code=c&state=s").unwrap();
+        assert!(check_callback(&t, &ok, "X").is_ok());
+        for bad in [
+            "dev.latchkey://any.host/oauth/callback?code=c&state=s",
+            "dev.latchkey://u:p@h:1/oauth/callback?code=c&state=s",
+        ] {
+            assert!(parse_callback(bad).is_err(), "{bad}");
+        }
+        // S10: a provider without `iss` has its own path; another provider's is refused.
+        let t = tx("dev.latchkey:/oauth/callback/acme", None, false);
+        let other = parse_callback("dev.latchkey:/oauth/callback/evil?code=c&state=s").unwrap();
+        assert_eq!(
+            check_callback(&t, &other, "X").unwrap_err(),
+            OAuthError::RedirectMismatch
+        );
     }
 
     /// S10: `iss` must equal the issuer by simple string comparison, and is required when the
@@ -1077,6 +1107,20 @@ mod tests {
         assert!(!String::from_utf8(r.body().clone())
             .unwrap()
             .contains("s%3Ae"));
+    }
+
+    /// S13: a hostile `expires_in` can't overflow the expiry; it is clamped to ten years.
+    #[test]
+    fn hostile_expires_in_is_clamped_s13() {
+        let now = 1_700_000_000;
+        let resp: TokenResp = serde_json::from_str(
+            r#"{"access_token":"a","token_type":"bearer","expires_in":18446744073709551615}"#,
+        )
+        .unwrap();
+        let rec = record_from(&resp, None, now);
+        assert_eq!(rec.expires_at, Some(now + MAX_LIFETIME as i64));
+        assert_eq!(expiry(i64::MAX - 5, 3600), i64::MAX);
+        assert_eq!(expiry(now, 3600), now + 3600);
     }
 
     #[test]

@@ -62,7 +62,8 @@ pub struct AccountEntry {
     /// How tokens are obtained.
     #[serde(default)]
     pub kind: AccountKind,
-    /// Client id used for this account, when it differs from the provider's.
+    /// Client id used for this account (recorded at every sign-in since 0.2; older accounts
+    /// may lack it and then use the provider's).
     #[serde(default)]
     pub client_id: Option<String>,
     /// Unix seconds.
@@ -72,6 +73,10 @@ pub struct AccountEntry {
     /// When the last refresh ran and what came of it (plain words, no secret).
     #[serde(default)]
     pub last_refresh: Option<RefreshNote>,
+    /// Where this account's tokens may go, fixed at sign-in (S24). `None` only for accounts
+    /// saved before 0.2, which follow their provider entry as it is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub binding: Option<crate::provider::Destinations>,
 }
 
 /// The outcome of the last refresh, for the details view and `status`.
@@ -364,6 +369,7 @@ mod tests {
             created: 1,
             updated: 1,
             last_refresh: None,
+            binding: None,
         }
     }
 

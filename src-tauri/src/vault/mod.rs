@@ -292,14 +292,61 @@ impl Vault {
         self.put_secret(&account_key(id), &json)
     }
 
-    /// Saves a new account: the secret first, then the index entry, so the index never
-    /// lists an account whose secret was not stored.
-    pub fn add_account(&self, entry: AccountEntry, rec: &TokenRecord) -> Result<(), VaultError> {
-        self.write_record(&entry.id, rec)?;
-        self.update_index(|idx| {
+    /// Saves an account's record while its lock `lock` is held, and hands the lock back.
+    ///
+    /// S14: when the store answers too late, the timeout error comes back now, but the lock
+    /// moves to a thread that keeps it until the queued write has finished or failed. Until
+    /// then no other thread or process can take the account and read the old refresh token.
+    pub fn write_record_holding<L: Send + 'static>(
+        &self,
+        id: &str,
+        rec: &TokenRecord,
+        lock: L,
+    ) -> Result<L, VaultError> {
+        let key = account_key(id);
+        let json = Secret::new(serde_json::to_string(rec).map_err(|_| VaultError::BadRecord)?);
+        let settled = self
+            .worker
+            .submit(move |b| store::put(b, &key, &json, store::CHUNK_LIMIT))?;
+        match settled.recv_timeout(self.worker.timeout()) {
+            Ok(r) => r.map(|()| lock).map_err(VaultError::from),
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+                tracing::warn!("the credential store is slow; the account stays locked until the write settles");
+                let spawned = std::thread::Builder::new()
+                    .name("latchkey-settle".into())
+                    .spawn(move || {
+                        let _ = settled.recv();
+                        drop(lock);
+                    });
+                if let Err(e) = spawned {
+                    tracing::error!(error = %e, "no thread to wait for the credential store in; the account lock was released");
+                }
+                Err(self.worker.timed_out().into())
+            }
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => Err(StoreError::Other.into()),
+        }
+    }
+
+    /// Saves a new or signed-in-again account while its lock is held: the secret first, then
+    /// the index entry, so the index never lists an account whose secret was not stored.
+    pub fn add_account_holding<L: Send + 'static>(
+        &self,
+        entry: AccountEntry,
+        rec: &TokenRecord,
+        lock: L,
+    ) -> Result<(), VaultError> {
+        let lock = self.write_record_holding(&entry.id, rec, lock)?;
+        let r = self.update_index(|idx| {
             idx.accounts.retain(|a| a.id != entry.id);
             idx.accounts.push(entry);
-        })
+        });
+        drop(lock);
+        r
+    }
+
+    /// Saves a new account without a lock of the caller's (tests and tools).
+    pub fn add_account(&self, entry: AccountEntry, rec: &TokenRecord) -> Result<(), VaultError> {
+        self.add_account_holding(entry, rec, ())
     }
 
     /// Deletes every entry an account owns (record and chunks), then its index entry.
@@ -324,6 +371,12 @@ impl Vault {
             }
         }
         Ok(orphans)
+    }
+
+    /// Removes the lock file of something that no longer exists (a used sign-in), while its
+    /// lock is held. A process already waiting on it finds nothing left to do.
+    pub fn forget_lock_file(&self, id: &str) {
+        let _ = std::fs::remove_file(lock_path(&self.dir, id));
     }
 
     /// Takes the account's lock across threads and processes (blocking).
@@ -364,25 +417,30 @@ impl Vault {
 }
 
 /// The cross-process half of an account lock: an exclusive `flock` on `locks/<id>.lock`.
+#[derive(Debug)]
 pub struct AccountFileLock {
     _file: File,
+}
+
+fn lock_path(dir: &Path, id: &str) -> PathBuf {
+    let safe: String = id
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    dir.join("locks").join(format!("{safe}.lock"))
 }
 
 impl AccountFileLock {
     fn acquire(dir: &Path, id: &str, wait: Duration) -> Result<Self, VaultError> {
         let locks = dir.join("locks");
         index::ensure_private_dir(&locks)?;
-        let safe: String = id
-            .chars()
-            .map(|c| {
-                if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
-                    c
-                } else {
-                    '_'
-                }
-            })
-            .collect();
-        let p = locks.join(format!("{safe}.lock"));
+        let p = lock_path(dir, id);
         let file = OpenOptions::new()
             .create(true)
             .truncate(false)
@@ -463,6 +521,7 @@ mod tests {
             created: 1,
             updated: 1,
             last_refresh: None,
+            binding: None,
         }
     }
 
@@ -522,6 +581,40 @@ mod tests {
         assert_eq!(e.code(), "keyring_locked");
         assert!(e.fix().contains("Unlock"));
         assert!(v.index().unwrap().accounts.is_empty());
+    }
+
+    /// S14: a keyring write that answers too late keeps the account locked until it settles,
+    /// so no one reads the old refresh token in between.
+    #[test]
+    fn a_slow_write_keeps_the_account_locked_until_it_settles_s14() {
+        let dir = tempfile::tempdir().unwrap();
+        let fake = FakeBackend {
+            delay: Some(Duration::from_millis(700)),
+            ..Default::default()
+        };
+        let items = fake.items.clone();
+        let v = Vault::open_with(dir.path(), Box::new(fake), Duration::from_millis(100)).unwrap();
+        let lock = v
+            .lock_account_blocking("a1", Duration::from_millis(100))
+            .unwrap();
+        let started = Instant::now();
+        let e = v
+            .write_record_holding("a1", &rec("rotated"), lock)
+            .unwrap_err();
+        assert_eq!(e.code(), "store_timeout");
+        assert!(started.elapsed() < Duration::from_millis(600));
+        // Another holder (a second flock, as another process would take) must wait.
+        assert!(matches!(
+            v.lock_account_blocking("a1", Duration::from_millis(150)),
+            Err(VaultError::LockTimeout)
+        ));
+        let again = v
+            .lock_account_blocking("a1", Duration::from_secs(5))
+            .expect("released once the write settled");
+        assert!(started.elapsed() >= Duration::from_millis(650));
+        let stored = items.lock().unwrap().get("account:a1").cloned().unwrap();
+        assert!(stored.contains("rotated"), "the write had finished");
+        drop(again);
     }
 
     #[test]

@@ -282,21 +282,37 @@ impl Worker {
         R: Send + 'static,
         F: FnOnce(&dyn Backend) -> Result<R, StoreError> + Send + 'static,
     {
+        match self.submit(f)?.recv_timeout(self.timeout) {
+            Ok(r) => r,
+            Err(mpsc::RecvTimeoutError::Timeout) => Err(self.timed_out()),
+            Err(mpsc::RecvTimeoutError::Disconnected) => Err(StoreError::Other),
+        }
+    }
+
+    /// Queues `f` on the worker thread; its answer arrives on the returned channel whenever
+    /// the store gives it (a caller that must know when a write has settled waits there).
+    pub fn submit<R, F>(&self, f: F) -> Result<mpsc::Receiver<Result<R, StoreError>>, StoreError>
+    where
+        R: Send + 'static,
+        F: FnOnce(&dyn Backend) -> Result<R, StoreError> + Send + 'static,
+    {
         let (rtx, rrx) = mpsc::sync_channel(1);
         let job: Job = Box::new(move |b| {
             let _ = rtx.send(f(b));
         });
-        {
-            let tx = self.tx.lock().map_err(|_| StoreError::Other)?;
-            tx.send(job).map_err(|_| StoreError::Other)?;
-        }
-        match rrx.recv_timeout(self.timeout) {
-            Ok(r) => r,
-            Err(mpsc::RecvTimeoutError::Timeout) => {
-                Err(StoreError::Timeout(self.timeout.as_secs().max(1)))
-            }
-            Err(mpsc::RecvTimeoutError::Disconnected) => Err(StoreError::Other),
-        }
+        let tx = self.tx.lock().map_err(|_| StoreError::Other)?;
+        tx.send(job).map_err(|_| StoreError::Other)?;
+        Ok(rrx)
+    }
+
+    /// How long a caller waits for an answer.
+    pub fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
+    /// The error for an answer that did not come in time.
+    pub fn timed_out(&self) -> StoreError {
+        StoreError::Timeout(self.timeout.as_secs().max(1))
     }
 }
 

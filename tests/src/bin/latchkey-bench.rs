@@ -475,6 +475,7 @@ fn p4(runs: usize) -> Vec<Row> {
             created: now,
             updated: now,
             last_refresh: None,
+            binding: None,
         };
         let rec = TokenRecord {
             access_token: Secret::new(at),
