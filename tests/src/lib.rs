@@ -899,6 +899,22 @@ pub fn idp_provider(
     p
 }
 
+/// Lists a sign-in with `state` as waiting in `home` (an index note only, no transaction), so
+/// a link carrying it gets past the desktop program's check and reaches the app, where it
+/// matches nothing.
+pub fn note_pending_state(home: &TestHome, state: &str) {
+    accounts_in(home)
+        .vault()
+        .update_index(|idx| {
+            idx.pending.push(latchkey::vault::index::PendingNote {
+                handle: latchkey::oauth::handle_for_state(state),
+                provider: "idp".into(),
+                expires: latchkey::now() + 600,
+            })
+        })
+        .expect("index");
+}
+
 /// Stores `p` as one of the person's providers in `accounts`' index.
 pub fn add_provider(accounts: &latchkey::accounts::Accounts, p: latchkey::provider::ProviderSpec) {
     accounts

@@ -23,6 +23,7 @@ fn window_opens_with_first_run_empty_state() {
 #[test]
 fn link_is_forwarded_to_the_running_app_and_the_second_process_exits() {
     let home = TestHome::new();
+    note_pending_state(&home, "SECRETSTATE");
     let mut app = AppProcess::start(&home, &[], &[]);
     app.wait_log("Latchkey started", Duration::from_secs(30));
 
@@ -58,6 +59,8 @@ fn link_is_forwarded_to_the_running_app_and_the_second_process_exits() {
 #[test]
 fn cold_start_with_a_link_starts_the_app_and_handles_it() {
     let home = TestHome::new();
+    // A link for a waiting sign-in starts the app (one for none exits at once: see desktop.rs).
+    note_pending_state(&home, "COLDSTATE");
     let mut app = AppProcess::start(
         &home,
         &["dev.latchkey:/oauth/callback?code=COLDCODE&state=COLDSTATE"],
