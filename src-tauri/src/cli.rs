@@ -551,15 +551,7 @@ fn provider_add(a: ProviderAdd) -> Result<i32, UserError> {
             }
         }
     }
-    let used_by: Vec<String> = accounts
-        .vault()
-        .index()?
-        .accounts
-        .iter()
-        .filter(|x| x.provider == p.id)
-        .map(|x| x.id.clone())
-        .collect();
-    if used_by.is_empty() {
+    if accounts_using(&accounts.vault().index()?, &p.id).is_empty() {
         if let (Some(s), Some(client_id)) = (&secret, &p.client_id) {
             accounts
                 .vault()
@@ -569,12 +561,7 @@ fn provider_add(a: ProviderAdd) -> Result<i32, UserError> {
     let id = p.id.clone();
     // S24: a provider that accounts use is never retargeted, as `provider remove` refuses.
     let in_use = accounts.vault().update_index(|idx| {
-        let users: Vec<String> = idx
-            .accounts
-            .iter()
-            .filter(|a| a.provider == p.id)
-            .map(|a| a.id.clone())
-            .collect();
+        let users = accounts_using(idx, &p.id);
         if users.is_empty() {
             idx.providers.retain(|x| x.id != p.id);
             idx.providers.push(p);
@@ -602,6 +589,15 @@ fn provider_add(a: ProviderAdd) -> Result<i32, UserError> {
     }
     eprintln!("Added provider {id}. Sign in with: latchkey login {id}");
     Ok(0)
+}
+
+/// The accounts that use a provider.
+fn accounts_using(idx: &crate::vault::index::Index, provider: &str) -> Vec<String> {
+    idx.accounts
+        .iter()
+        .filter(|a| a.provider == provider)
+        .map(|a| a.id.clone())
+        .collect()
 }
 
 fn provider_remove(id: &str) -> Result<i32, UserError> {

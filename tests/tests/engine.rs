@@ -13,10 +13,14 @@ fn setup(idp: &Idp, client: &str, auth: ClientAuth) -> (TestHome, Accounts) {
 }
 
 fn scheme_login(acc: &Accounts, idp: &Idp) -> String {
-    let rt = rt();
-    let start = rt
+    scheme_login_at(acc, idp, "idp")
+}
+
+/// Starts a scheme-redirect sign-in at `provider` and approves it; returns the answer link.
+fn scheme_login_at(acc: &Accounts, idp: &Idp, provider: &str) -> String {
+    let start = rt()
         .block_on(acc.begin_login(
-            "idp",
+            provider,
             LoginOptions {
                 redirect: Some(RedirectKind::Scheme),
                 ..Default::default()
@@ -654,17 +658,8 @@ fn a_new_issuer_never_takes_over_an_existing_provider_s24() {
         &acc,
         idp_provider(&idp, &taken, "latchkey-public", ClientAuth::None),
     );
-    let start = rt()
-        .block_on(acc.begin_login(
-            &taken,
-            LoginOptions {
-                redirect: Some(RedirectKind::Scheme),
-                ..Default::default()
-            },
-        ))
-        .unwrap();
     let view = rt()
-        .block_on(acc.complete_login(&idp.approve(start.authorize_url.expose())))
+        .block_on(acc.complete_login(&scheme_login_at(&acc, &idp, &taken)))
         .unwrap();
     let before = acc.provider(&taken).unwrap();
     let (id, explicit) = rt()
@@ -738,17 +733,8 @@ fn re_adding_the_same_issuer_keeps_accounts_on_their_client_s24() {
     let (id, _) = rt()
         .block_on(acc.add_discovered_provider(&idp.issuer, Some("latchkey-public")))
         .unwrap();
-    let start = rt()
-        .block_on(acc.begin_login(
-            &id,
-            LoginOptions {
-                redirect: Some(RedirectKind::Scheme),
-                ..Default::default()
-            },
-        ))
-        .unwrap();
     let view = rt()
-        .block_on(acc.complete_login(&idp.approve(start.authorize_url.expose())))
+        .block_on(acc.complete_login(&scheme_login_at(&acc, &idp, &id)))
         .unwrap();
     let before = acc.provider(&id).unwrap();
     for again in [Some("latchkey-post"), None] {
