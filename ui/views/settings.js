@@ -24,7 +24,8 @@ export async function renderSettings(view, nav) {
   h('div', { class: 'field' }, h('label', { for: 'set-margin' }, 'Refresh tokens this many minutes before they expire (at least)'), margin),
   h('div', { class: 'row' }, login, h('label', { for: 'set-login' }, 'Start Latchkey in the tray when I log in')),
   h('div', { class: 'field', 'data-browser-command': '' }, h('span', {}, 'Sign-ins open in: ', h('strong', {}, s.browser_command || 'your default browser')),
-    h('p', { class: 'hint' }, 'To use another browser, run in a terminal: ', h('code', {}, 'latchkey config browser "firefox --private-window %s"'))),
+    h('p', { class: 'hint' }, 'To use another browser, run this in a terminal:'),
+    h('code', { class: 'block' }, 'latchkey config browser "firefox --private-window %s"')),
   h('p', { class: 'muted' }, `Tokens are kept in ${info.store || 'your keyring'}. Account list: ${info.data_dir}. Theme follows your system.`),
   h('div', { class: 'row' }, h('button', { type: 'button', class: 'secondary', onclick: () => nav('home') }, 'Cancel'), h('button', { type: 'submit' }, 'Save'))));
   clear.focus();
