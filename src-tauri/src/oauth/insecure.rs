@@ -5,7 +5,8 @@
 //! The password is sent once and never stored. The implicit grant is not implemented at all:
 //! it returns the token in a URL, which S20 forbids.
 
-use super::{classify_token_error, record_from, token_client, ClientConfig, OAuthError};
+use super::exchange::{record_from, token_client};
+use super::{classify_token_error, ClientConfig, OAuthError};
 use crate::provider::ProviderSpec;
 use crate::secret::Secret;
 use crate::vault::TokenRecord;

@@ -1,0 +1,199 @@
+//! The token endpoint: the code exchange (once, S12), refresh with its outcome classified (S14,
+//! S15), and the client-credentials grant. Lifetimes are clamped (S13).
+
+use super::http::{Http, HttpError};
+use super::{
+    base_client, classify_token_error, endpoint, url_err, ClientConfig, OAuthError, OClient,
+    TokenResp, Transaction,
+};
+use crate::provider::ProviderSpec;
+use crate::secret::Secret;
+use crate::vault::TokenRecord;
+use oauth2::{
+    AuthorizationCode, EndpointNotSet, PkceCodeVerifier, RedirectUrl, RefreshToken, Scope,
+    TokenResponse, TokenUrl,
+};
+
+pub(super) fn record_from(
+    resp: &TokenResp,
+    previous_refresh: Option<&Secret>,
+    now: i64,
+) -> TokenRecord {
+    TokenRecord {
+        access_token: Secret::new(resp.access_token().secret().clone()),
+        // S14: a refresh response without a new refresh token keeps the old one.
+        refresh_token: resp
+            .refresh_token()
+            .map(|r| Secret::new(r.secret().clone()))
+            .or_else(|| previous_refresh.cloned()),
+        expires_at: resp.expires_in().map(|d| expiry(now, d.as_secs())),
+        token_type: "Bearer".into(),
+        scopes: resp
+            .scopes()
+            .map(|s| s.iter().map(|x| x.to_string()).collect())
+            .unwrap_or_default(),
+        issued_at: now,
+        id_token: resp.extra_fields().id_token.clone().map(Secret::new),
+    }
+}
+
+/// The longest lifetime Latchkey believes: ten years. A hostile `expires_in` can't overflow.
+const MAX_LIFETIME: u64 = 10 * 365 * 24 * 3600;
+
+/// `now + expires_in`, clamped to [`MAX_LIFETIME`] (S13).
+pub fn expiry(now: i64, expires_in: u64) -> i64 {
+    now.saturating_add(expires_in.min(MAX_LIFETIME) as i64)
+}
+
+pub(super) fn token_client(
+    p: &ProviderSpec,
+    client: &ClientConfig,
+) -> Result<OClient<EndpointNotSet, EndpointNotSet, oauth2::EndpointSet>, OAuthError> {
+    let t = endpoint(p, &p.token_url, "token endpoint")?;
+    Ok(base_client(client).set_token_uri(TokenUrl::new(t).map_err(url_err("token endpoint"))?))
+}
+
+/// Exchanges a code once (S12): no automatic retry, even when the answer is lost.
+pub async fn exchange_code(
+    http: &Http,
+    p: &ProviderSpec,
+    client: &ClientConfig,
+    tx: &Transaction,
+    code: &Secret,
+    now: i64,
+) -> Result<TokenRecord, OAuthError> {
+    let c = token_client(p, client)?.set_redirect_uri(
+        RedirectUrl::new(tx.redirect_uri.clone()).map_err(url_err("redirect URI"))?,
+    );
+    let resp = c
+        .exchange_code(AuthorizationCode::new(code.expose().to_string()))
+        .set_pkce_verifier(PkceCodeVerifier::new(tx.verifier.expose().to_string()))
+        .request_async(http)
+        .await
+        .map_err(|e| classify_token_error(&p.name, e))?;
+    let mut rec = record_from(&resp, None, now);
+    if rec.scopes.is_empty() {
+        rec.scopes = tx.scopes.clone();
+    }
+    Ok(rec)
+}
+
+/// What a refresh came to (pizauth-style classification).
+#[derive(Debug)]
+pub enum RefreshOutcome {
+    /// New tokens; save them before anything uses them (S14).
+    Refreshed(TokenRecord),
+    /// The grant is gone (`invalid_grant`): the account needs sign-in (S15).
+    NeedsSignIn(OAuthError),
+    /// Network or 5xx: keep the tokens and retry later (S15).
+    Transient {
+        /// What happened.
+        error: OAuthError,
+        /// Server-suggested wait in seconds.
+        retry_after: Option<u64>,
+    },
+    /// Anything else (bad configuration, unreadable answer).
+    Failed(OAuthError),
+}
+
+/// Uses the refresh token once.
+pub async fn refresh(
+    http: &Http,
+    p: &ProviderSpec,
+    client: &ClientConfig,
+    current: &TokenRecord,
+    now: i64,
+) -> RefreshOutcome {
+    let Some(rt) = &current.refresh_token else {
+        return RefreshOutcome::NeedsSignIn(OAuthError::Provider {
+            provider: p.name.clone(),
+            code: "invalid_grant".into(),
+            description: Some("this account has no refresh token".into()),
+        });
+    };
+    let c = match token_client(p, client) {
+        Ok(c) => c,
+        Err(e) => return RefreshOutcome::Failed(e),
+    };
+    match c
+        .exchange_refresh_token(&RefreshToken::new(rt.expose().to_string()))
+        .request_async(http)
+        .await
+    {
+        Ok(resp) => {
+            let mut rec = record_from(&resp, Some(rt), now);
+            if rec.scopes.is_empty() {
+                rec.scopes = current.scopes.clone();
+            }
+            if rec.id_token.is_none() {
+                rec.id_token = current.id_token.clone();
+            }
+            RefreshOutcome::Refreshed(rec)
+        }
+        Err(e) => {
+            let e = classify_token_error(&p.name, e);
+            if e.needs_sign_in() {
+                RefreshOutcome::NeedsSignIn(e)
+            } else if e.is_transient() {
+                let retry_after = match &e {
+                    OAuthError::Network {
+                        source: HttpError::Unavailable { retry_after, .. },
+                        ..
+                    } => *retry_after,
+                    _ => None,
+                };
+                RefreshOutcome::Transient {
+                    error: e,
+                    retry_after,
+                }
+            } else if matches!(&e, OAuthError::Provider { code, .. } if code == "temporarily_unavailable" || code == "server_error")
+            {
+                RefreshOutcome::Transient {
+                    error: e,
+                    retry_after: None,
+                }
+            } else {
+                RefreshOutcome::Failed(e)
+            }
+        }
+    }
+}
+
+/// Client-credentials grant: a fresh token for a machine account.
+pub async fn client_credentials(
+    http: &Http,
+    p: &ProviderSpec,
+    client: &ClientConfig,
+    scopes: &[String],
+    now: i64,
+) -> Result<TokenRecord, OAuthError> {
+    let c = token_client(p, client)?;
+    let mut req = c.exchange_client_credentials();
+    for s in scopes {
+        req = req.add_scope(Scope::new(s.clone()));
+    }
+    let resp = req
+        .request_async(http)
+        .await
+        .map_err(|e| classify_token_error(&p.name, e))?;
+    Ok(record_from(&resp, None, now))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// S13: a hostile `expires_in` can't overflow the expiry; it is clamped to ten years.
+    #[test]
+    fn hostile_expires_in_is_clamped_s13() {
+        let now = 1_700_000_000;
+        let resp: TokenResp = serde_json::from_str(
+            r#"{"access_token":"a","token_type":"bearer","expires_in":18446744073709551615}"#,
+        )
+        .unwrap();
+        let rec = record_from(&resp, None, now);
+        assert_eq!(rec.expires_at, Some(now + MAX_LIFETIME as i64));
+        assert_eq!(expiry(i64::MAX - 5, 3600), i64::MAX);
+        assert_eq!(expiry(now, 3600), now + 3600);
+    }
+}
