@@ -1,95 +1,26 @@
 //! The vault: secrets in the OS credential store, the account index on disk, and the
 //! per-account lock that keeps two processes from refreshing one account at once.
 
+mod backend;
+mod chunks;
+mod error;
 pub mod index;
+mod lock;
+mod record;
 #[cfg(target_os = "linux")]
 mod secret_service;
 pub mod store;
 
 use crate::secret::Secret;
+pub use error::VaultError;
 use index::{AccountEntry, Index, IndexError, IndexLock};
-use serde::{Deserialize, Serialize};
+pub use lock::{AccountFileLock, AccountLock};
+pub use record::TokenRecord;
 use std::collections::HashMap;
-use std::fs::{File, OpenOptions};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use store::{Backend, StoreError, Worker};
-
-/// The secret half of an account: one credential-store entry, so access and refresh tokens
-/// always change together.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct TokenRecord {
-    /// The bearer token.
-    pub access_token: Secret,
-    /// The refresh token, when the grant has one.
-    #[serde(default)]
-    pub refresh_token: Option<Secret>,
-    /// Expiry of the access token, unix seconds; `None` = no expiry known.
-    #[serde(default)]
-    pub expires_at: Option<i64>,
-    /// Usually `Bearer`.
-    #[serde(default = "bearer")]
-    pub token_type: String,
-    /// Granted scopes.
-    #[serde(default)]
-    pub scopes: Vec<String>,
-    /// When the access token was issued, unix seconds.
-    pub issued_at: i64,
-    /// An OpenID Connect ID token, kept for identity claims.
-    #[serde(default)]
-    pub id_token: Option<Secret>,
-}
-
-fn bearer() -> String {
-    "Bearer".into()
-}
-
-impl TokenRecord {
-    /// True when the access token stays valid for at least `min_valid` more seconds.
-    pub fn valid_for(&self, min_valid: i64, now: i64) -> bool {
-        self.expires_at.is_none_or(|exp| exp - now >= min_valid)
-    }
-}
-
-/// Everything that can go wrong in the vault.
-#[derive(Debug, thiserror::Error)]
-pub enum VaultError {
-    /// Credential store trouble.
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    /// Index file trouble.
-    #[error(transparent)]
-    Index(#[from] IndexError),
-    /// Another process held the account lock for too long.
-    #[error("another Latchkey process is busy with this account")]
-    LockTimeout,
-    /// The stored record could not be decoded.
-    #[error("the stored record for this account is damaged")]
-    BadRecord,
-}
-
-impl VaultError {
-    /// Stable code.
-    pub fn code(&self) -> &'static str {
-        match self {
-            VaultError::Store(e) => e.code(),
-            VaultError::Index(e) => e.code(),
-            VaultError::LockTimeout => "account_busy",
-            VaultError::BadRecord => "record_corrupt",
-        }
-    }
-
-    /// What to do.
-    pub fn fix(&self) -> String {
-        match self {
-            VaultError::Store(e) => e.fix().into(),
-            VaultError::Index(e) => e.fix(),
-            VaultError::LockTimeout => "Wait a moment and try again. If it persists, quit other Latchkey windows or scripts.".into(),
-            VaultError::BadRecord => "Sign in to this account again; Latchkey will replace the damaged record.".into(),
-        }
-    }
-}
 
 /// Key of an account's token record in the credential store.
 pub fn account_key(id: &str) -> String {
@@ -128,27 +59,6 @@ pub struct Vault {
     index_queue: Mutex<Vec<IndexJob>>,
     index_writer: Mutex<()>,
     index_writes: std::sync::atomic::AtomicU64,
-}
-
-/// The same error again, for every update of a batch whose write failed.
-fn duplicate(e: &VaultError) -> VaultError {
-    match e {
-        VaultError::Store(s) => VaultError::Store(s.clone()),
-        VaultError::Index(IndexError::NewerSchema { found }) => {
-            VaultError::Index(IndexError::NewerSchema { found: *found })
-        }
-        VaultError::Index(IndexError::Io {
-            action,
-            path,
-            source,
-        }) => VaultError::Index(IndexError::Io {
-            action,
-            path: path.clone(),
-            source: std::io::Error::new(source.kind(), source.to_string()),
-        }),
-        VaultError::LockTimeout => VaultError::LockTimeout,
-        VaultError::BadRecord => VaultError::BadRecord,
-    }
 }
 
 impl Vault {
@@ -238,7 +148,7 @@ impl Vault {
                 tracing::debug!(updates = updates.len(), "one index write for a batch");
                 let outcome = self.update_index(|idx| updates.into_iter().for_each(|u| u(idx)));
                 for w in waiting {
-                    let _ = w.send(outcome.as_ref().map(|_| ()).map_err(duplicate));
+                    let _ = w.send(outcome.as_ref().map(|_| ()).map_err(error::duplicate));
                 }
             }
         }
@@ -372,119 +282,15 @@ impl Vault {
         }
         Ok(orphans)
     }
-
-    /// Removes the lock file of something that no longer exists (a used sign-in), while its
-    /// lock is held. A process already waiting on it finds nothing left to do.
-    pub fn forget_lock_file(&self, id: &str) {
-        let _ = std::fs::remove_file(lock_path(&self.dir, id));
-    }
-
-    /// Takes the account's lock across threads and processes (blocking).
-    pub fn lock_account_blocking(
-        &self,
-        id: &str,
-        wait: Duration,
-    ) -> Result<AccountFileLock, VaultError> {
-        AccountFileLock::acquire(&self.dir, id, wait)
-    }
-
-    /// Takes the account's lock: an async mutex within the process, then the file lock.
-    pub async fn lock_account(
-        self: &Arc<Self>,
-        id: &str,
-        wait: Duration,
-    ) -> Result<AccountLock, VaultError> {
-        let m = {
-            let mut map = self
-                .account_mutexes
-                .lock()
-                .map_err(|_| VaultError::LockTimeout)?;
-            map.entry(id.to_string()).or_default().clone()
-        };
-        let guard = tokio::time::timeout(wait, m.lock_owned())
-            .await
-            .map_err(|_| VaultError::LockTimeout)?;
-        let dir = self.dir.clone();
-        let id = id.to_string();
-        let file = tokio::task::spawn_blocking(move || AccountFileLock::acquire(&dir, &id, wait))
-            .await
-            .map_err(|_| VaultError::LockTimeout)??;
-        Ok(AccountLock {
-            _file: file,
-            _guard: guard,
-        })
-    }
-}
-
-/// The cross-process half of an account lock: an exclusive `flock` on `locks/<id>.lock`.
-#[derive(Debug)]
-pub struct AccountFileLock {
-    _file: File,
-}
-
-fn lock_path(dir: &Path, id: &str) -> PathBuf {
-    let safe: String = id
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    dir.join("locks").join(format!("{safe}.lock"))
-}
-
-impl AccountFileLock {
-    fn acquire(dir: &Path, id: &str, wait: Duration) -> Result<Self, VaultError> {
-        let locks = dir.join("locks");
-        index::ensure_private_dir(&locks)?;
-        let p = lock_path(dir, id);
-        let file = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&p)
-            .map_err(|source| IndexError::Io {
-                action: "open",
-                path: p.clone(),
-                source,
-            })?;
-        let deadline = Instant::now() + wait;
-        loop {
-            match file.try_lock() {
-                Ok(()) => return Ok(AccountFileLock { _file: file }),
-                Err(std::fs::TryLockError::WouldBlock) if Instant::now() < deadline => {
-                    std::thread::sleep(Duration::from_millis(10))
-                }
-                Err(std::fs::TryLockError::WouldBlock) => return Err(VaultError::LockTimeout),
-                Err(std::fs::TryLockError::Error(source)) => {
-                    return Err(IndexError::Io {
-                        action: "lock",
-                        path: p,
-                        source,
-                    }
-                    .into())
-                }
-            }
-        }
-    }
-}
-
-/// Both halves of an account lock; released on drop.
-pub struct AccountLock {
-    _file: AccountFileLock,
-    _guard: tokio::sync::OwnedMutexGuard<()>,
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use chunks::fake::FakeBackend;
     use index::{AccountKind, AccountStatus};
-    use store::fake::FakeBackend;
 
-    fn vault(dir: &Path) -> (Vault, FakeBackend) {
+    pub(super) fn vault(dir: &Path) -> (Vault, FakeBackend) {
         let fake = FakeBackend {
             max_len: Some(store::CHUNK_LIMIT),
             ..Default::default()
@@ -597,7 +403,7 @@ mod tests {
         let lock = v
             .lock_account_blocking("a1", Duration::from_millis(100))
             .unwrap();
-        let started = Instant::now();
+        let started = std::time::Instant::now();
         let e = v
             .write_record_holding("a1", &rec("rotated"), lock)
             .unwrap_err();
@@ -615,24 +421,6 @@ mod tests {
         let stored = items.lock().unwrap().get("account:a1").cloned().unwrap();
         assert!(stored.contains("rotated"), "the write had finished");
         drop(again);
-    }
-
-    #[test]
-    fn account_file_lock_excludes_a_second_holder() {
-        let d = tempfile::tempdir().unwrap();
-        let (v, _) = vault(d.path());
-        let held = v
-            .lock_account_blocking("a1", Duration::from_secs(1))
-            .unwrap();
-        let again = v.lock_account_blocking("a1", Duration::from_millis(100));
-        assert!(matches!(again, Err(VaultError::LockTimeout)));
-        assert!(v
-            .lock_account_blocking("a2", Duration::from_millis(100))
-            .is_ok());
-        drop(held);
-        assert!(v
-            .lock_account_blocking("a1", Duration::from_millis(100))
-            .is_ok());
     }
 
     #[test]
@@ -670,29 +458,5 @@ mod tests {
             .unwrap();
         assert_eq!(v.index_writes() - before, 2);
         assert!(v.index().unwrap().account("b0").is_none());
-    }
-
-    #[tokio::test]
-    async fn async_lock_serializes_tasks_in_one_process() {
-        let d = tempfile::tempdir().unwrap();
-        let (v, _) = vault(d.path());
-        let v = Arc::new(v);
-        let counter = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-        let max_seen = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-        let mut tasks = Vec::new();
-        for _ in 0..8 {
-            let (v, c, m) = (v.clone(), counter.clone(), max_seen.clone());
-            tasks.push(tokio::spawn(async move {
-                let _l = v.lock_account("a1", Duration::from_secs(10)).await.unwrap();
-                let now = c.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
-                m.fetch_max(now, std::sync::atomic::Ordering::SeqCst);
-                tokio::time::sleep(Duration::from_millis(5)).await;
-                c.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
-            }));
-        }
-        for t in tasks {
-            t.await.unwrap();
-        }
-        assert_eq!(max_seen.load(std::sync::atomic::Ordering::SeqCst), 1);
     }
 }

@@ -11,7 +11,7 @@
 //! Items are the ones keyring v3 writes and reads (attributes `target`=`default`,
 //! `service`=`latchkey`, `username`=key), so entries stay readable by either.
 
-use super::store::{StoreError, SERVICE};
+use super::backend::{StoreError, SERVICE};
 use crate::secret::Secret;
 use dbus_secret_service::{EncryptionType, Error, Item, SecretService};
 use std::cell::RefCell;
