@@ -1,0 +1,81 @@
+//! Which OAuth client a sign-in or refresh uses: the person's, the provider's, a remembered
+//! registration, or a new RFC 7591 registration (one-click Taskade).
+
+use super::{oauth_user_error, Accounts};
+use crate::errors::{ExitClass, UserError};
+use crate::oauth::ClientConfig;
+use crate::provider::{ClientAuth, ProviderSpec, RedirectKind};
+use crate::vault::index::ClientRegistration;
+use crate::{oauth, vault};
+
+impl Accounts {
+    /// The client to use at `p`: explicit id, the provider's, a remembered registration, or a
+    /// new RFC 7591 registration (one-click Taskade).
+    pub(super) async fn client_for(
+        &self,
+        p: &ProviderSpec,
+        explicit: Option<&str>,
+    ) -> Result<ClientConfig, UserError> {
+        if let Some(id) = explicit.map(str::to_string).or_else(|| p.client_id.clone()) {
+            let key = vault::client_secret_key(&p.id, &id);
+            // The old per-provider key can only hold the secret of the provider's own,
+            // confidential client; public clients (the common case) skip that second read.
+            let legacy = (p.client_id.as_deref() == Some(id.as_str())
+                && p.client_auth != ClientAuth::None)
+                .then(|| vault::legacy_client_secret_key(&p.id));
+            let secret = self
+                .blocking(move |v| match v.get_secret(&key)? {
+                    Some(s) => Ok(Some(s)),
+                    None => legacy.map_or(Ok(None), |l| v.get_secret(&l)),
+                })
+                .await?;
+            let auth = if secret.is_some() && p.client_auth == ClientAuth::None {
+                ClientAuth::ClientSecretPost
+            } else {
+                p.client_auth
+            };
+            return Ok(ClientConfig { id, secret, auth });
+        }
+        // Dynamically registered clients get any loopback port (RFC 8252 §7.3) on this
+        // provider's own path; a registration for another path is replaced.
+        let registered_loopback = p.redirect_uri(RedirectKind::Loopback, None);
+        if let Some(reg) = self.vault.index()?.registrations.get(&p.id) {
+            if reg.redirect_uri == registered_loopback {
+                return Ok(ClientConfig {
+                    id: reg.client_id.clone(),
+                    secret: None,
+                    auth: ClientAuth::None,
+                });
+            }
+        }
+        if p.registration_url.is_none() {
+            return Err(UserError::new(
+                "client_id_required",
+                format!("{} needs a client ID to sign in.", p.name),
+                format!("Register an OAuth app at {} with redirect URI {} (or {}), then pass --client-id.", p.name, p.redirect_uri(RedirectKind::Scheme, None), registered_loopback),
+                ExitClass::Other,
+            ));
+        }
+        let id = oauth::register_client(self.http()?, p, &registered_loopback)
+            .await
+            .map_err(|e| oauth_user_error(e, &p.id))?;
+        let reg = ClientRegistration {
+            client_id: id.clone(),
+            redirect_uri: registered_loopback,
+            registered_at: crate::now(),
+        };
+        let pid = p.id.clone();
+        self.blocking(move |v| {
+            v.update_index(|idx| {
+                idx.registrations.insert(pid, reg);
+            })
+        })
+        .await?;
+        tracing::info!(provider = %p.id, "registered a public client for this provider");
+        Ok(ClientConfig {
+            id,
+            secret: None,
+            auth: ClientAuth::None,
+        })
+    }
+}

@@ -1,0 +1,172 @@
+//! Keeping tokens fresh: `fresh_token`, refresh under the account lock, and saving what the
+//! provider answered before anything uses it (S14, S15).
+
+use super::{needs_sign_in, oauth_user_error, Accounts, LOCK_WAIT};
+use crate::errors::UserError;
+use crate::oauth::{OAuthError, RefreshOutcome};
+use crate::provider::ProviderSpec;
+use crate::secret::Secret;
+use crate::vault::index::{AccountKind, AccountStatus, RefreshNote};
+use crate::vault::TokenRecord;
+use crate::{oauth, vault};
+
+impl Accounts {
+    /// A token valid for at least `min_valid` seconds, refreshing first if needed. Follows the
+    /// read → lock → read again → refresh → save → release pattern (S14).
+    pub async fn fresh_token(&self, id: &str, min_valid: i64) -> Result<Secret, UserError> {
+        let entry = self.account(id)?;
+        let key = id.to_string();
+        let rec = self.blocking(move |v| v.read_record(&key)).await?;
+        let now = crate::now();
+        match &rec {
+            // S15: once the grant is dead, no more refresh attempts until the person signs in.
+            None => return Err(needs_sign_in(id, &entry.provider)),
+            Some(_) if entry.status == AccountStatus::NeedsSignIn => {
+                return Err(needs_sign_in(id, &entry.provider))
+            }
+            Some(r) if r.valid_for(min_valid, now) => return Ok(r.access_token.clone()),
+            _ => {}
+        }
+        self.refresh_locked(id, Some(min_valid)).await
+    }
+
+    /// Refreshes now, whatever the expiry ("Refresh now", `latchkey refresh`).
+    pub async fn refresh_now(&self, id: &str) -> Result<Secret, UserError> {
+        self.refresh_locked(id, None).await
+    }
+
+    async fn refresh_locked(&self, id: &str, min_valid: Option<i64>) -> Result<Secret, UserError> {
+        let lock = self
+            .vault
+            .lock_account(id, LOCK_WAIT)
+            .await
+            .map_err(UserError::from)?;
+        let entry = self.account(id)?;
+        let key = id.to_string();
+        let Some(current) = self.blocking(move |v| v.read_record(&key)).await? else {
+            return Err(needs_sign_in(id, &entry.provider));
+        };
+        let now = crate::now();
+        // Another process may have refreshed, or found the grant dead, while we waited.
+        if let Some(m) = min_valid {
+            if entry.status == AccountStatus::NeedsSignIn {
+                return Err(needs_sign_in(id, &entry.provider));
+            }
+            if current.valid_for(m, now) {
+                return Ok(current.access_token);
+            }
+        }
+        let p = self.bound_provider(&entry)?;
+        let outcome = match entry.kind {
+            AccountKind::PersonalToken => return Ok(current.access_token),
+            AccountKind::ClientCredentials => {
+                let client = self.client_for(&p, entry.client_id.as_deref()).await?;
+                match oauth::client_credentials(self.http()?, &p, &client, &current.scopes, now)
+                    .await
+                {
+                    Ok(r) => RefreshOutcome::Refreshed(r),
+                    Err(e) if e.is_transient() => RefreshOutcome::Transient {
+                        error: e,
+                        retry_after: None,
+                    },
+                    Err(e) if e.needs_sign_in() => RefreshOutcome::NeedsSignIn(e),
+                    Err(e) => RefreshOutcome::Failed(e),
+                }
+            }
+            AccountKind::Oauth => {
+                let client = self.client_for(&p, entry.client_id.as_deref()).await?;
+                oauth::refresh(self.http()?, &p, &client, &current, now).await
+            }
+        };
+        self.apply_outcome(id, &p, current, outcome, lock).await
+    }
+
+    /// Saves what a refresh produced. New tokens are stored before they are returned, and
+    /// the account's lock is released only once that write has settled (S14).
+    async fn apply_outcome(
+        &self,
+        id: &str,
+        p: &ProviderSpec,
+        current: TokenRecord,
+        outcome: RefreshOutcome,
+        lock: vault::AccountLock,
+    ) -> Result<Secret, UserError> {
+        let now = crate::now();
+        let key = id.to_string();
+        match outcome {
+            RefreshOutcome::Refreshed(rec) => {
+                let token = rec.access_token.clone();
+                let expires = rec.expires_at;
+                let scopes = rec.scopes.clone();
+                self.blocking(move |v| {
+                    let _lock = v.write_record_holding(&key, &rec, lock)?;
+                    v.update_index_batched(move |idx| {
+                        if let Some(a) = idx.account_mut(&key) {
+                            a.expires_at = expires;
+                            a.scopes = scopes;
+                            a.status = AccountStatus::Valid;
+                            a.updated = now;
+                            a.last_refresh = Some(RefreshNote {
+                                at: now,
+                                outcome: "refreshed".into(),
+                                detail: None,
+                            });
+                        }
+                    })
+                })
+                .await?;
+                tracing::info!(account = %id, "refreshed");
+                Ok(token)
+            }
+            RefreshOutcome::NeedsSignIn(e) => {
+                let detail = e.to_string();
+                self.blocking(move |v| {
+                    v.update_index_batched(move |idx| {
+                        if let Some(a) = idx.account_mut(&key) {
+                            a.status = AccountStatus::NeedsSignIn;
+                            a.updated = now;
+                            a.last_refresh = Some(RefreshNote {
+                                at: now,
+                                outcome: "needs_sign_in".into(),
+                                detail: Some(detail),
+                            });
+                        }
+                    })
+                })
+                .await?;
+                tracing::warn!(account = %id, code = %e.code(), "the provider refused the refresh; the account needs sign-in");
+                Err(needs_sign_in(id, &p.id))
+            }
+            RefreshOutcome::Transient { error, .. } | RefreshOutcome::Failed(error) => {
+                let transient = error.is_transient()
+                    || matches!(&error, OAuthError::Provider { code, .. } if code == "temporarily_unavailable" || code == "server_error");
+                let detail = error.to_string();
+                let status = if transient {
+                    AccountStatus::Offline
+                } else {
+                    AccountStatus::Valid
+                };
+                self.blocking(move |v| {
+                    v.update_index_batched(move |idx| {
+                        if let Some(a) = idx.account_mut(&key) {
+                            a.status = status;
+                            a.updated = now;
+                            a.last_refresh = Some(RefreshNote {
+                                at: now,
+                                outcome: "transient".into(),
+                                detail: Some(detail),
+                            });
+                        }
+                    })
+                })
+                .await?;
+                tracing::warn!(account = %id, code = %error.code(), "refresh failed; tokens kept");
+                // The stored token still works for a while: hand it out rather than fail.
+                if current.valid_for(1, now) {
+                    return Ok(current.access_token);
+                }
+                Err(oauth_user_error(error, &p.id))
+            }
+        }
+    }
+}

@@ -1,0 +1,166 @@
+//! Reading accounts and providers: the list, one account or provider, resolving a name the
+//! person typed, and the provider an account may still use (S24).
+
+use super::{binding_broken, provider_changed, view, AccountView, Accounts};
+use crate::errors::{ExitClass, UserError};
+use crate::provider;
+use crate::provider::ProviderSpec;
+use crate::vault::index::{AccountEntry, AccountKind};
+
+impl Accounts {
+    /// All accounts, oldest first.
+    pub fn list(&self) -> Result<Vec<AccountView>, UserError> {
+        let idx = self.vault.index()?;
+        let now = crate::now();
+        Ok(idx
+            .accounts
+            .iter()
+            .map(|a| view(a, &idx.providers, now))
+            .collect())
+    }
+
+    /// Built-in providers followed by the person's own.
+    pub fn providers(&self) -> Result<Vec<ProviderSpec>, UserError> {
+        let idx = self.vault.index()?;
+        let mut all = provider::presets();
+        all.retain(|p| !idx.providers.iter().any(|u| u.id == p.id));
+        all.extend(idx.providers);
+        Ok(all)
+    }
+
+    /// One provider by id, with a fix naming the available ones.
+    pub fn provider(&self, id: &str) -> Result<ProviderSpec, UserError> {
+        let idx = self.vault.index()?;
+        provider::find(id, &idx.providers).ok_or_else(|| {
+            UserError::new(
+                "unknown_provider",
+                format!("There is no provider called {id:?}."),
+                "Run `latchkey providers` to see them, or add one with `latchkey provider add`.",
+                ExitClass::Other,
+            )
+        })
+    }
+
+    /// The account a sign-in may replace ("Sign in again"): only one of the same provider and
+    /// kind (S24), whatever the window asked for.
+    pub(super) fn replaceable(
+        &self,
+        id: &str,
+        provider_id: &str,
+        kind: AccountKind,
+    ) -> Result<AccountEntry, UserError> {
+        let a = self.account(id)?;
+        if a.provider != provider_id || a.kind != kind {
+            tracing::warn!(account = %id, "refused to replace an account of another provider or kind");
+            return Err(UserError::new(
+                "wrong_account",
+                format!("Account {id} belongs to another provider or kind of sign-in, so this sign-in can't replace it."),
+                format!("Sign in again from that account's own menu, or run: latchkey login {}", a.provider),
+                ExitClass::Other,
+            ));
+        }
+        Ok(a)
+    }
+
+    /// The provider an account may use: its entry must still match where the account's
+    /// tokens were allowed to go at sign-in (S24).
+    pub fn bound_provider(&self, entry: &AccountEntry) -> Result<ProviderSpec, UserError> {
+        let idx = self.vault.index()?;
+        let p = provider::find(&entry.provider, &idx.providers);
+        if binding_broken(entry, p.as_ref()) {
+            tracing::warn!(account = %entry.id, provider = %entry.provider, "the provider entry changed since sign-in; nothing is sent");
+            return Err(provider_changed(&entry.id, &entry.provider));
+        }
+        p.ok_or_else(|| provider_changed(&entry.id, &entry.provider))
+    }
+
+    /// One account's index entry.
+    pub fn account(&self, id: &str) -> Result<AccountEntry, UserError> {
+        self.vault.index()?.account(id).cloned().ok_or_else(|| {
+            UserError::new(
+                "unknown_account",
+                format!("There is no account {id:?}."),
+                "Run `latchkey list` to see your accounts.",
+                ExitClass::Other,
+            )
+        })
+    }
+
+    /// Picks an account from a name: id, `provider:handle`, unique prefix, the provider's only
+    /// account, or the default. Ambiguity lists the candidates.
+    pub fn resolve(&self, name: Option<&str>) -> Result<String, UserError> {
+        let idx = self.vault.index()?;
+        let ids = |v: &[&AccountEntry]| {
+            v.iter()
+                .map(|a| a.id.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let Some(name) = name else {
+            return match (idx.accounts.as_slice(), &idx.default_account) {
+                ([only], _) => Ok(only.id.clone()),
+                (_, Some(d)) if idx.account(d).is_some() => Ok(d.clone()),
+                ([], _) => Err(UserError::new(
+                    "no_accounts",
+                    "You have no accounts yet.",
+                    "Run: latchkey login taskade (or add-token)",
+                    ExitClass::Other,
+                )),
+                (all, _) => Err(UserError::new(
+                    "ambiguous_account",
+                    format!(
+                        "Which account? You have {}: {}.",
+                        all.len(),
+                        ids(&all.iter().collect::<Vec<_>>())
+                    ),
+                    "Name one, e.g. `latchkey token ID`.",
+                    ExitClass::Other,
+                )),
+            };
+        };
+        if idx.account(name).is_some() {
+            return Ok(name.to_string());
+        }
+        if let Some((p, who)) = name.split_once(':') {
+            let m: Vec<_> = idx
+                .accounts
+                .iter()
+                .filter(|a| a.provider == p && a.identity.as_deref() == Some(who))
+                .collect();
+            if let [one] = m.as_slice() {
+                return Ok(one.id.clone());
+            }
+        }
+        let by_provider: Vec<_> = idx.accounts.iter().filter(|a| a.provider == name).collect();
+        if let [one] = by_provider.as_slice() {
+            return Ok(one.id.clone());
+        }
+        let by_prefix: Vec<_> = idx
+            .accounts
+            .iter()
+            .filter(|a| a.id.starts_with(name))
+            .collect();
+        match (by_prefix.as_slice(), by_provider.as_slice()) {
+            ([one], _) => Ok(one.id.clone()),
+            (_, [_, _, ..]) | ([_, _, ..], _) => {
+                let c = if by_provider.len() > 1 {
+                    &by_provider
+                } else {
+                    &by_prefix
+                };
+                Err(UserError::new(
+                    "ambiguous_account",
+                    format!("{name:?} matches {} accounts: {}.", c.len(), ids(c)),
+                    "Use the full account id.",
+                    ExitClass::Other,
+                ))
+            }
+            _ => Err(UserError::new(
+                "unknown_account",
+                format!("There is no account {name:?}."),
+                "Run `latchkey list` to see your accounts.",
+                ExitClass::Other,
+            )),
+        }
+    }
+}

@@ -1,0 +1,46 @@
+//! Machine accounts: the client-credentials grant with a client secret kept in the store.
+
+use super::save::NewAccount;
+use super::{oauth_user_error, AccountView, Accounts};
+use crate::errors::UserError;
+use crate::oauth::ClientConfig;
+use crate::provider::ClientAuth;
+use crate::secret::Secret;
+use crate::vault::index::AccountKind;
+use crate::{oauth, vault};
+
+impl Accounts {
+    /// Adds a client-credentials (machine) account.
+    pub async fn add_client_credentials(
+        &self,
+        provider_id: &str,
+        client_id: &str,
+        secret: Secret,
+        scopes: Vec<String>,
+        label: Option<String>,
+    ) -> Result<AccountView, UserError> {
+        let p = self.provider(provider_id)?;
+        let client = ClientConfig {
+            id: client_id.into(),
+            secret: Some(secret.clone()),
+            auth: if p.client_auth == ClientAuth::None {
+                ClientAuth::ClientSecretBasic
+            } else {
+                p.client_auth
+            },
+        };
+        let rec = oauth::client_credentials(self.http()?, &p, &client, &scopes, crate::now())
+            .await
+            .map_err(|e| oauth_user_error(e, &p.id))?;
+        let key = vault::client_secret_key(&p.id, client_id);
+        self.blocking(move |v| v.put_secret(&key, &secret)).await?;
+        let who = NewAccount {
+            identity: Some(client_id.to_string()),
+            label,
+            reauth_of: None,
+            kind: AccountKind::ClientCredentials,
+            client_id: Some(client_id.to_string()),
+        };
+        self.save_new(&p, rec, who).await
+    }
+}

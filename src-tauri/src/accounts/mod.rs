@@ -1,0 +1,252 @@
+//! The accounts service that the window, the tray, the refresher and the CLI all call: list,
+//! sign-in, personal tokens, `fresh_token`, refresh, removal and test API calls. Each use case
+//! has a module of its own; this one holds the service itself (the vault and the HTTP client
+//! the modules borrow), the account view, and the plain-words errors they share.
+
+mod api;
+mod client;
+mod details;
+mod device;
+mod freshness;
+mod lookup;
+mod machine;
+mod password;
+mod personal;
+mod provider_setup;
+mod removal;
+mod save;
+mod signin;
+
+pub use api::ApiResponse;
+pub use details::{jwt_claims, AccountDetails};
+pub use removal::RemovalReport;
+pub use signin::{is_pending_in, LoginStart};
+
+use crate::errors::{ExitClass, UserError};
+use crate::oauth::http::Http;
+use crate::oauth::OAuthError;
+use crate::provider::{self, ProviderSpec, RedirectKind};
+use crate::vault::index::{AccountEntry, AccountKind, AccountStatus, RefreshNote};
+use crate::vault::{Vault, VaultError};
+use serde::Serialize;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+/// How long a process waits for another one holding an account's lock.
+const LOCK_WAIT: Duration = Duration::from_secs(30);
+
+/// What the UI and `list --json` show about an account. Holds no secret (S22).
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct AccountView {
+    /// Account id.
+    pub id: String,
+    /// Provider id.
+    pub provider: String,
+    /// Provider display name.
+    pub provider_name: String,
+    /// Handle or email.
+    pub identity: Option<String>,
+    /// The person's label.
+    pub label: Option<String>,
+    /// `valid`, `expired`, `needs_sign_in`, `offline`, `no_expiry` or `provider_changed`.
+    pub status: String,
+    /// Access-token expiry, unix seconds.
+    pub expires_at: Option<i64>,
+    /// Granted scopes.
+    pub scopes: Vec<String>,
+    /// `oauth`, `personal_token` or `client_credentials`.
+    pub kind: AccountKind,
+    /// When the last refresh ran and how it went.
+    pub last_refresh: Option<RefreshNote>,
+}
+
+/// Derives the status word from an index entry at time `now`.
+pub fn status_word(a: &AccountEntry, now: i64) -> &'static str {
+    match a.status {
+        AccountStatus::NeedsSignIn => "needs_sign_in",
+        AccountStatus::Offline => "offline",
+        AccountStatus::Valid => match a.expires_at {
+            None => "no_expiry",
+            Some(t) if t <= now && a.kind == AccountKind::PersonalToken => "expired",
+            Some(_) => "valid",
+        },
+    }
+}
+
+/// True when the account's provider entry no longer matches where its tokens were allowed
+/// to go at sign-in (S24): then nothing is sent, and the account asks for sign-in.
+pub fn binding_broken(a: &AccountEntry, p: Option<&ProviderSpec>) -> bool {
+    match (&a.binding, p) {
+        (Some(bound), Some(p)) => *bound != p.destinations(),
+        (Some(_), None) => true,
+        (None, _) => false,
+    }
+}
+
+fn view(a: &AccountEntry, providers: &[ProviderSpec], now: i64) -> AccountView {
+    let p = provider::find(&a.provider, providers);
+    let status = if binding_broken(a, p.as_ref()) {
+        "provider_changed"
+    } else {
+        status_word(a, now)
+    };
+    AccountView {
+        id: a.id.clone(),
+        provider: a.provider.clone(),
+        provider_name: p.map_or_else(|| a.provider.clone(), |p| p.name),
+        identity: a.identity.clone(),
+        label: a.label.clone(),
+        status: status.into(),
+        expires_at: a.expires_at,
+        scopes: a.scopes.clone(),
+        kind: a.kind,
+        last_refresh: a.last_refresh.clone(),
+    }
+}
+
+/// Options for starting a sign-in.
+#[derive(Debug, Clone, Default)]
+pub struct LoginOptions {
+    /// Use this client id instead of the provider's or a registered one.
+    pub client_id: Option<String>,
+    /// Scopes; the provider's defaults when empty.
+    pub scopes: Vec<String>,
+    /// Label for the account.
+    pub label: Option<String>,
+    /// Redirect kind; the provider's preference when `None`.
+    pub redirect: Option<RedirectKind>,
+    /// Account to sign in again.
+    pub reauth_of: Option<String>,
+}
+
+/// The scopes a sign-in asks for: the person's, or the provider's defaults.
+fn requested_scopes(p: &ProviderSpec, opts: &LoginOptions) -> Vec<String> {
+    if opts.scopes.is_empty() {
+        p.default_scopes.clone()
+    } else {
+        opts.scopes.clone()
+    }
+}
+
+fn internal() -> UserError {
+    UserError::new(
+        "internal",
+        "Latchkey hit an internal error.",
+        "Try again.",
+        ExitClass::Other,
+    )
+}
+
+fn oauth_user_error(e: OAuthError, provider_id: &str) -> UserError {
+    let class = if e.needs_sign_in() {
+        ExitClass::NeedsSignIn
+    } else if matches!(
+        e,
+        OAuthError::Network { .. } | OAuthError::BadResponse { .. } | OAuthError::Provider { .. }
+    ) {
+        ExitClass::Network
+    } else {
+        ExitClass::Other
+    };
+    let mut message = crate::oauth::plain_text(&capitalize(&e.to_string()), 400);
+    if let OAuthError::Provider {
+        description: Some(d),
+        ..
+    } = &e
+    {
+        message = format!("{message} ({d})");
+    }
+    let fix = if e.needs_sign_in() {
+        format!("{} Run: latchkey login {provider_id}", e.fix())
+    } else {
+        e.fix()
+    };
+    UserError::new(&e.code(), message, fix, class)
+}
+
+fn capitalize(s: &str) -> String {
+    let mut c = s.chars();
+    c.next()
+        .map(|f| f.to_uppercase().collect::<String>() + c.as_str())
+        .unwrap_or_default()
+}
+
+fn needs_sign_in(id: &str, provider_id: &str) -> UserError {
+    UserError::new(
+        "needs_sign_in",
+        format!("Account {id} needs you to sign in again."),
+        format!("Run: latchkey login {provider_id} (or click \"Sign in again\" in the app)"),
+        ExitClass::NeedsSignIn,
+    )
+}
+
+fn provider_changed(id: &str, p: &str) -> UserError {
+    UserError::new(
+        "provider_changed",
+        format!("The settings of provider {p} changed after account {id} signed in, so Latchkey sends its tokens nowhere."),
+        format!("If you changed them, sign in again: latchkey login {p} (or \"Sign in again\" in the app). If you didn't, remove the provider you added last and check `latchkey providers`."),
+        ExitClass::NeedsSignIn,
+    )
+}
+
+fn new_account_id(provider_id: &str) -> String {
+    use rand::RngCore;
+    let mut b = [0u8; 3];
+    rand::rng().fill_bytes(&mut b);
+    format!("{provider_id}-{:02x}{:02x}{:02x}", b[0], b[1], b[2])
+}
+
+/// The service.
+#[derive(Clone)]
+pub struct Accounts {
+    vault: Arc<Vault>,
+    http: Arc<OnceLock<Http>>,
+}
+
+impl Accounts {
+    /// Wraps a vault.
+    pub fn new(vault: Arc<Vault>) -> Self {
+        Accounts {
+            vault,
+            http: Arc::new(OnceLock::new()),
+        }
+    }
+
+    /// Opens the vault in the data dir with the OS credential store.
+    pub fn open() -> Result<Self, UserError> {
+        Ok(Accounts::new(Arc::new(Vault::open()?)))
+    }
+
+    /// The vault underneath.
+    pub fn vault(&self) -> &Arc<Vault> {
+        &self.vault
+    }
+
+    /// The HTTP client, built on first use (the `token` fast path never builds it).
+    fn http(&self) -> Result<&Http, UserError> {
+        if let Some(h) = self.http.get() {
+            return Ok(h);
+        }
+        let h = Http::new().map_err(|m| {
+            UserError::new(
+                "http_setup",
+                m,
+                "Check LATCHKEY_CA_BUNDLE and your proxy settings.",
+                ExitClass::Other,
+            )
+        })?;
+        Ok(self.http.get_or_init(|| h))
+    }
+
+    /// Runs a vault operation on a blocking thread.
+    async fn blocking<R: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Vault) -> Result<R, VaultError> + Send + 'static,
+    ) -> Result<R, UserError> {
+        let v = self.vault.clone();
+        tokio::task::spawn_blocking(move || f(&v))
+            .await
+            .map_err(|_| internal())?
+            .map_err(UserError::from)
+    }
+}
