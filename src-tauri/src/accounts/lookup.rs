@@ -3,8 +3,7 @@
 
 use super::{binding_broken, provider_changed, view, AccountView, Accounts};
 use crate::errors::{ExitClass, UserError};
-use crate::provider;
-use crate::provider::ProviderSpec;
+use crate::provider::{self, ProviderSpec};
 use crate::vault::index::{AccountEntry, AccountKind};
 
 impl Accounts {

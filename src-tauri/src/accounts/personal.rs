@@ -3,8 +3,7 @@
 use super::save::NewAccount;
 use super::{needs_sign_in, oauth_user_error, AccountView, Accounts};
 use crate::errors::{ExitClass, UserError};
-use crate::oauth;
-use crate::oauth::OAuthError;
+use crate::oauth::{self, OAuthError};
 use crate::secret::Secret;
 use crate::vault::index::{AccountKind, AccountStatus, RefreshNote};
 use crate::vault::TokenRecord;

@@ -1,0 +1,49 @@
+//! `latchkey exec`: run a command with a fresh token in its environment.
+
+use super::runtime;
+use crate::accounts::Accounts;
+use crate::errors::{ExitClass, UserError};
+use crate::vault::index::AccountStatus;
+use std::ffi::OsString;
+
+pub(super) fn exec(
+    account: &str,
+    env_name: &str,
+    command: Vec<OsString>,
+) -> Result<i32, UserError> {
+    let accounts = Accounts::open()?;
+    let id = accounts.resolve(Some(account))?;
+    let t = {
+        let entry = accounts.account(&id)?;
+        match accounts.vault().read_record(&id)? {
+            Some(rec)
+                if entry.status != AccountStatus::NeedsSignIn
+                    && rec.valid_for(60, crate::now()) =>
+            {
+                rec.access_token
+            }
+            _ => runtime()?.block_on(accounts.fresh_token(&id, 60))?,
+        }
+    };
+    let (prog, args) = command.split_first().ok_or_else(|| {
+        UserError::new(
+            "no_command",
+            "No command to run.",
+            "Put it after --, e.g. latchkey exec taskade -- curl ...",
+            ExitClass::Other,
+        )
+    })?;
+    let status = std::process::Command::new(prog)
+        .args(args)
+        .env(env_name, t.expose())
+        .status()
+        .map_err(|e| {
+            UserError::new(
+                "exec_failed",
+                format!("Could not run {}: {e}", prog.to_string_lossy()),
+                "Check the command name and your PATH.",
+                ExitClass::Other,
+            )
+        })?;
+    Ok(status.code().unwrap_or(1))
+}

@@ -1,0 +1,183 @@
+//! `latchkey login`: browser sign-in through the loopback listener, the device flow where
+//! no browser can open, and the insecure password grant behind its switch.
+
+use super::{println_out, read_stdin_secret, runtime};
+use crate::accounts::{AccountView, Accounts, LoginOptions};
+use crate::errors::{ExitClass, UserError};
+use crate::oauth::loopback::PageOutcome;
+use std::io::IsTerminal;
+use std::time::Duration;
+
+/// How `login` reaches the person.
+#[derive(Clone, PartialEq, Eq)]
+pub(super) enum LoginVia {
+    /// `--username`: the insecure password grant.
+    Password(String),
+    /// Open the browser; fall back to the device flow when none can be opened.
+    Browser,
+    /// `--no-browser`: print the address.
+    PrintUrl,
+    /// `--device`.
+    Device,
+}
+
+pub(super) fn login(
+    provider_id: &str,
+    opts: LoginOptions,
+    via: LoginVia,
+) -> Result<i32, UserError> {
+    let accounts = Accounts::open()?;
+    let rt = runtime()?;
+    if let LoginVia::Password(user) = &via {
+        // Refuse before asking for the password.
+        let p = accounts.password_provider(provider_id)?;
+        eprintln!("Warning: {} will receive your password directly. Prefer `latchkey login {provider_id}` if it works.", p.name);
+        let password = read_stdin_secret("password")?;
+        let view = rt.block_on(accounts.password_login(provider_id, user, password, opts))?;
+        eprintln!(
+            "Signed in to {} as {}.",
+            view.provider_name,
+            view.identity.as_deref().unwrap_or("(unknown)")
+        );
+        println_out(&view.id)?;
+        return Ok(0);
+    }
+    let setting = accounts.vault().index()?.settings.browser_command;
+    let p = accounts.provider(provider_id)?;
+    let device_ok = crate::oauth::offers_device_flow(&p);
+    let use_device = match via {
+        LoginVia::Device => true,
+        LoginVia::Browser => device_ok && !crate::browser::can_open(setting.as_deref()),
+        LoginVia::PrintUrl | LoginVia::Password(_) => false,
+    };
+    let view = rt.block_on(async {
+        if use_device {
+            return device_login(&accounts, provider_id, opts).await;
+        }
+        let start = accounts.begin_login(provider_id, opts.clone()).await?;
+        let loopback = start.loopback.ok_or_else(|| {
+            UserError::new(
+                "internal",
+                "Sign-in from the command line needs the loopback redirect.",
+                "Try again.",
+                ExitClass::Other,
+            )
+        })?;
+        let handle = start.handle.clone();
+        if via == LoginVia::PrintUrl {
+            eprintln!(
+                "Open this address in your browser to sign in to {}:\n{}",
+                start.provider_name,
+                start.authorize_url.expose()
+            );
+        } else if let Err(why) = crate::browser::open(&start.authorize_url, setting.as_deref()) {
+            if device_ok {
+                eprintln!("Couldn't open your browser ({why}); signing in with a code instead.");
+                drop(loopback);
+                let _ = accounts.cancel_login(&handle).await;
+                return device_login(&accounts, provider_id, opts).await;
+            }
+            eprintln!(
+                "Couldn't open your browser ({why}). Open this address yourself:\n{}",
+                start.authorize_url.expose()
+            );
+        } else {
+            eprintln!("Opened your browser to sign in to {}.", start.provider_name);
+        }
+        let spinner = spinner_task("Waiting for you to approve in your browser…");
+        let wait = Duration::from_secs((start.expires - crate::now()).max(1) as u64);
+        let served = loopback.serve_until_callback(wait, |u| {
+            crate::oauth::parse_callback(u)
+                .ok()
+                .and_then(|cb| cb.state)
+                .is_some_and(|s| crate::oauth::handle_for_state(s.expose()) == handle)
+        });
+        // Ctrl+C, a timeout and a refusal all forget the sign-in's state and verifier.
+        let served = tokio::select! {
+            r = served => Some(r),
+            _ = tokio::signal::ctrl_c() => None,
+        };
+        stop_spinner(spinner);
+        let Some(served) = served else {
+            let _ = accounts.cancel_login(&handle).await;
+            return Err(UserError::new(
+                "cancelled",
+                "Sign-in cancelled.",
+                format!("Run `latchkey login {provider_id}` when you are ready."),
+                ExitClass::Other,
+            ));
+        };
+        let Some((url, reply)) = served else {
+            let _ = accounts.cancel_login(&handle).await;
+            return Err(UserError::new(
+                "login_expired",
+                "The sign-in took longer than 10 minutes and expired.",
+                format!("Run: latchkey login {provider_id}"),
+                ExitClass::Other,
+            ));
+        };
+        let done = accounts.complete_login(&url).await;
+        reply
+            .send(match &done {
+                Ok(_) => PageOutcome::SignedIn,
+                Err(e) if e.code == "access_denied" => PageOutcome::Cancelled,
+                Err(_) => PageOutcome::Failed,
+            })
+            .await;
+        done
+    })?;
+    eprintln!(
+        "Signed in to {} as {}.",
+        view.provider_name,
+        view.identity.as_deref().unwrap_or("(unknown)")
+    );
+    println_out(&view.id)?;
+    Ok(0)
+}
+
+/// RFC 8628: show the address and code on stderr, then wait for approval.
+pub(super) async fn device_login(
+    accounts: &Accounts,
+    provider_id: &str,
+    opts: LoginOptions,
+) -> Result<AccountView, UserError> {
+    let spinner = std::cell::Cell::new(None);
+    let r = accounts
+        .device_login(provider_id, opts, |start| {
+            eprintln!(
+                "To sign in, open {} on any device and enter the code: {}",
+                start.verification_uri, start.user_code
+            );
+            if let Some(full) = &start.verification_uri_complete {
+                eprintln!("Or open this address, which has the code filled in: {full}");
+            }
+            spinner.set(Some(spinner_task("Waiting for you to enter the code…")));
+        })
+        .await;
+    if let Some(s) = spinner.take() {
+        stop_spinner(s);
+    }
+    r
+}
+
+pub(super) fn stop_spinner(spinner: tokio::task::JoinHandle<()>) {
+    spinner.abort();
+    if std::io::stderr().is_terminal() {
+        eprint!("\r\x1b[K");
+    }
+}
+
+pub(super) fn spinner_task(what: &'static str) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        if !std::io::stderr().is_terminal() {
+            return;
+        }
+        let frames = ['⠋', '⠙', '⠹', '⠸', '⠼', '⠴', '⠦', '⠧', '⠇', '⠏'];
+        let mut i = 0;
+        loop {
+            eprint!("\r{} {what} (Ctrl+C to cancel)", frames[i % frames.len()]);
+            i += 1;
+            tokio::time::sleep(Duration::from_millis(120)).await;
+        }
+    })
+}

@@ -1,0 +1,377 @@
+//! The `latchkey` command line (clap) over the `accounts` service. It never starts GTK or
+//! WebKit, and `token` on a fresh token starts no async runtime at all. The clap definition
+//! and the output helpers live here; each command has a file of its own.
+
+mod add_token;
+mod api;
+mod config;
+mod exec;
+mod list;
+mod login;
+mod logout;
+mod providers;
+mod refresh;
+mod status;
+mod token;
+
+use crate::accounts::LoginOptions;
+use crate::errors::{ExitClass, UserError};
+use crate::provider::RedirectKind;
+use crate::secret::Secret;
+use api::ApiArgs;
+use clap::{CommandFactory, Parser, Subcommand};
+use config::ConfigCmd;
+use login::LoginVia;
+use providers::ProviderCmd;
+use std::ffi::OsString;
+use std::io::{IsTerminal, Read, Write};
+
+/// Latchkey keeps OAuth tokens fresh in your OS keyring and hands them to your tools.
+#[derive(Parser, Debug)]
+#[command(
+    name = "latchkey",
+    version,
+    about = "Latchkey keeps OAuth 2.0 tokens fresh in your OS keyring and hands them to your tools.",
+    after_help = "Run `latchkey` with no arguments to open the desktop app.\nExit codes: 0 ok, 1 usage or other error, 2 needs sign-in, 3 credential store unavailable, 4 network or provider error."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// List the providers you can connect (built-in and your own).
+    Providers {
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Add or remove your own provider.
+    #[command(subcommand)]
+    Provider(ProviderCmd),
+    /// Sign in through your browser; prints the new account id.
+    Login {
+        /// Provider id (see `latchkey providers`).
+        provider: String,
+        /// Use your own OAuth app's client id.
+        #[arg(long)]
+        client_id: Option<String>,
+        /// Scope to request (repeatable); the provider's defaults otherwise.
+        #[arg(long = "scope")]
+        scopes: Vec<String>,
+        /// A name for the account.
+        #[arg(long)]
+        label: Option<String>,
+        /// Print the sign-in URL instead of opening a browser.
+        #[arg(long, conflicts_with = "device")]
+        no_browser: bool,
+        /// Sign in with a code on another device (RFC 8628 device flow). Used on its own when
+        /// no browser can be opened here and the provider offers it.
+        #[arg(long)]
+        device: bool,
+        /// INSECURE: sign in with this username and a password read from stdin. Only for
+        /// providers added with --insecure-password-grant.
+        #[arg(long, conflicts_with_all = ["device", "no_browser"])]
+        username: Option<String>,
+    },
+    /// Add a personal access token, read from stdin (never from the command line).
+    AddToken {
+        /// Provider id.
+        provider: String,
+        /// A name for the account.
+        #[arg(long)]
+        label: Option<String>,
+    },
+    /// List connected accounts.
+    List {
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show where tokens are stored, who they belong to, and what is wrong with the fix.
+    Status {
+        /// Account id, provider:handle, provider, or unique prefix.
+        account: Option<String>,
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print a token that is valid now (refreshing first if needed).
+    Token {
+        /// Account id, provider:handle, provider, or unique prefix.
+        account: Option<String>,
+        /// Refresh first if the token expires within this many seconds.
+        #[arg(long, default_value_t = 60)]
+        min_valid: i64,
+    },
+    /// Refresh an account's token now.
+    Refresh {
+        /// Account to refresh.
+        #[arg(required_unless_present = "all", conflicts_with = "all")]
+        account: Option<String>,
+        /// Refresh every account.
+        #[arg(long)]
+        all: bool,
+    },
+    /// Call the provider's API with the account's token (like `gh api`).
+    Api(ApiArgs),
+    /// Run a command with the token in its environment; passes its exit code through.
+    Exec {
+        /// Account to use.
+        account: String,
+        /// Environment variable for the token.
+        #[arg(long = "env", default_value = "LATCHKEY_TOKEN")]
+        env_name: String,
+        /// The command and its arguments (after --).
+        #[arg(last = true, required = true)]
+        command: Vec<OsString>,
+    },
+    /// Revoke at the provider (where supported) and remove the account from this computer.
+    Logout {
+        /// Account to remove.
+        account: String,
+    },
+    /// Change a setting that the window does not offer.
+    #[command(subcommand)]
+    Config(ConfigCmd),
+    /// Print a shell completion script.
+    Completions {
+        /// bash, zsh or fish.
+        shell: clap_complete::Shell,
+    },
+}
+
+/// Runs the CLI with `args` (without the program name); returns the exit code.
+pub fn main(args: Vec<OsString>) -> i32 {
+    crate::logging::init_cli();
+    // A lone URL of another scheme (or a broken one) is a link mistake, not a subcommand;
+    // answer it without echoing it, since links carry codes and state.
+    if let [one] = args.as_slice() {
+        if let Some(s) = one.to_str().filter(|s| crate::link::scheme_of(s).is_some()) {
+            if let Err(e) = crate::link::validate(s) {
+                eprintln!("latchkey: {e}");
+                return ExitClass::Other as i32;
+            }
+        }
+    }
+    let argv = std::iter::once(OsString::from("latchkey")).chain(args);
+    let cli = match Cli::try_parse_from(argv) {
+        Ok(c) => c,
+        Err(e) => {
+            use clap::error::ErrorKind;
+            return match e.kind() {
+                ErrorKind::DisplayHelp
+                | ErrorKind::DisplayVersion
+                | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+                    let _ = e.print();
+                    if e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
+                        1
+                    } else {
+                        0
+                    }
+                }
+                _ => {
+                    // The first paragraph, on one line: clap lists missing arguments on
+                    // the lines under its first.
+                    let rendered = e.render().to_string();
+                    let first = rendered
+                        .lines()
+                        .take_while(|l| !l.trim().is_empty())
+                        .map(str::trim)
+                        .collect::<Vec<_>>()
+                        .join(" ");
+                    let first = first.trim_start_matches("error: ");
+                    let first = if first.is_empty() {
+                        "invalid arguments"
+                    } else {
+                        first
+                    };
+                    eprintln!(
+                        "latchkey: {} (run `latchkey --help` for usage)",
+                        redact_quoted(first)
+                    );
+                    ExitClass::Other as i32
+                }
+            };
+        }
+    };
+    match dispatch(cli.command) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("latchkey: {} — {}", e.message, e.fix);
+            e.class as i32
+        }
+    }
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, UserError> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| {
+            UserError::new(
+                "runtime",
+                format!("Could not start: {e}"),
+                "Try again.",
+                ExitClass::Other,
+            )
+        })
+}
+
+fn out_err(_: std::io::Error) -> UserError {
+    UserError::new(
+        "output",
+        "Could not write the output.",
+        "Check that the output pipe is still open.",
+        ExitClass::Other,
+    )
+}
+
+fn println_out(s: &str) -> Result<(), UserError> {
+    let mut o = std::io::stdout().lock();
+    writeln!(o, "{s}").map_err(out_err)
+}
+
+fn json_out<T: serde::Serialize>(v: &T) -> Result<(), UserError> {
+    println_out(
+        &serde_json::to_string_pretty(v).map_err(|_| out_err(std::io::Error::other("json")))?,
+    )
+}
+
+fn read_stdin_secret(what: &str) -> Result<Secret, UserError> {
+    if std::io::stdin().is_terminal() {
+        eprint!("Paste the {what} and press Enter (it is not shown): ");
+        let _ = std::io::stderr().flush();
+        let mut line = String::new();
+        // No echo while the secret is typed or pasted; `stty` talks to the terminal on stdin.
+        #[cfg(unix)]
+        let echo_off = std::process::Command::new("stty")
+            .arg("-echo")
+            .status()
+            .is_ok_and(|s| s.success());
+        let read = std::io::stdin().read_line(&mut line);
+        #[cfg(unix)]
+        if echo_off {
+            let _ = std::process::Command::new("stty").arg("echo").status();
+            eprintln!();
+        }
+        read.map_err(|_| {
+            UserError::new(
+                "stdin",
+                "Could not read the input.",
+                "Try again.",
+                ExitClass::Other,
+            )
+        })?;
+        return Ok(Secret::new(line.trim().to_string()));
+    }
+    let mut s = String::new();
+    std::io::stdin().read_to_string(&mut s).map_err(|_| {
+        UserError::new(
+            "stdin",
+            "Could not read standard input.",
+            "Pipe the value in, e.g. `pass show x | latchkey add-token taskade`.",
+            ExitClass::Other,
+        )
+    })?;
+    Ok(Secret::new(s.trim().to_string()))
+}
+
+fn dispatch(cmd: Command) -> Result<i32, UserError> {
+    match cmd {
+        Command::Completions { shell } => {
+            clap_complete::generate(
+                shell,
+                &mut Cli::command(),
+                "latchkey",
+                &mut std::io::stdout(),
+            );
+            Ok(0)
+        }
+        Command::Providers { json } => providers::providers(json),
+        Command::Provider(ProviderCmd::Add(a)) => providers::provider_add(a),
+        Command::Provider(ProviderCmd::Remove { id }) => providers::provider_remove(&id),
+        Command::List { json } => list::list(json),
+        Command::Status { account, json } => status::status(account.as_deref(), json),
+        Command::Token { account, min_valid } => token::token(account.as_deref(), min_valid),
+        Command::Login {
+            provider,
+            client_id,
+            scopes,
+            label,
+            no_browser,
+            device,
+            username,
+        } => login::login(
+            &provider,
+            LoginOptions {
+                client_id,
+                scopes,
+                label,
+                redirect: Some(RedirectKind::Loopback),
+                reauth_of: None,
+            },
+            if let Some(u) = username {
+                LoginVia::Password(u)
+            } else if device {
+                LoginVia::Device
+            } else if no_browser {
+                LoginVia::PrintUrl
+            } else {
+                LoginVia::Browser
+            },
+        ),
+        Command::AddToken { provider, label } => add_token::add_token(&provider, label),
+        Command::Refresh { account, all } => refresh::refresh(account.as_deref(), all),
+        Command::Api(a) => api::api(a),
+        Command::Exec {
+            account,
+            env_name,
+            command,
+        } => exec::exec(&account, &env_name, command),
+        Command::Config(ConfigCmd::Browser { command, reset }) => {
+            config::config_browser(command, reset)
+        }
+        Command::Logout { account } => logout::logout(&account),
+    }
+}
+
+/// Hides long quoted values in clap's messages: a token pasted into argv by mistake must not
+/// be echoed back (S19). Short words such as subcommand names stay readable.
+fn redact_quoted(line: &str) -> String {
+    let mut out = String::new();
+    let mut parts = line.split('\'');
+    if let Some(first) = parts.next() {
+        out.push_str(first);
+    }
+    for (i, part) in parts.enumerate() {
+        out.push('\'');
+        if i % 2 == 0 && part.len() > 24 {
+            out.push('…');
+        } else {
+            out.push_str(part);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_quoted_values_are_redacted_in_usage_errors_s19() {
+        let l = redact_quoted("unexpected argument 'tskdp_abcdefghijklmnopqrstuvwxyz0123' found");
+        assert_eq!(l, "unexpected argument '…' found");
+        assert_eq!(
+            redact_quoted("unrecognized subcommand 'bogus'"),
+            "unrecognized subcommand 'bogus'"
+        );
+    }
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+}

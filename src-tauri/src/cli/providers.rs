@@ -1,0 +1,254 @@
+//! `latchkey providers` and `latchkey provider add|remove`. A provider in use is never
+//! retargeted or removed (S24).
+
+use super::{json_out, println_out, read_stdin_secret, runtime};
+use crate::accounts::Accounts;
+use crate::errors::{ExitClass, UserError};
+use crate::provider::{self, ClientAuth, ProviderSpec, RedirectKind};
+use clap::{Args, Subcommand, ValueEnum};
+
+#[derive(Subcommand, Debug)]
+pub(super) enum ProviderCmd {
+    /// Add a provider from an issuer URL (discovery) or from endpoint URLs.
+    Add(ProviderAdd),
+    /// Remove one of your providers.
+    Remove {
+        /// Provider id.
+        id: String,
+    },
+}
+
+#[derive(Args, Debug)]
+pub(super) struct ProviderAdd {
+    /// Id you will use in commands.
+    id: String,
+    /// Issuer URL; endpoints are discovered (RFC 8414, then OpenID Connect).
+    #[arg(long, conflicts_with_all = ["auth_url", "token_url"], required_unless_present_all = ["auth_url", "token_url"])]
+    issuer: Option<String>,
+    /// Authorization endpoint (without --issuer).
+    #[arg(long, requires = "token_url")]
+    auth_url: Option<String>,
+    /// Token endpoint (without --issuer).
+    #[arg(long, requires = "auth_url")]
+    token_url: Option<String>,
+    /// Your OAuth app's client id.
+    #[arg(long)]
+    client_id: Option<String>,
+    /// Read your OAuth app's client secret from stdin (kept in the credential store).
+    #[arg(long, requires = "client_id")]
+    client_secret_stdin: bool,
+    /// Default scope (repeatable).
+    #[arg(long = "scope")]
+    scopes: Vec<String>,
+    /// Base URL where test calls and `latchkey api` may send this provider's tokens.
+    #[arg(long = "api-base")]
+    api_bases: Vec<String>,
+    /// Redirect kind.
+    #[arg(long, value_enum)]
+    redirect: Option<RedirectArg>,
+    /// Display name.
+    #[arg(long)]
+    name: Option<String>,
+    /// INSECURE: allow `latchkey login ID --username U` to send your password to this
+    /// provider (the resource-owner password grant, which RFC 9700 forbids). Only for old
+    /// servers that offer nothing else.
+    #[arg(long)]
+    insecure_password_grant: bool,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug)]
+pub(super) enum RedirectArg {
+    Loopback,
+    Scheme,
+}
+
+pub(super) fn providers(json: bool) -> Result<i32, UserError> {
+    let accounts = Accounts::open()?;
+    let user = accounts.vault().index()?.providers;
+    let all = accounts.providers()?;
+    if json {
+        let v: Vec<_> = all
+            .iter()
+            .map(|p| {
+                serde_json::json!({
+                    "id": p.id, "name": p.name, "issuer": p.issuer, "builtin": !user.iter().any(|u| u.id == p.id),
+                    "personal_tokens": p.supports_pat, "api_bases": p.api_bases,
+                })
+            })
+            .collect();
+        json_out(&v)?;
+    } else {
+        for p in &all {
+            let origin = if user.iter().any(|u| u.id == p.id) {
+                "yours"
+            } else {
+                "built-in"
+            };
+            println_out(&format!("{:<12} {:<12} {}", p.id, p.name, origin))?;
+        }
+    }
+    Ok(0)
+}
+
+pub(super) fn provider_add(a: ProviderAdd) -> Result<i32, UserError> {
+    let usage =
+        |m: String, fix: &str| UserError::new("bad_provider", m, fix.to_string(), ExitClass::Other);
+    if !a
+        .id
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        || a.id.is_empty()
+    {
+        return Err(usage(
+            format!("{:?} can't be a provider id.", a.id),
+            "Use letters, digits, - and _ only.",
+        ));
+    }
+    if provider::presets().iter().any(|p| p.id == a.id) {
+        return Err(usage(
+            format!("{} is a built-in provider.", a.id),
+            "Choose another id.",
+        ));
+    }
+    let secret = if a.client_secret_stdin {
+        Some(read_stdin_secret("client secret")?)
+    } else {
+        None
+    };
+    let accounts = Accounts::open()?;
+    let mut p = ProviderSpec::new(&a.id, a.name.as_deref().unwrap_or(&a.id));
+    p.authorize_url = a.auth_url.clone();
+    p.token_url = a.token_url.clone();
+    p.api_bases = a.api_bases.clone();
+    p.default_scopes = a.scopes.clone();
+    p.client_id = a.client_id.clone();
+    p.client_auth = if secret.is_some() {
+        ClientAuth::ClientSecretBasic
+    } else {
+        ClientAuth::None
+    };
+    p.redirect = match a.redirect {
+        Some(RedirectArg::Scheme) => RedirectKind::Scheme,
+        _ => RedirectKind::Loopback,
+    };
+    p.insecure_grants = a.insecure_password_grant;
+    if p.insecure_grants {
+        eprintln!("Warning: password sign-in is insecure (RFC 9700 §2.4): Latchkey, not {}, sees the password. It is on only for this provider.", p.name);
+    }
+    for u in p
+        .authorize_url
+        .iter()
+        .chain(p.token_url.iter())
+        .chain(p.api_bases.iter())
+    {
+        provider::check_endpoint(u)
+            .map_err(|m| usage(m, "Use https:// URLs (plain http only for 127.0.0.1)."))?;
+    }
+    if let Some(issuer) = &a.issuer {
+        let http =
+            crate::oauth::http::Http::new().map_err(|m| usage(m, "Check LATCHKEY_CA_BUNDLE."))?;
+        let meta = runtime()?
+            .block_on(crate::oauth::discover(&http, issuer))
+            .map_err(|e| {
+                UserError::new(
+                    &e.code(),
+                    format!("Could not discover {issuer}: {e}"),
+                    e.fix(),
+                    ExitClass::Network,
+                )
+            })?;
+        provider::apply_metadata(&mut p, &meta).map_err(|m| usage(m, "Check the issuer URL."))?;
+        if p.api_bases.is_empty() {
+            if let Some(u) = &p.userinfo_url {
+                p.api_bases.push(u.clone());
+            }
+        }
+    }
+    if accounts_using(&accounts.vault().index()?, &p.id).is_empty() {
+        if let (Some(s), Some(client_id)) = (&secret, &p.client_id) {
+            accounts
+                .vault()
+                .put_secret(&crate::vault::client_secret_key(&p.id, client_id), s)?;
+        }
+    }
+    let id = p.id.clone();
+    // S24: a provider that accounts use is never retargeted, as `provider remove` refuses.
+    let in_use = accounts.vault().update_index(|idx| {
+        let users = accounts_using(idx, &p.id);
+        if users.is_empty() {
+            idx.providers.retain(|x| x.id != p.id);
+            idx.providers.push(p);
+        }
+        users
+    })?;
+    if !in_use.is_empty() {
+        return Err(UserError::new(
+            "provider_in_use",
+            format!(
+                "Provider {id} is used by {}: {}. Changing it would send their tokens to the new settings.",
+                if in_use.len() == 1 { "an account" } else { "accounts" },
+                in_use.join(", ")
+            ),
+            format!(
+                "Add it under another id (latchkey provider add {id}-2 …), or remove the accounts first: {}",
+                in_use
+                    .iter()
+                    .map(|a| format!("latchkey logout {a}"))
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            ),
+            ExitClass::Other,
+        ));
+    }
+    eprintln!("Added provider {id}. Sign in with: latchkey login {id}");
+    Ok(0)
+}
+
+/// The accounts that use a provider.
+pub(super) fn accounts_using(idx: &crate::vault::index::Index, provider: &str) -> Vec<String> {
+    idx.accounts
+        .iter()
+        .filter(|a| a.provider == provider)
+        .map(|a| a.id.clone())
+        .collect()
+}
+
+pub(super) fn provider_remove(id: &str) -> Result<i32, UserError> {
+    let accounts = Accounts::open()?;
+    let idx = accounts.vault().index()?;
+    if !idx.providers.iter().any(|p| p.id == id) {
+        return Err(UserError::new(
+            "unknown_provider",
+            format!("{id} is not one of your providers."),
+            "Run `latchkey providers`; built-in providers can't be removed.",
+            ExitClass::Other,
+        ));
+    }
+    if let Some(a) = idx.accounts.iter().find(|a| a.provider == id) {
+        return Err(UserError::new(
+            "provider_in_use",
+            format!("Account {} still uses {id}.", a.id),
+            format!("Remove it first: latchkey logout {}", a.id),
+            ExitClass::Other,
+        ));
+    }
+    let own_client = idx
+        .providers
+        .iter()
+        .find(|p| p.id == id)
+        .and_then(|p| p.client_id.clone());
+    if let Some(client_id) = own_client {
+        accounts
+            .vault()
+            .delete_secret(&crate::vault::client_secret_key(id, &client_id))?;
+    }
+    accounts
+        .vault()
+        .delete_secret(&crate::vault::legacy_client_secret_key(id))?;
+    accounts.vault().update_index(|idx| {
+        idx.providers.retain(|p| p.id != id);
+        idx.registrations.remove(id);
+    })?;
+    eprintln!("Removed provider {id}.");
+    Ok(0)
+}

@@ -1,0 +1,24 @@
+//! `latchkey token`: a token valid for at least `--min-valid` seconds.
+
+use super::{println_out, runtime};
+use crate::accounts::Accounts;
+use crate::errors::UserError;
+use crate::vault::index::AccountStatus;
+
+/// The hot path: a fresh token is read and printed with no async runtime and no HTTP client.
+pub(super) fn token(account: Option<&str>, min_valid: i64) -> Result<i32, UserError> {
+    let accounts = Accounts::open()?;
+    let id = accounts.resolve(account)?;
+    let entry = accounts.account(&id)?;
+    if entry.status != AccountStatus::NeedsSignIn {
+        if let Some(rec) = accounts.vault().read_record(&id)? {
+            if rec.valid_for(min_valid, crate::now()) {
+                println_out(rec.access_token.expose())?;
+                return Ok(0);
+            }
+        }
+    }
+    let t = runtime()?.block_on(accounts.fresh_token(&id, min_valid))?;
+    println_out(t.expose())?;
+    Ok(0)
+}
