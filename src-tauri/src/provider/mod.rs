@@ -1,0 +1,388 @@
+//! Providers: the model, where an account's tokens may go (S24), and ids for new issuers. The
+//! built-in presets and the discovery documents have modules of their own.
+
+mod metadata;
+mod presets;
+
+pub use metadata::{
+    apply_metadata, check_endpoint, discovery_urls, is_loopback_host, parse_metadata, Metadata,
+};
+pub use presets::{github, google, microsoft, presets, taskade};
+
+use serde::{Deserialize, Serialize};
+
+/// The custom-scheme redirect every native client registers (RFC 8252 §7.1, reverse DNS).
+pub const SCHEME_REDIRECT: &str = "dev.latchkey:/oauth/callback";
+/// The custom URL scheme.
+pub const SCHEME: &str = "dev.latchkey";
+/// Environment override for the Taskade base URL (tests point it at the local IdP).
+pub const TASKADE_BASE_ENV: &str = "LATCHKEY_TASKADE_BASE";
+
+/// How the client authenticates at the token endpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum ClientAuth {
+    /// Public client (PKCE only); `client_id` in the body.
+    #[default]
+    None,
+    /// HTTP Basic with id and secret.
+    ClientSecretBasic,
+    /// id and secret in the form body.
+    ClientSecretPost,
+}
+
+/// Where the browser sends the person back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum RedirectKind {
+    /// `dev.latchkey:/oauth/callback`, through the OS deep-link handler.
+    Scheme,
+    /// `http://127.0.0.1:<port>/callback`, a one-shot local listener.
+    #[default]
+    Loopback,
+}
+
+/// How to learn who an account belongs to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case", tag = "kind")]
+pub enum IdentitySource {
+    /// Taskade: `GET /oauth2/ping` answers `{handle}`.
+    TaskadePing,
+    /// OIDC userinfo: `preferred_username`, else `email`, else `sub`.
+    Userinfo,
+    /// GitHub: `GET https://api.github.com/user` answers `{login}`.
+    GithubUser,
+    /// No identity lookup.
+    #[default]
+    None,
+}
+
+/// A read-only request offered as "Test API call".
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiPreset {
+    /// Button label.
+    pub label: String,
+    /// HTTP method.
+    pub method: String,
+    /// Absolute URL or a path relative to the first API base.
+    pub path: String,
+}
+
+/// Everything Latchkey needs to talk to one provider. Holds no secret.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProviderSpec {
+    /// Stable id (`taskade`, `github`, or one the person chose).
+    pub id: String,
+    /// Display name.
+    pub name: String,
+    /// The issuer, compared with `iss` on callbacks (RFC 9207).
+    #[serde(default)]
+    pub issuer: Option<String>,
+    /// Authorization endpoint.
+    #[serde(default)]
+    pub authorize_url: Option<String>,
+    /// Token endpoint.
+    #[serde(default)]
+    pub token_url: Option<String>,
+    /// RFC 7009 revocation endpoint.
+    #[serde(default)]
+    pub revocation_url: Option<String>,
+    /// RFC 7591 registration endpoint.
+    #[serde(default)]
+    pub registration_url: Option<String>,
+    /// OIDC userinfo endpoint.
+    #[serde(default)]
+    pub userinfo_url: Option<String>,
+    /// RFC 8628 device authorization endpoint.
+    #[serde(default)]
+    pub device_url: Option<String>,
+    /// Base URLs where test calls and `latchkey api` may send this provider's tokens (S11).
+    #[serde(default)]
+    pub api_bases: Vec<String>,
+    /// How to find the account's identity.
+    #[serde(default)]
+    pub identity: IdentitySource,
+    /// Scopes requested when the person names none.
+    #[serde(default)]
+    pub default_scopes: Vec<String>,
+    /// A client id configured for this provider (a secret, if any, is in the vault).
+    #[serde(default)]
+    pub client_id: Option<String>,
+    /// Token endpoint authentication.
+    #[serde(default)]
+    pub client_auth: ClientAuth,
+    /// Preferred redirect.
+    #[serde(default)]
+    pub redirect: RedirectKind,
+    /// The provider promises `iss` on every authorization response (RFC 9207).
+    #[serde(default)]
+    pub iss_required: bool,
+    /// Personal access tokens can be pasted.
+    #[serde(default)]
+    pub supports_pat: bool,
+    /// Where to create a personal token, in words.
+    #[serde(default)]
+    pub pat_help: Option<String>,
+    /// Test-call presets.
+    #[serde(default)]
+    pub presets: Vec<ApiPreset>,
+    /// Password/implicit grants allowed (only ever for user-added providers, S23).
+    #[serde(default)]
+    pub insecure_grants: bool,
+}
+
+impl ProviderSpec {
+    /// A provider with nothing configured yet: public client, loopback redirect, no grants
+    /// beyond authorization code.
+    pub fn new(id: &str, name: &str) -> Self {
+        ProviderSpec {
+            id: id.into(),
+            name: name.into(),
+            issuer: None,
+            authorize_url: None,
+            token_url: None,
+            revocation_url: None,
+            registration_url: None,
+            userinfo_url: None,
+            device_url: None,
+            api_bases: Vec::new(),
+            identity: IdentitySource::None,
+            default_scopes: Vec::new(),
+            client_id: None,
+            client_auth: ClientAuth::None,
+            redirect: RedirectKind::Loopback,
+            iss_required: false,
+            supports_pat: false,
+            pat_help: None,
+            presets: Vec::new(),
+            insecure_grants: false,
+        }
+    }
+
+    /// Resolves a preset path against the first API base.
+    pub fn api_url(&self, path: &str) -> Option<String> {
+        if path.starts_with("https://") || path.starts_with("http://") {
+            return Some(path.to_string());
+        }
+        let base = self.api_bases.first()?;
+        Some(format!(
+            "{}/{}",
+            base.trim_end_matches('/'),
+            path.trim_start_matches('/')
+        ))
+    }
+
+    /// True when `url` lies under one of this provider's API bases or its own endpoints (S11).
+    /// "Under" means on a path-segment boundary: `/api/v1evil` is not under `/api/v1`.
+    pub fn may_receive_token(&self, url: &str) -> bool {
+        let Ok(target) = url::Url::parse(url) else {
+            return false;
+        };
+        let own = self.api_bases.iter().chain(self.userinfo_url.iter());
+        own.filter_map(|b| url::Url::parse(b).ok()).any(|base| {
+            let prefix = base.path().trim_end_matches('/');
+            let path = target.path();
+            base.scheme() == target.scheme()
+                && base.host_str() == target.host_str()
+                && base.port_or_known_default() == target.port_or_known_default()
+                && target.username().is_empty()
+                && target.password().is_none()
+                && (path == prefix
+                    || path
+                        .strip_prefix(prefix)
+                        .is_some_and(|rest| rest.starts_with('/')))
+        })
+    }
+
+    /// Every place this provider's tokens may travel to, as recorded on an account at
+    /// sign-in (S24).
+    pub fn destinations(&self) -> Destinations {
+        Destinations {
+            issuer: self.issuer.clone(),
+            token_url: self.token_url.clone(),
+            revocation_url: self.revocation_url.clone(),
+            userinfo_url: self.userinfo_url.clone(),
+            api_bases: self.api_bases.clone(),
+        }
+    }
+
+    /// The redirect URI this provider's sign-ins use. A provider that does not promise `iss`
+    /// gets a path of its own, so an answer meant for another provider arrives on the wrong
+    /// redirect and is refused (RFC 9700 §4.4.2, S10). `port` is the loopback listener's.
+    pub fn redirect_uri(&self, kind: RedirectKind, port: Option<u16>) -> String {
+        let own = (!self.iss_required).then(|| format!("/{}", self.id));
+        let own = own.as_deref().unwrap_or("");
+        match (kind, port) {
+            (RedirectKind::Loopback, Some(port)) => {
+                format!("http://127.0.0.1:{port}/callback{own}")
+            }
+            (RedirectKind::Loopback, None) => format!("http://127.0.0.1/callback{own}"),
+            (RedirectKind::Scheme, _) => format!("{SCHEME_REDIRECT}{own}"),
+        }
+    }
+}
+
+/// Where an account's tokens may go, fixed when the person signs in (S24). A provider entry
+/// that no longer matches gets nothing: the account asks for sign-in instead.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Destinations {
+    /// The issuer at sign-in.
+    pub issuer: Option<String>,
+    /// The token endpoint at sign-in (refresh tokens and client secrets go here).
+    pub token_url: Option<String>,
+    /// The revocation endpoint at sign-in.
+    pub revocation_url: Option<String>,
+    /// The userinfo endpoint at sign-in.
+    pub userinfo_url: Option<String>,
+    /// The API bases at sign-in.
+    pub api_bases: Vec<String>,
+}
+
+/// A provider id for an issuer, derived from the whole issuer (host, port and path). When
+/// that id is taken by a provider with another issuer, a suffix from the issuer's hash keeps
+/// the two apart; an existing provider is never replaced by another issuer (S24).
+pub fn id_for_issuer(issuer: &str, taken: &[ProviderSpec]) -> String {
+    use sha2::Digest;
+    let issuer = issuer.trim_end_matches('/');
+    let readable = url::Url::parse(issuer)
+        .ok()
+        .map(|u| {
+            let mut s = u.host_str().unwrap_or("other").to_string();
+            if let Some(port) = u.port() {
+                s.push_str(&format!("-{port}"));
+            }
+            s.push_str(u.path().trim_end_matches('/'));
+            s
+        })
+        .unwrap_or_else(|| "other".into());
+    let mut base = String::new();
+    for c in readable.chars() {
+        let c = if c.is_ascii_alphanumeric() {
+            c.to_ascii_lowercase()
+        } else {
+            '-'
+        };
+        if !(c == '-' && (base.is_empty() || base.ends_with('-'))) {
+            base.push(c);
+        }
+    }
+    let base: String = base.trim_end_matches('-').chars().take(48).collect();
+    let base = if base.is_empty() {
+        "other".into()
+    } else {
+        base
+    };
+    let free = |id: &str| {
+        let same_issuer =
+            |p: &ProviderSpec| p.issuer.as_deref().map(|i| i.trim_end_matches('/')) == Some(issuer);
+        let user = taken.iter().find(|p| p.id == id);
+        match user {
+            Some(p) => same_issuer(p),
+            None => !presets().iter().any(|p| p.id == id),
+        }
+    };
+    if free(&base) {
+        return base;
+    }
+    let digest = sha2::Sha256::digest(issuer.as_bytes());
+    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+    for len in [6, 12, 64] {
+        let id = format!("{base}-{}", &hex[..len]);
+        if free(&id) {
+            return id;
+        }
+    }
+    format!("{base}-{hex}-x")
+}
+
+/// Finds a provider by id among the presets and the person's own.
+pub fn find(id: &str, user: &[ProviderSpec]) -> Option<ProviderSpec> {
+    user.iter()
+        .find(|p| p.id == id)
+        .cloned()
+        .or_else(|| presets().into_iter().find(|p| p.id == id))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn custom_scheme_is_reverse_dns_s3() {
+        assert_eq!(SCHEME, "dev.latchkey");
+        assert!(SCHEME_REDIRECT.starts_with("dev.latchkey:/"));
+        // Reverse DNS of a domain we control: at least one dot, all lower-case.
+        assert!(SCHEME.contains('.') && SCHEME == SCHEME.to_lowercase());
+        let conf = include_str!("../../../tauri.conf.json");
+        assert!(conf.contains("\"schemes\": [\"dev.latchkey\"]"));
+    }
+
+    /// S11: an API base matches on a path-segment boundary only.
+    #[test]
+    fn api_base_prefix_matches_on_a_segment_boundary_s11() {
+        let mut p = ProviderSpec::new("x", "X");
+        p.api_bases = vec!["https://api.example/api/v1".into()];
+        assert!(p.may_receive_token("https://api.example/api/v1"));
+        assert!(p.may_receive_token("https://api.example/api/v1/"));
+        assert!(p.may_receive_token("https://api.example/api/v1/workspaces"));
+        assert!(!p.may_receive_token("https://api.example/api/v1evil"));
+        assert!(!p.may_receive_token("https://api.example/api/v1evil/x"));
+        assert!(!p.may_receive_token("https://api.example/api"));
+        assert!(!p.may_receive_token("https://user:pw@api.example/api/v1/x"));
+        p.api_bases = vec!["https://api.example/".into()];
+        assert!(p.may_receive_token("https://api.example/anything"));
+    }
+
+    /// S24: the id comes from the whole issuer; a taken id with another issuer is never reused.
+    #[test]
+    fn provider_ids_from_issuers_never_collide_s24() {
+        let mut taken = Vec::new();
+        let add = |issuer: &str, taken: &mut Vec<ProviderSpec>| {
+            let id = id_for_issuer(issuer, taken);
+            let mut p = ProviderSpec::new(&id, &id);
+            p.issuer = Some(issuer.into());
+            if !taken.iter().any(|t| t.id == id) {
+                taken.push(p);
+            }
+            id
+        };
+        let a = add("https://login.acme.com", &mut taken);
+        let b = add("https://login-acme.com", &mut taken);
+        let c = add("https://login.acme.com/tenant2", &mut taken);
+        let d = add("https://login.acme.com:8443", &mut taken);
+        assert_eq!(a, "login-acme-com");
+        assert_ne!(a, b, "issuers that slug alike get distinct ids");
+        assert!(b.starts_with("login-acme-com-"), "{b}");
+        assert_eq!(c, "login-acme-com-tenant2");
+        assert_eq!(d, "login-acme-com-8443");
+        assert_eq!(
+            add("https://login.acme.com/", &mut taken),
+            a,
+            "same issuer, same id"
+        );
+        assert_eq!(add("https://login-acme.com", &mut taken), b);
+        assert_eq!(taken.len(), 4);
+        // Built-in ids are never taken by an "Other" provider.
+        assert_ne!(id_for_issuer("https://taskade", &[]), "taskade");
+    }
+
+    /// S10: a provider that does not promise `iss` gets a redirect of its own.
+    #[test]
+    fn providers_without_iss_get_their_own_redirect_s10() {
+        let mut p = ProviderSpec::new("acme", "Acme");
+        assert_eq!(
+            p.redirect_uri(RedirectKind::Scheme, None),
+            "dev.latchkey:/oauth/callback/acme"
+        );
+        assert_eq!(
+            p.redirect_uri(RedirectKind::Loopback, Some(4000)),
+            "http://127.0.0.1:4000/callback/acme"
+        );
+        p.iss_required = true;
+        assert_eq!(p.redirect_uri(RedirectKind::Scheme, None), SCHEME_REDIRECT);
+        assert_eq!(
+            p.redirect_uri(RedirectKind::Loopback, Some(4000)),
+            "http://127.0.0.1:4000/callback"
+        );
+    }
+}
