@@ -252,7 +252,7 @@ async fn expire(app: &AppHandle, handle: &str) {
 /// Cancels a pending sign-in: its transaction is deleted, so a late callback does nothing.
 #[tauri::command]
 pub async fn cancel_login(state: Shared<'_>, handle: String) -> Result<(), UserError> {
-    super::finish_pending(&state, &handle);
+    super::links::finish_pending(&state, &handle);
     accounts(&state)?.cancel_login(&handle).await
 }
 

@@ -4,12 +4,19 @@
 
 mod clipboard;
 mod commands;
+mod links;
+mod notify;
 mod tray;
+
+pub use links::{complete_callback, receive_link};
+pub use notify::{notify, on_refresh_report};
+
+use links::{cold_link_from_plugin, register_scheme};
+use notify::first_close_hint;
 
 use crate::accounts::{AccountView, Accounts};
 use crate::errors::UserError;
-use crate::oauth::loopback::PageOutcome;
-use crate::refresh::{Refresher, TickReport};
+use crate::refresh::Refresher;
 use crate::secret::Secret;
 use serde::Serialize;
 use std::collections::HashMap;
@@ -64,7 +71,7 @@ pub struct LoginFinished {
     error: Option<UserError>,
 }
 
-fn state(app: &AppHandle) -> Arc<AppState> {
+pub(super) fn state(app: &AppHandle) -> Arc<AppState> {
     app.state::<Arc<AppState>>().inner().clone()
 }
 
@@ -227,30 +234,6 @@ fn single_instance_builder() -> tauri_plugin_single_instance::Builder<tauri::Wry
     }
 }
 
-fn cold_link_from_plugin(app: &AppHandle) -> Option<String> {
-    use tauri_plugin_deep_link::DeepLinkExt;
-    let urls = app.deep_link().get_current().ok().flatten()?;
-    urls.into_iter()
-        .map(|u| u.to_string())
-        .find(|u| crate::link::looks_like_our_link(u))
-}
-
-/// Registers `dev.latchkey:` with the desktop on Linux (and on Windows in debug builds).
-fn register_scheme(app: &AppHandle) {
-    #[cfg(any(target_os = "linux", all(debug_assertions, windows)))]
-    {
-        use tauri_plugin_deep_link::DeepLinkExt;
-        match app.deep_link().register_all() {
-            Ok(()) => tracing::info!("registered the dev.latchkey: link handler"),
-            Err(e) => {
-                tracing::warn!(error = %e, "could not register the dev.latchkey: link handler; sign-in will use the loopback redirect")
-            }
-        }
-    }
-    #[cfg(not(any(target_os = "linux", all(debug_assertions, windows))))]
-    let _ = app;
-}
-
 /// Seconds between refresher ticks: 30, or `LATCHKEY_REFRESH_TICK_SECS` (tests use 1).
 fn tick_interval() -> std::time::Duration {
     let secs = std::env::var("LATCHKEY_REFRESH_TICK_SECS")
@@ -270,83 +253,6 @@ fn start_refresher(app: &AppHandle) {
     }));
 }
 
-/// Reacts to a refresher tick: update window and tray; notify once per account that now
-/// needs sign-in.
-pub fn on_refresh_report(app: &AppHandle, report: TickReport) {
-    tracing::info!(
-        refreshed = report.refreshed.len(),
-        transient = report.transient.len(),
-        needs_sign_in = report.newly_needs_sign_in.len(),
-        "refresh tick"
-    );
-    accounts_changed(app);
-    for id in &report.newly_needs_sign_in {
-        let who = state(app)
-            .accounts
-            .as_ref()
-            .ok()
-            .and_then(|a| a.account(id).ok())
-            .map(|a| a.identity.unwrap_or(a.id))
-            .unwrap_or_else(|| id.clone());
-        notify(
-            app,
-            "Sign in again to keep this account working",
-            &sign_in_again_body(&who),
-        );
-    }
-}
-
-/// The body of the "sign in again" notification. Notification servers read bodies as markup
-/// (`<b>`, `<a href>`), and the identity comes from the provider: it is escaped (S25).
-fn sign_in_again_body(who: &str) -> String {
-    format!(
-        "{}: the provider no longer accepts Latchkey's sign-in. Open Latchkey and choose \"Sign in again\".",
-        escape_markup(&crate::oauth::plain_text(who, 120))
-    )
-}
-
-/// Escapes the characters notification markup gives meaning to.
-fn escape_markup(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '&' => out.push_str("&amp;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
-/// Sends a desktop notification; failures are logged (no notification daemon is not fatal).
-pub fn notify(app: &AppHandle, title: &str, body: &str) {
-    use tauri_plugin_notification::NotificationExt;
-    match app.notification().builder().title(title).body(body).show() {
-        Ok(()) => tracing::info!(title, "notification sent"),
-        Err(e) => tracing::warn!(error = %e, "could not show a notification"),
-    }
-}
-
-fn first_close_hint(app: &AppHandle) {
-    let Ok(accounts) = &state(app).accounts else {
-        return;
-    };
-    let first = accounts
-        .vault()
-        .update_index(|idx| !std::mem::replace(&mut idx.settings.tray_hint_shown, true))
-        .unwrap_or(false);
-    if first {
-        notify(
-            app,
-            "Latchkey keeps your tokens fresh from the tray",
-            "Open it again from the key icon in your system tray.",
-        );
-    }
-}
-
 /// Sends an event to the webview and logs its exact payload at debug level, so the canary
 /// check over the logs covers everything the webview is told (S19, S22).
 pub fn emit_event<S: serde::Serialize + Clone>(app: &AppHandle, name: &str, payload: S) {
@@ -361,99 +267,6 @@ pub fn emit_event<S: serde::Serialize + Clone>(app: &AppHandle, name: &str, payl
 pub fn accounts_changed(app: &AppHandle) {
     emit_event(app, EVT_ACCOUNTS_CHANGED, ());
     tray::refresh(app);
-}
-
-/// Takes a `dev.latchkey:` link from any route. Logs it without its query (S8).
-pub fn receive_link(app: &AppHandle, url: &str) {
-    match crate::link::validate(url) {
-        Ok(()) => tracing::info!(link = %crate::link::describe(url), "received a sign-in link"),
-        Err(_) => {
-            tracing::warn!(link = %crate::link::describe(url), "ignored a malformed link");
-            return;
-        }
-    }
-    let app = app.clone();
-    let url = url.to_string();
-    tauri::async_runtime::spawn(async move {
-        complete_callback(&app, &url).await;
-    });
-}
-
-/// Finishes a sign-in from any route and says how it ended (for the loopback page). A link
-/// for no pending sign-in (forged, reused or expired) changes nothing visible: one log line
-/// without its query (S8).
-pub async fn complete_callback(app: &AppHandle, url: &str) -> PageOutcome {
-    let st = state(app);
-    let Ok(accounts) = st.accounts.clone() else {
-        return PageOutcome::Failed;
-    };
-    let handle = crate::oauth::parse_callback(url)
-        .ok()
-        .and_then(|cb| cb.state)
-        .map(|s| crate::oauth::handle_for_state(s.expose()));
-    match accounts.complete_login(url).await {
-        Ok(view) => {
-            tracing::info!(account = %view.id, "sign-in completed");
-            if let Some(r) = &st.refresher {
-                r.reset(&view.id);
-            }
-            let h = handle.unwrap_or_default();
-            finish_pending(&st, &h);
-            emit_event(
-                app,
-                EVT_LOGIN_FINISHED,
-                LoginFinished {
-                    handle: h,
-                    account: Some(view),
-                    error: None,
-                },
-            );
-            accounts_changed(app);
-            show_main_window(app);
-            PageOutcome::SignedIn
-        }
-        // S8: a link for no waiting sign-in, or for one that already expired (the window was
-        // told when it expired), changes nothing visible.
-        Err(e)
-            if e.code == "unknown_state"
-                || e.code == "malformed_callback"
-                || e.code == "login_expired" =>
-        {
-            tracing::warn!(link = %crate::link::describe(url), "ignored a link that matches no pending sign-in");
-            PageOutcome::Failed
-        }
-        Err(e) => {
-            tracing::warn!(code = %e.code, "sign-in failed");
-            let outcome = if e.code == "access_denied" {
-                PageOutcome::Cancelled
-            } else {
-                PageOutcome::Failed
-            };
-            let h = handle.unwrap_or_default();
-            finish_pending(&st, &h);
-            emit_event(
-                app,
-                EVT_LOGIN_FINISHED,
-                LoginFinished {
-                    handle: h,
-                    account: None,
-                    error: Some(e),
-                },
-            );
-            show_main_window(app);
-            outcome
-        }
-    }
-}
-
-fn finish_pending(st: &AppState, handle: &str) {
-    if let Ok(mut l) = st.logins.lock() {
-        if let Some(p) = l.remove(handle) {
-            if let Some(t) = p.task {
-                t.abort();
-            }
-        }
-    }
 }
 
 /// Opens the authorization URL: the configured browser command, else the system browser
@@ -504,19 +317,4 @@ pub fn set_start_at_login(app: &AppHandle, on: bool) -> Result<(), String> {
     r.map_err(|e| e.to_string())?;
     tracing::info!(on, "start at login changed");
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// S25: an identity from the provider can't become markup in a notification.
-    #[test]
-    fn notification_bodies_escape_the_identity_s25() {
-        let body = sign_in_again_body("<a href=\"https://evil.example\">x</a>&\u{7}");
-        assert!(!body.contains('<') && !body.contains('>'), "{body}");
-        assert!(body.contains("&lt;a href=&quot;https://evil.example&quot;&gt;x&lt;/a&gt;&amp;"));
-        assert!(!body.contains('\u{7}'));
-        assert!(sign_in_again_body("alice@example.test").starts_with("alice@example.test: "));
-    }
 }
