@@ -177,7 +177,9 @@ fn only_reveal_returns_a_token_and_events_carry_none_s22() {
         }
     }
     assert_eq!(returning_string, vec!["reveal_token".to_string()]);
-    let desktop = read("src-tauri/src/desktop/mod.rs");
+    let desktop = ["mod.rs", "links.rs", "notify.rs", "tray.rs", "clipboard.rs"]
+        .map(|f| read(&format!("src-tauri/src/desktop/{f}")))
+        .join("\n");
     let finished = desktop
         .split("pub struct LoginFinished")
         .nth(1)
@@ -245,7 +247,8 @@ fn authorization_never_runs_in_a_webview_s1() {
 
 /// S23 and S2: built-in providers ship no client secret and offer no password or implicit
 /// grant. The password grant lives in one file, `oauth/insecure.rs`, reached only through
-/// `Accounts::password_login` (which checks the switch); the implicit grant has no code path.
+/// `Accounts::password_login` in `accounts/password.rs` (which checks the switch); the
+/// implicit grant has no code path.
 #[test]
 fn no_password_or_implicit_grants_and_no_shipped_secrets_s23_s2() {
     for p in latchkey::provider::presets() {
@@ -279,7 +282,7 @@ fn no_password_or_implicit_grants_and_no_shipped_secrets_s23_s2() {
             }
         }
         let calls = text.matches("insecure::password_grant(").count();
-        if rel == "src-tauri/src/accounts.rs" {
+        if rel == "src-tauri/src/accounts/password.rs" {
             assert_eq!(calls, 1, "one gated caller");
             let at = text.find("insecure::password_grant(").unwrap();
             let gate = text[..at].rfind("self.password_provider(").expect("gate");
@@ -373,6 +376,7 @@ fn tokens_travel_only_in_the_authorization_header_s20() {
         updated: 0,
         last_refresh: None,
         binding: None,
+        subject: None,
     };
     let rec = latchkey::vault::TokenRecord {
         access_token: latchkey::secret::Secret::new(token),
