@@ -8,6 +8,8 @@ const COMMANDS: &[&str] = &[
     "copy_login_link",
     "open_login_again",
     "add_token",
+    "add_machine_account",
+    "begin_device_login",
     "copy_token",
     "reveal_token",
     "refresh_account",

@@ -1,8 +1,8 @@
 // Entry point: a tiny router over the views, kept in step with the app's events.
 import { call, h, on, errorBox } from './ipc.js';
 import { renderHome } from './views/accounts.js';
-import { renderAdd, renderMethod, renderPat, renderOwn, renderOther } from './views/add.js';
-import { renderSignin, renderFinished } from './views/waiting.js';
+import { renderAdd, renderMethod, renderPat, renderOwn, renderOther, renderMachine } from './views/add.js';
+import { renderSignin, renderFinished, renderDevice } from './views/waiting.js';
 import { renderDetails, renderRename } from './views/details.js';
 import { renderTest } from './views/apitest.js';
 import { renderSettings } from './views/settings.js';
@@ -11,13 +11,13 @@ const view = document.getElementById('view');
 let current = 'home';
 
 const routes = {
-  home: renderHome, add: renderAdd, method: renderMethod, pat: renderPat, own: renderOwn, other: renderOther,
-  signin: renderSignin, finished: renderFinished, details: renderDetails, rename: renderRename, test: renderTest, settings: renderSettings,
+  home: renderHome, add: renderAdd, method: renderMethod, pat: renderPat, own: renderOwn, other: renderOther, machine: renderMachine,
+  signin: renderSignin, finished: renderFinished, device: renderDevice, details: renderDetails, rename: renderRename, test: renderTest, settings: renderSettings,
 };
 
 export async function nav(name, params = {}) {
   current = name;
-  if (name !== 'signin') window.latchkeyWaiting = null;
+  if (name !== 'signin' && name !== 'device') window.latchkeyWaiting = null;
   document.body.dataset.view = name;
   try {
     await routes[name](view, nav, params);

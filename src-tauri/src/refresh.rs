@@ -279,6 +279,7 @@ mod tests {
             updated: created,
             last_refresh: None,
             binding: None,
+            subject: None,
         }
     }
 

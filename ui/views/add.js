@@ -22,18 +22,30 @@ export async function renderAdd(view, nav) {
   view.querySelector('.tile').focus();
 }
 
+// Only what works is offered: a browser sign-in needs a client (one-click registration, or
+// one set up before); otherwise a personal token or your own app comes first.
 export function renderMethod(view, nav, { provider: p }) {
-  const choices = [
-    h('button', { type: 'button', class: 'choice', 'data-method': 'browser', onclick: () => nav('signin', { provider: p.id }) },
+  const choices = [];
+  if (p.browser_ready) {
+    choices.push(h('button', { type: 'button', class: 'choice', 'data-method': 'browser', onclick: () => nav('signin', { provider: p.id }) },
       h('strong', {}, 'Sign in with your browser'),
-      h('span', {}, p.one_click ? `Recommended. Your browser opens ${p.name}; approve there and you’re done.` : `Your browser opens ${p.name}; approve there and you’re done.`)),
-  ];
+      h('span', {}, p.one_click ? `Recommended. Your browser opens ${p.name}; approve there and you’re done.` : `Your browser opens ${p.name}; approve there and you’re done.`)));
+  }
+  if (p.device) {
+    choices.push(h('button', { type: 'button', class: 'choice', 'data-method': 'device', onclick: () => nav('device', { provider: p }) },
+      h('strong', {}, 'Sign in on another device'),
+      h('span', {}, 'Latchkey shows a short code; type it on your phone or any computer with a browser.')));
+  }
   if (p.supports_pat) {
     choices.push(h('button', { type: 'button', class: 'choice', 'data-method': 'pat', onclick: () => nav('pat', { provider: p }) },
-      h('strong', {}, 'Paste a personal access token'), h('span', {}, 'For a token you created in the service’s settings.')));
+      h('strong', {}, 'Paste a personal access token'), h('span', {}, p.browser_ready ? 'For a token you created in the service’s settings.' : `The quickest way: create a token in ${p.name}’s settings and paste it here.`)));
   }
   choices.push(h('button', { type: 'button', class: 'choice', 'data-method': 'own', onclick: () => nav('own', { provider: p }) },
-    h('strong', {}, 'Use my own OAuth app'), h('span', {}, 'If you registered an app with its own client ID.')));
+    h('strong', {}, 'Use my own OAuth app'), h('span', {}, p.browser_ready ? 'If you registered an app with its own client ID.' : `${p.name} needs an app you register once; Latchkey shows each step.`)));
+  if (p.machine) {
+    choices.push(h('button', { type: 'button', class: 'choice sub', 'data-method': 'machine', onclick: () => nav('machine', { provider: p }) },
+      h('strong', {}, 'Machine access (client ID and secret)'), h('span', {}, 'For scripts and services: no person signs in; Latchkey asks for a new token when one expires.')));
+  }
   view.replaceChildren(h('section', { 'data-view': 'method' },
     h('h2', {}, `Connect ${p.name}`), h('div', { class: 'stack' }, choices),
     h('div', { class: 'row' }, h('button', { type: 'button', class: 'secondary', onclick: () => nav('add') }, 'Back'))));
@@ -88,6 +100,7 @@ export async function renderOwn(view, nav, { provider: p }) {
     nav('signin', { provider: p.id, clientId: clientId.value, clientSecret: secret.value, redirect: redirect.value });
   } },
   h('h2', {}, `Use your own ${p.name} app`),
+  p.app_help ? h('p', { 'data-app-help': '' }, p.app_help) : null,
   h('p', { class: 'muted' }, 'Register this redirect URI in your app’s settings at the provider:'),
   h('div', { class: 'row' }, uri, copy),
   field('Return address', redirect),
@@ -100,14 +113,48 @@ export async function renderOwn(view, nav, { provider: p }) {
 export function renderOther(view, nav) {
   const issuer = h('input', { type: 'url', placeholder: 'https://login.example.com', 'data-input': 'issuer' });
   const clientId = h('input', { type: 'text', autocomplete: 'off', 'data-input': 'client-id' });
+  const scopes = h('input', { type: 'text', autocomplete: 'off', 'data-input': 'scopes', placeholder: 'e.g. openid offline_access' });
   view.replaceChildren(h('form', { 'data-view': 'other', onsubmit: (ev) => {
     ev.preventDefault();
-    nav('signin', { issuer: issuer.value, clientId: clientId.value });
+    nav('signin', { issuer: issuer.value, clientId: clientId.value, scopes: scopes.value });
   } },
   h('h2', {}, 'Connect another service'),
   h('p', { class: 'muted' }, 'Paste the service’s sign-in address (its “issuer”). Latchkey finds the rest.'),
   field('Issuer URL', issuer),
   field('Client ID (if the service gave you one)', clientId),
+  field('Scopes (optional)', scopes, 'Leave empty to ask for what the service lists. Separate several with spaces.'),
   h('div', { class: 'row' }, h('button', { type: 'button', class: 'secondary', onclick: () => nav('add') }, 'Back'), h('button', { type: 'submit' }, 'Continue'))));
   issuer.focus();
+}
+
+export function renderMachine(view, nav, { provider: p }) {
+  const clientId = h('input', { type: 'text', autocomplete: 'off', 'data-input': 'machine-client-id' });
+  const secret = h('input', { type: 'password', autocomplete: 'off', 'data-input': 'machine-secret' });
+  const scopes = h('input', { type: 'text', autocomplete: 'off', 'data-input': 'machine-scopes' });
+  const label = h('input', { type: 'text', 'data-input': 'machine-label', placeholder: 'e.g. Nightly export' });
+  const status = h('div', { 'aria-live': 'polite' });
+  const save = h('button', { type: 'submit', 'data-action': 'save-machine' }, 'Check and save');
+  view.replaceChildren(h('form', { 'data-view': 'machine', onsubmit: async (ev) => {
+    ev.preventDefault();
+    save.disabled = true;
+    status.replaceChildren(h('p', { class: 'muted' }, `Asking ${p.name} for a token…`));
+    try {
+      const a = await call('add_machine_account', { provider: p.id, clientId: clientId.value, clientSecret: secret.value, scopes: scopes.value, label: label.value });
+      secret.value = '';
+      toast(`Connected ${a.provider_name} machine access as ${a.identity || a.id}`);
+      nav('home');
+    } catch (e) {
+      status.replaceChildren(errorBox(e));
+      save.disabled = false;
+    }
+  } },
+  h('h2', {}, `Machine access to ${p.name}`),
+  h('p', { class: 'muted' }, 'For scripts and services. Use the client ID and secret of an app you registered for machine access. The secret is kept in your computer’s keyring.'),
+  field('Client ID', clientId),
+  field('Client secret', secret),
+  field('Scopes (optional)', scopes, 'Separate several with spaces.'),
+  field('Name (optional)', label),
+  status,
+  h('div', { class: 'row' }, h('button', { type: 'button', class: 'secondary', onclick: () => nav('method', { provider: p }) }, 'Back'), save)));
+  clientId.focus();
 }

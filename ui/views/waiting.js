@@ -8,6 +8,7 @@ export async function renderSignin(view, nav, params) {
     started = await call('begin_login', { options: {
       provider: params.provider || '', clientId: params.clientId || null, clientSecret: params.clientSecret || null,
       redirect: params.redirect || null, reauthOf: params.reauthOf || null, issuer: params.issuer || null,
+      scopes: params.scopes || null,
     } });
   } catch (e) {
     view.replaceChildren(h('section', { 'data-view': 'signin-error' }, errorBox(e, { label: 'Back', run: () => nav('add') })));
@@ -33,6 +34,40 @@ export async function renderSignin(view, nav, params) {
   window.latchkeyWaiting = { handle: started.handle, provider: params.provider, params };
   const early = window.latchkeyFinished && window.latchkeyFinished.get(started.handle);
   if (early) nav('finished', { result: early, params });
+}
+
+// Signing in on another device (RFC 8628): the code to type and where, until it is done.
+export async function renderDevice(view, nav, { provider: p }) {
+  view.replaceChildren(h('section', { 'data-view': 'starting' }, h('p', { class: 'muted' }, `Asking ${p.name} for a code…`)));
+  let started;
+  try {
+    started = await call('begin_device_login', { provider: p.id });
+  } catch (e) {
+    view.replaceChildren(h('section', { 'data-view': 'signin-error' }, errorBox(e, { label: 'Back', run: () => nav('method', { provider: p }) })));
+    return;
+  }
+  const page = started.verification_uri_complete || started.verification_uri;
+  const copy = h('button', { type: 'button', class: 'secondary', 'data-action': 'copy-code', onclick: async () => {
+    try { await navigator.clipboard.writeText(started.user_code); toast('Code copied'); } catch { toast('Select the code and copy it'); }
+  } }, 'Copy code');
+  const cancel = h('button', { type: 'button', class: 'secondary', 'data-action': 'cancel', onclick: async () => {
+    await call('cancel_login', { handle: started.handle }).catch(() => {});
+    nav('home');
+  } }, 'Cancel');
+  view.replaceChildren(h('section', { class: 'waiting', 'data-view': 'device', 'data-handle': started.handle },
+    h('h2', {}, `Sign in to ${started.provider_name} on another device`),
+    h('p', {}, 'On your phone or any computer, open'),
+    h('p', {}, h('code', { class: 'block', 'data-verification-uri': '' }, started.verification_uri)),
+    h('p', {}, 'and type this code:'),
+    h('p', { class: 'user-code', 'data-user-code': '', 'aria-label': `Code ${started.user_code.split('').join(' ')}` }, started.user_code),
+    started.verification_uri_complete ? h('p', { class: 'muted' }, 'Or open this address, which has the code filled in: ', h('code', { 'data-verification-complete': '' }, page)) : null,
+    h('div', { class: 'spinner', 'aria-hidden': 'true' }),
+    h('p', { class: 'muted', 'aria-live': 'polite' }, 'Waiting for you to approve there… This page moves on by itself.'),
+    h('div', { class: 'row center' }, copy, cancel)));
+  copy.focus();
+  window.latchkeyWaiting = { handle: started.handle, provider: p.id, params: { provider: p.id } };
+  const early = window.latchkeyFinished && window.latchkeyFinished.get(started.handle);
+  if (early) nav('finished', { result: early, params: { provider: p.id } });
 }
 
 export function renderFinished(view, nav, { result, params }) {

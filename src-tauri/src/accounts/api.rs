@@ -126,8 +126,10 @@ impl Accounts {
                 .and_then(|v| v.to_str().ok())
                 .unwrap_or("")
                 .to_string();
-            // S16: 401 invalid_token → one refresh and retry; 403 insufficient_scope never refreshes.
-            if status == 401
+            // S16: 401 (or a 403 that says `invalid_token`, as some servers answer for an
+            // expired token) → one refresh and retry; insufficient_scope never refreshes.
+            let expired = status == 401 || (status == 403 && www.contains("invalid_token"));
+            if expired
                 && !retried
                 && entry.kind != AccountKind::PersonalToken
                 && !www.contains("insufficient_scope")

@@ -28,7 +28,7 @@ impl Accounts {
         let http = self.http()?;
         let start = oauth::device_begin(http, &p, &client, &scopes, crate::now())
             .await
-            .map_err(|e| oauth_user_error(e, &p.id))?;
+            .map_err(|e| super::signin::sign_in_error(e, &p, &scopes))?;
         tracing::info!(provider = %p.id, "device sign-in started");
         show(&start);
         let mut rec = oauth::device_finish(http, &p, &client, &start, crate::now)
@@ -37,7 +37,7 @@ impl Accounts {
         if rec.scopes.is_empty() {
             rec.scopes = scopes;
         }
-        let identity = self.identity(&p, &rec.access_token).await;
+        let identity = self.identity(&p, &rec, &client.id).await;
         self.save_signed_in(&p, rec, identity, &client.id, opts)
             .await
     }

@@ -2,7 +2,7 @@
 //! provider answered before anything uses it (S14, S15).
 
 use super::{needs_sign_in, oauth_user_error, Accounts, LOCK_WAIT};
-use crate::errors::UserError;
+use crate::errors::{ExitClass, UserError};
 use crate::oauth::{OAuthError, RefreshOutcome};
 use crate::provider::ProviderSpec;
 use crate::secret::Secret;
@@ -24,7 +24,7 @@ impl Accounts {
             Some(_) if entry.status == AccountStatus::NeedsSignIn => {
                 return Err(needs_sign_in(id, &entry.provider))
             }
-            Some(r) if r.valid_for(min_valid, now) => return Ok(r.access_token.clone()),
+            Some(r) if r.fresh_enough(min_valid, now) => return Ok(r.access_token.clone()),
             _ => {}
         }
         self.refresh_locked(id, Some(min_valid)).await
@@ -52,7 +52,7 @@ impl Accounts {
             if entry.status == AccountStatus::NeedsSignIn {
                 return Err(needs_sign_in(id, &entry.provider));
             }
-            if current.valid_for(m, now) {
+            if current.fresh_enough(m, now) {
                 return Ok(current.access_token);
             }
         }
@@ -78,7 +78,8 @@ impl Accounts {
                 oauth::refresh(self.http()?, &p, &client, &current, now).await
             }
         };
-        self.apply_outcome(id, &p, current, outcome, lock).await
+        self.apply_outcome(id, &p, current, outcome, lock, min_valid)
+            .await
     }
 
     /// Saves what a refresh produced. New tokens are stored before they are returned, and
@@ -90,6 +91,7 @@ impl Accounts {
         current: TokenRecord,
         outcome: RefreshOutcome,
         lock: vault::AccountLock,
+        min_valid: Option<i64>,
     ) -> Result<Secret, UserError> {
         let now = crate::now();
         let key = id.to_string();
@@ -161,11 +163,21 @@ impl Accounts {
                 })
                 .await?;
                 tracing::warn!(account = %id, code = %error.code(), "refresh failed; tokens kept");
-                // The stored token still works for a while: hand it out rather than fail.
-                if current.valid_for(1, now) {
+                // The stored token still works long enough: hand it out rather than fail.
+                if current.fresh_enough(min_valid.unwrap_or(1), now) {
                     return Ok(current.access_token);
                 }
-                Err(oauth_user_error(error, &p.id))
+                let left = current.expires_at.map_or(0, |e| e - now);
+                match min_valid {
+                    // It still works, but not for as long as the caller asked: say so.
+                    Some(m) if left > 0 => Err(UserError::new(
+                        "token_too_short",
+                        format!("Couldn't refresh ({}); the stored token is valid for only {left} s, less than the {m} s asked for.", error),
+                        format!("Try again when {} can be reached, or ask for less: --min-valid {}", p.name, left.max(1)),
+                        ExitClass::Network,
+                    )),
+                    _ => Err(oauth_user_error(error, &p.id)),
+                }
             }
         }
     }

@@ -2,9 +2,10 @@
 
 use super::save::NewAccount;
 use super::{oauth_user_error, AccountView, Accounts};
-use crate::errors::UserError;
+use crate::errors::{ExitClass, UserError};
 use crate::oauth::ClientConfig;
 use crate::provider::ClientAuth;
+use crate::provider::ProviderSpec;
 use crate::secret::Secret;
 use crate::vault::index::AccountKind;
 use crate::{oauth, vault};
@@ -20,6 +21,26 @@ impl Accounts {
         label: Option<String>,
     ) -> Result<AccountView, UserError> {
         let p = self.provider(provider_id)?;
+        if !offers_client_credentials(&p) {
+            return Err(UserError::new(
+                "no_client_credentials",
+                format!(
+                    "{} does not offer machine access (the client-credentials grant).",
+                    p.name
+                ),
+                format!("Sign in as a person instead: latchkey login {}", p.id),
+                ExitClass::Other,
+            ));
+        }
+        let client_id = client_id.trim();
+        if client_id.is_empty() || secret.is_empty() {
+            return Err(UserError::new(
+                "client_required",
+                "Machine access needs a client ID and its secret.",
+                "Copy both from the app you registered at the provider.",
+                ExitClass::Other,
+            ));
+        }
         let client = ClientConfig {
             id: client_id.into(),
             secret: Some(secret.clone()),
@@ -36,6 +57,7 @@ impl Accounts {
         self.blocking(move |v| v.put_secret(&key, &secret)).await?;
         let who = NewAccount {
             identity: Some(client_id.to_string()),
+            subject: None,
             label,
             reauth_of: None,
             kind: AccountKind::ClientCredentials,
@@ -43,4 +65,11 @@ impl Accounts {
         };
         self.save_new(&p, rec, who).await
     }
+}
+
+/// Whether machine access can be offered: the provider lists the grant, or lists no grants
+/// at all (then only trying tells).
+pub fn offers_client_credentials(p: &ProviderSpec) -> bool {
+    p.token_url.is_some()
+        && (p.grant_types.is_empty() || p.grant_types.iter().any(|g| g == "client_credentials"))
 }

@@ -19,6 +19,7 @@ mod signin;
 
 pub use api::ApiResponse;
 pub use details::{jwt_claims, AccountDetails};
+pub use machine::offers_client_credentials;
 pub use removal::RemovalReport;
 pub use signin::{is_pending_in, LoginStart};
 

@@ -45,11 +45,10 @@ impl Accounts {
         .await
         .map_err(|e| oauth_user_error(e, &p.id))?;
         drop(password);
-        let identity = Some(
-            self.identity(&p, &rec.access_token)
-                .await
-                .unwrap_or_else(|| oauth::plain_text(username, 120)),
-        );
+        let mut identity = self.identity(&p, &rec, &client.id).await;
+        if identity.name.is_none() {
+            identity.name = Some(oauth::plain_text(username, 120));
+        }
         self.save_signed_in(&p, rec, identity, &client.id, opts)
             .await
     }

@@ -95,6 +95,7 @@ impl Accounts {
             rec,
             NewAccount {
                 identity,
+                subject: None,
                 label,
                 reauth_of: None,
                 kind: AccountKind::PersonalToken,

@@ -9,9 +9,48 @@ use crate::secret::Secret;
 use crate::vault::index::{AccountEntry, AccountKind, AccountStatus};
 use crate::vault::TokenRecord;
 
+/// Who signed in, as far as the provider told.
+#[derive(Debug, Default)]
+pub(super) struct Who {
+    /// A name to show: handle, login, preferred_username, email, name or sub.
+    pub(super) name: Option<String>,
+    /// The subject (`sub`) at the provider's issuer.
+    pub(super) subject: Option<String>,
+}
+
+/// The claims of an ID token from the token endpoint, if they are for this client from this
+/// issuer and not expired (OIDC Core §3.1.3.7: over TLS the signature may go unchecked).
+pub fn id_token_claims(
+    token: &str,
+    p: &ProviderSpec,
+    client_id: &str,
+    now: i64,
+) -> Option<serde_json::Value> {
+    let c = super::jwt_claims(token)?;
+    let issuer = p.issuer.as_deref()?;
+    let iss_ok = c.get("iss").and_then(|v| v.as_str()) == Some(issuer);
+    let aud_ok = match c.get("aud") {
+        Some(serde_json::Value::String(a)) => a == client_id,
+        Some(serde_json::Value::Array(a)) => a.iter().any(|x| x.as_str() == Some(client_id)),
+        _ => false,
+    };
+    let exp_ok = c
+        .get("exp")
+        .and_then(|v| v.as_i64())
+        .is_some_and(|e| e > now);
+    if !(iss_ok && aud_ok && exp_ok) {
+        tracing::warn!(provider = %p.id, iss_ok, aud_ok, exp_ok, "ignored an ID token that is not for this sign-in");
+        return None;
+    }
+    Some(c)
+}
+
 /// The non-secret facts about an account being saved.
 pub(super) struct NewAccount {
     pub(super) identity: Option<String>,
+    /// The person's `sub` at the issuer, when known: a second sign-in of the same person
+    /// finds their account by it even when no name is known.
+    pub(super) subject: Option<String>,
     pub(super) label: Option<String>,
     pub(super) reauth_of: Option<String>,
     pub(super) kind: AccountKind,
@@ -26,7 +65,7 @@ impl Accounts {
         &self,
         p: &ProviderSpec,
         rec: TokenRecord,
-        identity: Option<String>,
+        who: Who,
         client_id_used: &str,
         opts: LoginOptions,
     ) -> Result<AccountView, UserError> {
@@ -35,7 +74,8 @@ impl Accounts {
             p,
             rec,
             NewAccount {
-                identity,
+                identity: who.name,
+                subject: who.subject,
                 label: opts.label,
                 reauth_of: opts.reauth_of,
                 kind: AccountKind::Oauth,
@@ -54,6 +94,7 @@ impl Accounts {
     ) -> Result<AccountView, UserError> {
         let NewAccount {
             identity,
+            subject,
             label,
             reauth_of,
             kind,
@@ -64,15 +105,23 @@ impl Accounts {
             Some(id) => Some(self.replaceable(&id, &p.id, kind)?),
             None => None,
         };
+        // The same person again: same provider (so the same issuer) and kind, and the same
+        // subject or, failing that, the same name.
         let existing = existing.or_else(|| {
-            identity.as_ref().and_then(|who| {
+            let same = |a: &&AccountEntry| a.provider == p.id && a.kind == kind;
+            let by_subject = subject.as_ref().and_then(|sub| {
                 idx.accounts
                     .iter()
-                    .find(|a| {
-                        a.provider == p.id && a.identity.as_deref() == Some(who) && a.kind == kind
-                    })
-                    .cloned()
-            })
+                    .filter(same)
+                    .find(|a| a.subject.as_ref() == Some(sub))
+            });
+            let by_name = identity.as_ref().and_then(|who| {
+                idx.accounts
+                    .iter()
+                    .filter(same)
+                    .find(|a| a.identity.as_deref() == Some(who))
+            });
+            by_subject.or(by_name).cloned()
         });
         let now = crate::now();
         let entry = AccountEntry {
@@ -82,6 +131,7 @@ impl Accounts {
             provider: p.id.clone(),
             label: label.or_else(|| existing.as_ref().and_then(|a| a.label.clone())),
             identity: identity.or_else(|| existing.as_ref().and_then(|a| a.identity.clone())),
+            subject: subject.or_else(|| existing.as_ref().and_then(|a| a.subject.clone())),
             scopes: rec.scopes.clone(),
             expires_at: rec.expires_at,
             status: AccountStatus::Valid,
@@ -105,8 +155,48 @@ impl Accounts {
         Ok(view(&saved, &idx.providers, now))
     }
 
-    /// Looks up who a token belongs to. Failures are logged, not fatal.
-    pub(super) async fn identity(&self, p: &ProviderSpec, token: &Secret) -> Option<String> {
+    /// Who signed in: the provider's own identity answer (Taskade's ping, userinfo, GitHub's
+    /// user), else the ID token the token endpoint returned, which OIDC Core §3.1.3.7 lets a
+    /// client trust over TLS in the code flow once `iss`, `aud` and `exp` check out. Failures
+    /// are logged, not fatal.
+    pub(super) async fn identity(
+        &self,
+        p: &ProviderSpec,
+        rec: &TokenRecord,
+        client_id: &str,
+    ) -> Who {
+        let answer = self.identity_answer(p, &rec.access_token).await;
+        let id_token = rec
+            .id_token
+            .as_ref()
+            .and_then(|t| id_token_claims(t.expose(), p, client_id, crate::now()));
+        let pick = |v: &serde_json::Value, keys: &[&str]| {
+            keys.iter().find_map(|k| {
+                v.get(k)
+                    .and_then(|x| x.as_str())
+                    .map(|s| oauth::plain_text(s, 120))
+            })
+        };
+        const NAMES: [&str; 6] = [
+            "handle",
+            "login",
+            "preferred_username",
+            "email",
+            "name",
+            "sub",
+        ];
+        let name = answer
+            .as_ref()
+            .and_then(|v| pick(v, &NAMES))
+            .or_else(|| id_token.as_ref().and_then(|v| pick(v, &NAMES[2..])));
+        let subject = answer
+            .as_ref()
+            .and_then(|v| pick(v, &["sub"]))
+            .or_else(|| id_token.as_ref().and_then(|v| pick(v, &["sub"])));
+        Who { name, subject }
+    }
+
+    async fn identity_answer(&self, p: &ProviderSpec, token: &Secret) -> Option<serde_json::Value> {
         let url = match &p.identity {
             IdentitySource::TaskadePing => p.presets.first().and_then(|pre| p.api_url(&pre.path)),
             IdentitySource::Userinfo => p.userinfo_url.clone(),
@@ -126,13 +216,55 @@ impl Accounts {
             tracing::warn!(status = resp.status().as_u16(), provider = %p.id, "identity lookup failed");
             return None;
         }
-        let v: serde_json::Value = serde_json::from_slice(resp.body()).ok()?;
-        ["handle", "login", "preferred_username", "email", "sub"]
-            .iter()
-            .find_map(|k| {
-                v.get(k)
-                    .and_then(|x| x.as_str())
-                    .map(|s| oauth::plain_text(s, 120))
-            })
+        serde_json::from_slice(resp.body()).ok()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use base64::Engine;
+
+    fn jwt(claims: serde_json::Value) -> String {
+        let b = |v: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v);
+        format!(
+            "{}.{}.sig",
+            b(b"{\"alg\":\"RS256\"}"),
+            b(claims.to_string().as_bytes())
+        )
+    }
+
+    /// S10: an ID token names the person only when it is from this issuer, for this client,
+    /// and not expired.
+    #[test]
+    fn id_tokens_are_trusted_only_for_this_client_and_issuer_s10() {
+        let mut p = ProviderSpec::new("x", "X");
+        p.issuer = Some("https://i.example".into());
+        let now = 1_700_000_000;
+        let good = serde_json::json!({"iss": "https://i.example", "aud": "cid", "exp": now + 60, "sub": "u1", "preferred_username": "ann"});
+        assert_eq!(
+            id_token_claims(&jwt(good.clone()), &p, "cid", now).unwrap()["sub"],
+            "u1"
+        );
+        let mut list_aud = good.clone();
+        list_aud["aud"] = serde_json::json!(["other", "cid"]);
+        assert!(id_token_claims(&jwt(list_aud), &p, "cid", now).is_some());
+        for (field, value) in [
+            ("iss", serde_json::json!("https://evil.example")),
+            ("aud", serde_json::json!("someone-else")),
+            ("exp", serde_json::json!(now - 1)),
+        ] {
+            let mut bad = good.clone();
+            bad[field] = value;
+            assert!(
+                id_token_claims(&jwt(bad), &p, "cid", now).is_none(),
+                "{field}"
+            );
+        }
+        p.issuer = None;
+        assert!(
+            id_token_claims(&jwt(good), &p, "cid", now).is_none(),
+            "no issuer to check against"
+        );
     }
 }

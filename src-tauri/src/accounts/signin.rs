@@ -1,6 +1,8 @@
 //! Browser sign-in: starting a transaction, finishing it from a callback exactly once (S7, S8),
 //! cancelling it, and forgetting abandoned ones.
 
+use crate::provider::ProviderSpec;
+
 use super::{oauth_user_error, requested_scopes, AccountView, Accounts, LoginOptions, LOCK_WAIT};
 use crate::errors::{ExitClass, UserError};
 use crate::oauth::loopback::Loopback;
@@ -178,14 +180,14 @@ impl Accounts {
             .await
             .map_err(|e| oauth_user_error(e, ""))?;
         let p = self.provider(&tx.provider)?;
-        let code =
-            oauth::check_callback(&tx, &cb, &p.name).map_err(|e| oauth_user_error(e, &p.id))?;
+        let code = oauth::check_callback(&tx, &cb, &p.name)
+            .map_err(|e| sign_in_error(e, &p, &tx.scopes))?;
         let client = self.client_for(&p, Some(&tx.client_id)).await?;
         let now = crate::now();
         let rec = oauth::exchange_code(self.http()?, &p, &client, &tx, &code, now)
             .await
-            .map_err(|e| oauth_user_error(e, &p.id))?;
-        let identity = self.identity(&p, &rec.access_token).await;
+            .map_err(|e| sign_in_error(e, &p, &tx.scopes))?;
+        let identity = self.identity(&p, &rec, &tx.client_id).await;
         let opts = LoginOptions {
             label: tx.label.clone(),
             reauth_of: tx.reauth_of.clone(),
@@ -204,4 +206,35 @@ impl Accounts {
         })
         .await
     }
+}
+
+/// A sign-in's error in plain words; a refused scope names what was asked and what the
+/// server lists, and how to choose.
+pub(super) fn sign_in_error(e: OAuthError, p: &ProviderSpec, asked: &[String]) -> UserError {
+    if e.code() != "invalid_scope" {
+        return oauth_user_error(e, &p.id);
+    }
+    let asked = if asked.is_empty() {
+        "(none)".to_string()
+    } else {
+        asked.join(" ")
+    };
+    let detail = match &e {
+        OAuthError::Provider {
+            description: Some(d),
+            ..
+        } => format!(" ({d})"),
+        _ => String::new(),
+    };
+    let listed = if p.scopes_supported.is_empty() {
+        String::new()
+    } else {
+        format!(" It lists: {}.", p.scopes_supported.join(" "))
+    };
+    UserError::new(
+        "invalid_scope",
+        format!("{} refused the scopes Latchkey asked for: {asked}{detail}.", p.name),
+        format!("{listed} Choose the scopes yourself: latchkey login {} --scope SCOPE (repeatable), or the Scopes field under \"Another service…\" in the app.", p.id).trim().to_string(),
+        ExitClass::Other,
+    )
 }

@@ -18,7 +18,7 @@ pub(super) fn exec(
         match accounts.vault().read_record(&id)? {
             Some(rec)
                 if entry.status != AccountStatus::NeedsSignIn
-                    && rec.valid_for(60, crate::now()) =>
+                    && rec.fresh_enough(60, crate::now()) =>
             {
                 rec.access_token
             }

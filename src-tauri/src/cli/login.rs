@@ -181,3 +181,42 @@ pub(super) fn spinner_task(what: &'static str) -> tokio::task::JoinHandle<()> {
         }
     })
 }
+
+/// `--client-credentials`: a machine account from a client id and its secret.
+pub(super) fn machine_login(
+    provider_id: &str,
+    client_id: &str,
+    scopes: Vec<String>,
+    label: Option<String>,
+) -> Result<i32, UserError> {
+    let accounts = Accounts::open()?;
+    // Refuse before asking for the secret.
+    let p = accounts.provider(provider_id)?;
+    if !crate::accounts::offers_client_credentials(&p) {
+        return Err(UserError::new(
+            "no_client_credentials",
+            format!(
+                "{} does not offer machine access (the client-credentials grant).",
+                p.name
+            ),
+            format!("Sign in as a person instead: latchkey login {provider_id}"),
+            ExitClass::Other,
+        ));
+    }
+    let secret = read_stdin_secret("client secret")?;
+    let view = runtime()?.block_on(accounts.add_client_credentials(
+        provider_id,
+        client_id,
+        secret,
+        scopes,
+        label,
+    ))?;
+    eprintln!(
+        "Added machine account {} at {}. When its token expires, Latchkey asks {} for a new one.",
+        view.identity.as_deref().unwrap_or(&view.id),
+        view.provider_name,
+        view.provider_name
+    );
+    println_out(&view.id)?;
+    Ok(0)
+}

@@ -66,6 +66,11 @@ enum Command {
         /// Print the sign-in URL instead of opening a browser.
         #[arg(long, conflicts_with = "device")]
         no_browser: bool,
+        /// Machine access: the client-credentials grant with --client-id and its secret, read
+        /// from stdin (or typed, not shown) and kept in the credential store. No person signs
+        /// in; when the token expires Latchkey asks the provider for a new one.
+        #[arg(long, requires = "client_id", conflicts_with_all = ["device", "no_browser", "username"])]
+        client_credentials: bool,
         /// Sign in with a code on another device (RFC 8628 device flow). Used on its own when
         /// no browser can be opened here and the provider offers it.
         #[arg(long)]
@@ -97,11 +102,15 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Print a token that is valid now (refreshing first if needed).
+    /// Print a token valid for at least --min-valid seconds (refreshing first if needed).
     Token {
         /// Account id, provider:handle, provider, or unique prefix.
         account: Option<String>,
-        /// Refresh first if the token expires within this many seconds.
+        /// The token printed stays valid at least this many seconds; it is refreshed first
+        /// when it would not. If the refresh fails (provider down) and the stored token has
+        /// less left, nothing is printed and the exit code is 4. A token whose whole lifetime
+        /// is shorter than this counts as fresh for 5 s after it was issued, so short-lived
+        /// tokens are not refreshed on every call.
         #[arg(long, default_value_t = 60)]
         min_valid: i64,
     },
@@ -297,12 +306,21 @@ fn dispatch(cmd: Command) -> Result<i32, UserError> {
         Command::Token { account, min_valid } => token::token(account.as_deref(), min_valid),
         Command::Login {
             provider,
+            client_id: Some(client_id),
+            scopes,
+            label,
+            client_credentials: true,
+            ..
+        } => login::machine_login(&provider, &client_id, scopes, label),
+        Command::Login {
+            provider,
             client_id,
             scopes,
             label,
             no_browser,
             device,
             username,
+            ..
         } => login::login(
             &provider,
             LoginOptions {

@@ -31,6 +31,10 @@ pub(super) struct ProviderAdd {
     /// Token endpoint (without --issuer).
     #[arg(long, requires = "auth_url")]
     token_url: Option<String>,
+    /// Device authorization endpoint (RFC 8628), for servers whose metadata lists the device
+    /// grant but not where to start it. Enables `latchkey login ID --device`.
+    #[arg(long)]
+    device_url: Option<String>,
     /// Your OAuth app's client id.
     #[arg(long)]
     client_id: Option<String>,
@@ -140,6 +144,7 @@ pub(super) fn provider_add(a: ProviderAdd) -> Result<i32, UserError> {
         .iter()
         .chain(p.token_url.iter())
         .chain(p.api_bases.iter())
+        .chain(a.device_url.iter())
     {
         provider::check_endpoint(u)
             .map_err(|m| usage(m, "Use https:// URLs (plain http only for 127.0.0.1)."))?;
@@ -163,6 +168,9 @@ pub(super) fn provider_add(a: ProviderAdd) -> Result<i32, UserError> {
                 p.api_bases.push(u.clone());
             }
         }
+    }
+    if let Some(d) = &a.device_url {
+        p.device_url = Some(d.clone());
     }
     if accounts_using(&accounts.vault().index()?, &p.id).is_empty() {
         if let (Some(s), Some(client_id)) = (&secret, &p.client_id) {

@@ -35,10 +35,22 @@ pub(super) fn refresh(account: Option<&str>, all: bool) -> Result<i32, UserError
         out
     });
     let mut worst = if results.len() == ids.len() { 0 } else { 1 };
+    // A refresh that could not reach the provider hands back the stored, still valid token
+    // (so scripts keep working); the index says so, and so does this command, with exit 4.
+    let notes = accounts.vault().index()?;
     for (i, r) in results {
-        match r {
-            Ok(()) => eprintln!("{}: refreshed", ids[i]),
-            Err(e) => {
+        let kept = notes
+            .account(&ids[i])
+            .and_then(|a| a.last_refresh.as_ref())
+            .filter(|n| n.outcome == "transient")
+            .map(|n| n.detail.clone().unwrap_or_default());
+        match (r, kept) {
+            (Ok(()), Some(why)) => {
+                eprintln!("{}: not refreshed ({why}); the stored token still works and was kept — Latchkey retries later", ids[i]);
+                worst = worst.max(crate::errors::ExitClass::Network as i32);
+            }
+            (Ok(()), None) => eprintln!("{}: refreshed", ids[i]),
+            (Err(e), _) => {
                 eprintln!("{}: {} — {}", ids[i], e.message, e.fix);
                 worst = worst.max(e.class as i32);
             }

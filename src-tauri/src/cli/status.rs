@@ -93,6 +93,9 @@ pub(super) fn status(account: Option<&str>, json: bool) -> Result<i32, UserError
             Some(p) => println_out(&format!("  ✗ {p}\n    {}", fix.clone().unwrap_or_default()))?,
         }
         println_out(&format!("  - Stored in: {store}"))?;
+        if a.kind == crate::vault::index::AccountKind::ClientCredentials {
+            println_out("  - Machine access: no refresh token; Latchkey asks the provider for a new token when this one expires")?;
+        }
         println_out(&format!(
             "  - Scopes: {}",
             if a.scopes.is_empty() {

@@ -12,7 +12,7 @@ pub(super) fn token(account: Option<&str>, min_valid: i64) -> Result<i32, UserEr
     let entry = accounts.account(&id)?;
     if entry.status != AccountStatus::NeedsSignIn {
         if let Some(rec) = accounts.vault().read_record(&id)? {
-            if rec.valid_for(min_valid, crate::now()) {
+            if rec.fresh_enough(min_valid, crate::now()) {
                 println_out(rec.access_token.expose())?;
                 return Ok(0);
             }

@@ -72,6 +72,14 @@ pub struct ProviderInfo {
     api_base: Option<String>,
     redirect_scheme: String,
     redirect_loopback: String,
+    /// The browser sign-in works as is (one click, or a client is set up).
+    browser_ready: bool,
+    /// Machine access (client credentials) can be offered.
+    machine: bool,
+    /// "Sign in on another device" (RFC 8628) can be offered.
+    device: bool,
+    /// How to register one's own OAuth app there, step by step.
+    app_help: Option<String>,
 }
 
 /// Built-in providers first (Taskade leads), then the person's own.
@@ -84,6 +92,15 @@ pub fn list_providers(state: Shared<'_>) -> Result<Vec<ProviderInfo>, UserError>
         .map(|p| ProviderInfo {
             one_click: p.client_id.is_none() && p.registration_url.is_some(),
             has_client: p.client_id.is_some() || regs.contains_key(&p.id),
+            browser_ready: p.client_id.is_some()
+                || p.registration_url.is_some()
+                || regs.contains_key(&p.id),
+            machine: crate::accounts::offers_client_credentials(&p),
+            device: crate::oauth::offers_device_flow(&p)
+                && (p.client_id.is_some()
+                    || p.registration_url.is_some()
+                    || regs.contains_key(&p.id)),
+            app_help: p.app_help.clone(),
             redirect_scheme: p.redirect_uri(RedirectKind::Scheme, None),
             redirect_loopback: p.redirect_uri(RedirectKind::Loopback, None),
             id: p.id,
@@ -107,6 +124,8 @@ pub struct BeginLogin {
     reauth_of: Option<String>,
     label: Option<String>,
     issuer: Option<String>,
+    /// Space-separated scopes from the "Other…" form; the provider's defaults when empty.
+    scopes: Option<String>,
 }
 
 /// The waiting view's data. No URL, no state (S19).
@@ -161,6 +180,13 @@ pub async fn begin_login(
         reauth_of: options.reauth_of.clone(),
         label: options.label.clone(),
         client_id,
+        scopes: options
+            .scopes
+            .as_deref()
+            .unwrap_or("")
+            .split_whitespace()
+            .map(str::to_string)
+            .collect(),
         ..Default::default()
     };
     let start = a.begin_login(&provider_id, opts).await?;
@@ -339,6 +365,138 @@ fn clear_after(state: &AppState) -> Duration {
 #[derive(Serialize)]
 pub struct Copied {
     clear_after_secs: u64,
+}
+
+/// What the window shows for a sign-in on another device (RFC 8628). The user code is meant
+/// to be read and typed by the person; the device code never leaves Rust.
+#[derive(Serialize)]
+pub struct DeviceLoginStarted {
+    handle: String,
+    provider_name: String,
+    user_code: String,
+    verification_uri: String,
+    verification_uri_complete: Option<String>,
+    expires: i64,
+}
+
+type DeviceReply = tokio::sync::oneshot::Sender<Result<DeviceLoginStarted, UserError>>;
+
+/// "Sign in on another device": starts the device flow and answers with the code to show;
+/// polling goes on in the background and ends with `login-finished` like a browser sign-in.
+#[tauri::command]
+pub async fn begin_device_login(
+    app: AppHandle,
+    state: Shared<'_>,
+    provider: String,
+) -> Result<DeviceLoginStarted, UserError> {
+    let a = accounts(&state)?;
+    let provider_name = a.provider(&provider)?.name;
+    let handle = {
+        use rand::RngCore;
+        let mut b = [0u8; 16];
+        rand::rng().fill_bytes(&mut b);
+        b.iter().map(|x| format!("{x:02x}")).collect::<String>()
+    };
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let reply: Arc<std::sync::Mutex<Option<DeviceReply>>> =
+        Arc::new(std::sync::Mutex::new(Some(tx)));
+    state.logins.lock().map_err(|_| bad("busy"))?.insert(
+        handle.clone(),
+        PendingLogin {
+            provider_name: provider_name.clone(),
+            authorize_url: Secret::new(String::new()),
+            task: None,
+        },
+    );
+    let task = {
+        let (app, handle, reply, name) =
+            (app.clone(), handle.clone(), reply.clone(), provider_name);
+        tauri::async_runtime::spawn(async move {
+            let shown = reply.clone();
+            let h = handle.clone();
+            let r = a
+                .device_login(&provider, LoginOptions::default(), move |start| {
+                    if let Some(tx) = shown.lock().ok().and_then(|mut s| s.take()) {
+                        let _ = tx.send(Ok(DeviceLoginStarted {
+                            handle: h,
+                            provider_name: name,
+                            user_code: start.user_code.clone(),
+                            verification_uri: start.verification_uri.clone(),
+                            verification_uri_complete: start.verification_uri_complete.clone(),
+                            expires: start.expires,
+                        }));
+                    }
+                })
+                .await;
+            // Failed before there was a code to show: the command answers with the error.
+            let unshown = reply.lock().ok().and_then(|mut s| s.take());
+            match (r, unshown) {
+                (Err(e), Some(tx)) => {
+                    let _ = tx.send(Err(e));
+                    super::links::finish_pending(&super::state(&app), &handle);
+                }
+                (r, _) => {
+                    super::links::finish_pending(&super::state(&app), &handle);
+                    if r.is_ok() {
+                        accounts_changed(&app);
+                    }
+                    let (account, error) = match r {
+                        Ok(v) => (Some(v), None),
+                        Err(e) => (None, Some(e)),
+                    };
+                    let app = &app;
+                    super::emit_event(
+                        app,
+                        super::EVT_LOGIN_FINISHED,
+                        super::LoginFinished {
+                            handle,
+                            account,
+                            error,
+                        },
+                    );
+                }
+            }
+        })
+    };
+    if let Some(p) = state
+        .logins
+        .lock()
+        .map_err(|_| bad("busy"))?
+        .get_mut(&handle)
+    {
+        p.task = Some(task);
+    }
+    rx.await.map_err(|_| bad("the device sign-in stopped"))?
+}
+
+/// Adds a machine account (client credentials) from "Use my own OAuth app". The secret goes
+/// to the credential store; nothing secret comes back.
+#[tauri::command]
+pub async fn add_machine_account(
+    app: AppHandle,
+    state: Shared<'_>,
+    provider: String,
+    client_id: String,
+    client_secret: String,
+    scopes: Option<String>,
+    label: Option<String>,
+) -> Result<AccountView, UserError> {
+    let scopes = scopes
+        .unwrap_or_default()
+        .split_whitespace()
+        .map(str::to_string)
+        .collect();
+    let v = accounts(&state)?
+        .add_client_credentials(
+            &provider,
+            &client_id,
+            Secret::new(client_secret),
+            scopes,
+            label.filter(|l| !l.trim().is_empty()),
+        )
+        .await?;
+    accounts_changed(&app);
+    Ok(v)
 }
 
 /// Copies a fresh token to the clipboard in Rust, marked sensitive (S22).

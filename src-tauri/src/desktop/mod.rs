@@ -126,6 +126,8 @@ pub fn run(link: Option<String>, minimized: bool) -> i32 {
             commands::copy_login_link,
             commands::open_login_again,
             commands::add_token,
+            commands::add_machine_account,
+            commands::begin_device_login,
             commands::copy_token,
             commands::reveal_token,
             commands::refresh_account,

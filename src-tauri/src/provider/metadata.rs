@@ -30,9 +30,46 @@ pub struct Metadata {
     /// Scopes.
     #[serde(default)]
     pub scopes_supported: Vec<String>,
+    /// Grant types.
+    #[serde(default)]
+    pub grant_types_supported: Vec<String>,
 }
 
-/// The two well-known documents to try for an issuer, RFC 8414 first.
+impl Metadata {
+    /// Merges a second document for the same issuer field by field: an endpoint or value the
+    /// first document lacks is taken from the second; lists are joined. Both documents have
+    /// already passed the issuer check, so no endpoint comes from another issuer (RFC 8414 §3).
+    pub fn merge(mut self, other: Metadata) -> Metadata {
+        fn join(a: &mut Vec<String>, b: Vec<String>) {
+            for x in b {
+                if !a.contains(&x) {
+                    a.push(x);
+                }
+            }
+        }
+        self.authorization_endpoint = self.authorization_endpoint.or(other.authorization_endpoint);
+        self.token_endpoint = self.token_endpoint.or(other.token_endpoint);
+        self.revocation_endpoint = self.revocation_endpoint.or(other.revocation_endpoint);
+        self.registration_endpoint = self.registration_endpoint.or(other.registration_endpoint);
+        self.userinfo_endpoint = self.userinfo_endpoint.or(other.userinfo_endpoint);
+        self.device_authorization_endpoint = self
+            .device_authorization_endpoint
+            .or(other.device_authorization_endpoint);
+        self.authorization_response_iss_parameter_supported |=
+            other.authorization_response_iss_parameter_supported;
+        join(
+            &mut self.code_challenge_methods_supported,
+            other.code_challenge_methods_supported,
+        );
+        join(&mut self.scopes_supported, other.scopes_supported);
+        join(&mut self.grant_types_supported, other.grant_types_supported);
+        self
+    }
+}
+
+/// The well-known documents to read for an issuer, all of them, in the order their fields
+/// win: RFC 8414's path-inserted form, OpenID Connect's, then the RFC 8414 suffix form some
+/// servers publish (`{issuer}/.well-known/oauth-authorization-server`).
 pub fn discovery_urls(issuer: &str) -> Vec<String> {
     let issuer = issuer.trim_end_matches('/');
     let mut out = Vec::new();
@@ -45,6 +82,10 @@ pub fn discovery_urls(issuer: &str) -> Vec<String> {
         ));
     }
     out.push(format!("{issuer}/.well-known/openid-configuration"));
+    let suffix = format!("{issuer}/.well-known/oauth-authorization-server");
+    if !out.contains(&suffix) {
+        out.push(suffix);
+    }
     out
 }
 
@@ -103,8 +144,17 @@ pub fn apply_metadata(p: &mut ProviderSpec, m: &Metadata) -> Result<(), String> 
     if p.identity == IdentitySource::None && p.userinfo_url.is_some() {
         p.identity = IdentitySource::Userinfo;
     }
-    if p.default_scopes.is_empty() && m.scopes_supported.iter().any(|s| s == "openid") {
-        p.default_scopes = vec!["openid".into(), "email".into(), "profile".into()];
+    p.scopes_supported = m.scopes_supported.clone();
+    p.grant_types = m.grant_types_supported.clone();
+    // Only scopes the server lists: OpenID's identity scopes, and offline_access for a
+    // refresh token where the server has it. A server that lists none gets no scope.
+    let listed = |s: &str| m.scopes_supported.iter().any(|x| x == s);
+    if p.default_scopes.is_empty() && listed("openid") {
+        p.default_scopes = ["openid", "email", "profile", "offline_access"]
+            .into_iter()
+            .filter(|s| listed(s))
+            .map(str::to_string)
+            .collect();
     }
     if p.presets.is_empty() {
         if let Some(u) = &p.userinfo_url {
@@ -159,9 +209,11 @@ mod tests {
             discovery_urls("https://idp.example/tenant1"),
             vec![
                 "https://idp.example/.well-known/oauth-authorization-server/tenant1",
-                "https://idp.example/tenant1/.well-known/openid-configuration"
+                "https://idp.example/tenant1/.well-known/openid-configuration",
+                "https://idp.example/tenant1/.well-known/oauth-authorization-server"
             ]
         );
+        assert_eq!(discovery_urls("https://idp.example").len(), 2);
         assert_eq!(
             discovery_urls("https://idp.example/")[0],
             "https://idp.example/.well-known/oauth-authorization-server"
@@ -184,5 +236,53 @@ mod tests {
         .unwrap();
         let mut p = ProviderSpec::new("x", "X");
         assert!(apply_metadata(&mut p, &m).unwrap_err().contains("S256"));
+    }
+
+    fn doc(json: &str) -> Metadata {
+        parse_metadata("https://i.example", json.as_bytes()).unwrap()
+    }
+
+    /// Both documents count: each fills what the other lacks, and lists are joined.
+    #[test]
+    fn documents_merge_field_by_field() {
+        let rfc8414 = doc(
+            r#"{"issuer":"https://i.example","token_endpoint":"https://i.example/t","revocation_endpoint":"https://i.example/r","scopes_supported":["api"]}"#,
+        );
+        let oidc = doc(
+            r#"{"issuer":"https://i.example","token_endpoint":"https://other.example/t","userinfo_endpoint":"https://i.example/me","scopes_supported":["openid","api"],"grant_types_supported":["client_credentials"]}"#,
+        );
+        let m = rfc8414.merge(oidc);
+        assert_eq!(
+            m.token_endpoint.as_deref(),
+            Some("https://i.example/t"),
+            "the first wins"
+        );
+        assert_eq!(
+            m.revocation_endpoint.as_deref(),
+            Some("https://i.example/r")
+        );
+        assert_eq!(m.userinfo_endpoint.as_deref(), Some("https://i.example/me"));
+        assert_eq!(m.scopes_supported, ["api", "openid"]);
+        assert_eq!(m.grant_types_supported, ["client_credentials"]);
+    }
+
+    /// Only listed scopes are asked for by default; offline_access where listed.
+    #[test]
+    fn default_scopes_are_only_listed_ones() {
+        let mut p = ProviderSpec::new("x", "X");
+        apply_metadata(&mut p, &doc(r#"{"issuer":"https://i.example","scopes_supported":["openid","offline_access","api"]}"#)).unwrap();
+        assert_eq!(p.default_scopes, ["openid", "offline_access"]);
+        let mut p = ProviderSpec::new("x", "X");
+        apply_metadata(
+            &mut p,
+            &doc(
+                r#"{"issuer":"https://i.example","scopes_supported":["openid","email","profile"]}"#,
+            ),
+        )
+        .unwrap();
+        assert_eq!(p.default_scopes, ["openid", "email", "profile"]);
+        let mut p = ProviderSpec::new("x", "X");
+        apply_metadata(&mut p, &doc(r#"{"issuer":"https://i.example"}"#)).unwrap();
+        assert!(p.default_scopes.is_empty());
     }
 }

@@ -123,12 +123,21 @@ pub struct ProviderSpec {
     /// Where to create a personal token, in words.
     #[serde(default)]
     pub pat_help: Option<String>,
+    /// How to register one's own OAuth app there, step by step.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub app_help: Option<String>,
     /// Test-call presets.
     #[serde(default)]
     pub presets: Vec<ApiPreset>,
     /// Password/implicit grants allowed (only ever for user-added providers, S23).
     #[serde(default)]
     pub insecure_grants: bool,
+    /// The scopes the server lists (`scopes_supported`), when discovery said.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub scopes_supported: Vec<String>,
+    /// The grants the server lists (`grant_types_supported`), when discovery said.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub grant_types: Vec<String>,
 }
 
 impl ProviderSpec {
@@ -154,8 +163,11 @@ impl ProviderSpec {
             iss_required: false,
             supports_pat: false,
             pat_help: None,
+            app_help: None,
             presets: Vec::new(),
             insecure_grants: false,
+            scopes_supported: Vec::new(),
+            grant_types: Vec::new(),
         }
     }
 

@@ -43,6 +43,8 @@ pub fn taskade() -> ProviderSpec {
     }
     p.api_bases = vec![format!("{base}/api/v1"), format!("{base}/oauth2/ping")];
     p.identity = IdentitySource::TaskadePing;
+    // Taskade documents these two only; client credentials are refused.
+    p.grant_types = vec!["authorization_code".into(), "refresh_token".into()];
     p.redirect = RedirectKind::Loopback;
     p.supports_pat = true;
     p.pat_help = Some("In Taskade, open Settings → API → Personal access tokens, create a token, and paste it here. It starts with tskdp_.".into());
@@ -75,9 +77,14 @@ pub fn github() -> ProviderSpec {
     p.device_url = Some("https://github.com/login/device/code".into());
     p.api_bases = vec!["https://api.github.com".into()];
     p.identity = IdentitySource::GithubUser;
+    p.grant_types = vec![
+        "authorization_code".into(),
+        "urn:ietf:params:oauth:grant-type:device_code".into(),
+    ];
     p.default_scopes = vec!["read:user".into()];
     p.supports_pat = true;
-    p.pat_help = Some("On GitHub, open Settings → Developer settings → Personal access tokens, create a token, and paste it here.".into());
+    p.pat_help = Some("On GitHub, open Settings → Developer settings → Personal access tokens (https://github.com/settings/tokens), create a token, and paste it here.".into());
+    p.app_help = Some("On GitHub, open Settings → Developer settings → OAuth Apps → New OAuth App (https://github.com/settings/developers). Any name and homepage will do. Paste the redirect URI below as the callback URL, register the app, and copy its Client ID here.".into());
     p.presets = vec![ApiPreset {
         label: "Who am I".into(),
         method: "GET".into(),
@@ -99,6 +106,13 @@ pub fn google() -> ProviderSpec {
     p.identity = IdentitySource::Userinfo;
     p.default_scopes = vec!["openid".into(), "email".into(), "profile".into()];
     p.iss_required = true;
+    // Google's machine access is service accounts (JWT bearer), not client credentials.
+    p.grant_types = vec![
+        "authorization_code".into(),
+        "refresh_token".into(),
+        "urn:ietf:params:oauth:grant-type:device_code".into(),
+    ];
+    p.app_help = Some("In the Google Cloud console (https://console.cloud.google.com/apis/credentials), choose Create credentials → OAuth client ID → Desktop app. Copy its Client ID and secret here. Desktop apps may use any loopback port, so the redirect below needs no registration.".into());
     p.presets = vec![ApiPreset {
         label: "Who am I".into(),
         method: "GET".into(),
@@ -116,6 +130,12 @@ pub fn microsoft() -> ProviderSpec {
     p.token_url = Some(format!("{base}/oauth2/v2.0/token"));
     p.device_url = Some(format!("{base}/oauth2/v2.0/devicecode"));
     p.userinfo_url = Some("https://graph.microsoft.com/oidc/userinfo".into());
+    p.grant_types = vec![
+        "authorization_code".into(),
+        "refresh_token".into(),
+        "client_credentials".into(),
+        "urn:ietf:params:oauth:grant-type:device_code".into(),
+    ];
     p.api_bases = vec!["https://graph.microsoft.com".into()];
     p.identity = IdentitySource::Userinfo;
     p.default_scopes = vec![
@@ -125,6 +145,7 @@ pub fn microsoft() -> ProviderSpec {
         "offline_access".into(),
         "User.Read".into(),
     ];
+    p.app_help = Some("In the Microsoft Entra admin center (https://entra.microsoft.com), open App registrations → New registration. Under Redirect URI choose \"Public client/native\" and paste the redirect URI below. Register, then copy the Application (client) ID here.".into());
     p.presets = vec![ApiPreset {
         label: "Who am I".into(),
         method: "GET".into(),

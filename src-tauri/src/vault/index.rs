@@ -77,6 +77,10 @@ pub struct AccountEntry {
     /// saved before 0.2, which follow their provider entry as it is.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub binding: Option<crate::provider::Destinations>,
+    /// The person's subject (`sub`) at the issuer, when the provider said: a second sign-in of
+    /// the same person updates this account instead of adding one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subject: Option<String>,
 }
 
 /// The outcome of the last refresh, for the details view and `status`.
@@ -370,6 +374,7 @@ mod tests {
             updated: 1,
             last_refresh: None,
             binding: None,
+            subject: None,
         }
     }
 

@@ -328,6 +328,7 @@ mod tests {
             updated: 1,
             last_refresh: None,
             binding: None,
+            subject: None,
         }
     }
 
