@@ -13,7 +13,7 @@ cd "$(dirname "$0")"
 APT_PACKAGES=(libwebkit2gtk-4.1-dev build-essential curl wget file libssl-dev libayatana-appindicator3-dev
   librsvg2-dev libxdo-dev libsoup-3.0-dev libjavascriptcoregtk-4.1-dev libgtk-3-dev pkg-config
   libsecret-1-dev libdbus-1-dev gnome-keyring libsecret-tools dbus dbus-x11 xdg-utils desktop-file-utils)
-TEST_PACKAGES=(xvfb xauth webkit2gtk-driver imagemagick x11-utils xdotool at-spi2-core xclip librsvg2-bin dunst)
+TEST_PACKAGES=(xvfb xauth webkit2gtk-driver imagemagick x11-utils xdotool at-spi2-core xclip librsvg2-bin dunst python3 python3-venv)
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 
@@ -58,6 +58,17 @@ ensure_idp() {
   fi
 }
 
+# The second test authorization server (django-oauth-toolkit) in its own virtualenv.
+ensure_idp2() {
+  local venv=tests/idp2/.venv
+  if [ ! -x "$venv/bin/python" ] || [ tests/idp2/requirements.txt -nt "$venv/.installed" ]; then
+    say "installing the second test IdP (django-oauth-toolkit, pip in tests/idp2/.venv)"
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install --quiet --disable-pip-version-check -r tests/idp2/requirements.txt
+    touch "$venv/.installed"
+  fi
+}
+
 cmd=${1:-help}
 shift || true
 case "$cmd" in
@@ -72,6 +83,7 @@ case "$cmd" in
     NEED_NODE=1 ensure_apt "${APT_PACKAGES[@]}" "${TEST_PACKAGES[@]}"
     ensure_rust
     ensure_idp
+    ensure_idp2
     start=$(date +%s)
     say "cargo fmt --check"
     cargo fmt --all -- --check

@@ -5,6 +5,9 @@
 //   refreshTtl  refresh-token lifetime in seconds (default 14 days)
 //   rotate      rotate refresh tokens on every use (default false)
 //   pats        personal access tokens the Taskade stand-in accepts (default [])
+//   discovery   "split": the RFC 8414 document lacks userinfo and the OpenID one lacks
+//               revocation, as on some real servers; "no-userinfo": no userinfo at all
+//   scopes      the scopes the server knows (default openid offline_access email profile api)
 //
 // Routes mirror Taskade's (/oauth2/authorize, /oauth2/token, /oauth2/register), so the Taskade
 // preset can point here through LATCHKEY_TASKADE_BASE. The first stdout line is JSON:
@@ -26,6 +29,8 @@ const accessTtl = Number(cfg.accessTtl ?? 3600);
 const refreshTtl = Number(cfg.refreshTtl ?? 14 * 24 * 3600);
 const rotate = Boolean(cfg.rotate);
 const pats = new Set(cfg.pats ?? []);
+const discoveryMode = cfg.discovery || '';
+const knownScopes = cfg.scopes || ['openid', 'offline_access', 'email', 'profile', 'api'];
 
 // Counters read by tests through GET /__test/stats.
 const stats = { token_requests: 0, invalid_grant: 0, grant_errors: [], revocations: 0, registrations: 0 };
@@ -69,8 +74,10 @@ server.listen(0, '127.0.0.1', () => {
         },
       };
     },
-    claims: { openid: ['sub'], email: ['email', 'email_verified'], profile: ['name', 'preferred_username'] },
-    scopes: ['openid', 'offline_access', 'email', 'profile', 'api'],
+    // Claims define scopes too: only those the server is configured to know.
+    claims: Object.fromEntries(Object.entries({ openid: ['sub'], email: ['email', 'email_verified'], profile: ['name', 'preferred_username'] })
+      .filter(([scope]) => knownScopes.includes(scope))),
+    scopes: knownScopes,
     clockTolerance: 0,
     pkce: { required: () => true },
     issueRefreshToken: async (_ctx, client) => client.grantTypeAllowed('refresh_token'),
@@ -93,7 +100,7 @@ server.listen(0, '127.0.0.1', () => {
       clientCredentials: { enabled: true },
       registration: { enabled: true },
       deviceFlow: { enabled: true },
-      userinfo: { enabled: true },
+      userinfo: { enabled: discoveryMode !== 'no-userinfo' },
       // Plain OAuth 2.0 requests (no openid scope, like Taskade's) get opaque tokens for the
       // stand-in API; OpenID requests keep tokens that work at userinfo.
       resourceIndicators: {
@@ -179,6 +186,17 @@ server.listen(0, '127.0.0.1', () => {
     }
     // Test control and counters.
     if (ctx.path === '/__test/stats') { ctx.body = stats; return; }
+    // Discovery documents that differ, as real servers' do.
+    if (discoveryMode === 'split' && ctx.path.startsWith('/.well-known/')) {
+      await next();
+      if (ctx.body && typeof ctx.body === 'object') {
+        const doc = { ...ctx.body };
+        if (ctx.path === '/.well-known/oauth-authorization-server') delete doc.userinfo_endpoint;
+        if (ctx.path === '/.well-known/openid-configuration') delete doc.revocation_endpoint;
+        ctx.body = doc;
+      }
+      return;
+    }
     if (ctx.path === '/__test/mode' && ctx.method === 'POST') {
       const body = await readJson(ctx.req);
       Object.assign(mode, body);
@@ -212,6 +230,18 @@ server.listen(0, '127.0.0.1', () => {
       ctx.status = 403;
       ctx.set('WWW-Authenticate', 'Bearer error="insufficient_scope", scope="admin"');
       ctx.body = { ok: false, message: 'Forbidden', code: 'FORBIDDEN' };
+      return;
+    }
+    // Some servers answer 403 with `invalid_token` for an expired token, not 401.
+    if (ctx.path === '/api/strict403') {
+      const who = await bearer(ctx);
+      if (!who) {
+        ctx.status = 403;
+        ctx.set('WWW-Authenticate', 'Bearer error="invalid_token"');
+        ctx.body = { ok: false, message: 'Forbidden', code: 'FORBIDDEN' };
+        return;
+      }
+      ctx.body = { ok: true, sub: who.accountId };
       return;
     }
     if (ctx.path === '/api/protected') {

@@ -531,14 +531,26 @@ pub fn crash_runs(runs: usize, seed: u64) -> CrashReport {
             report.broken.push(format!("run {run}: unreadable index"));
             continue;
         }
-        let mut t = Command::new(bin());
-        env(&mut t);
-        let o = t
-            .args(["token", &id, "--min-valid", "999999"])
+        // A refresh proves the stored refresh token still works; then the token is used.
+        let mut r = Command::new(bin());
+        env(&mut r);
+        let refreshed = r
+            .args(["refresh", &id])
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .output()
             .unwrap();
+        let o = if refreshed.status.success() {
+            let mut t = Command::new(bin());
+            env(&mut t);
+            t.args(["token", &id])
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .output()
+                .unwrap()
+        } else {
+            refreshed
+        };
         match o.status.code() {
             Some(0) if idp.check_token(String::from_utf8_lossy(&o.stdout).trim()) == 200 => {
                 report.usable += 1

@@ -303,6 +303,11 @@ pub struct IdpConfig {
     pub rotate: bool,
     /// Personal access tokens the Taskade stand-in accepts.
     pub pats: Vec<String>,
+    /// oidc-provider's discovery: `"split"` (RFC 8414 without userinfo, OpenID without
+    /// revocation) or `"no-userinfo"` (no userinfo endpoint at all); default both complete.
+    pub discovery: Option<&'static str>,
+    /// oidc-provider's scopes, when not its usual `openid offline_access email profile api`.
+    pub scopes: Option<Vec<&'static str>>,
 }
 
 impl Default for IdpConfig {
@@ -311,6 +316,8 @@ impl Default for IdpConfig {
             access_ttl: 3600,
             rotate: false,
             pats: Vec::new(),
+            discovery: None,
+            scopes: None,
         }
     }
 }
@@ -336,10 +343,26 @@ impl Idp {
             dir.join("node_modules/oidc-provider").exists(),
             "run `npm ci` in tests/idp first (the test command does)"
         );
-        let conf = json!({"accessTtl": cfg.access_ttl, "rotate": cfg.rotate, "pats": cfg.pats});
-        let mut child = Command::new("node")
-            .arg("server.js")
-            .current_dir(&dir)
+        let conf = json!({"accessTtl": cfg.access_ttl, "rotate": cfg.rotate, "pats": cfg.pats, "discovery": cfg.discovery, "scopes": cfg.scopes});
+        Self::spawn(Command::new("node").arg("server.js"), &dir, &conf)
+    }
+
+    /// Starts the second, independent server: django-oauth-toolkit (tests/idp2). Its issuer
+    /// has a path (`…/o`), it always rotates refresh tokens, and it lists no email scope.
+    pub fn start_django(cfg: IdpConfig) -> Self {
+        let dir = root().join("tests/idp2");
+        let python = dir.join(".venv/bin/python");
+        assert!(
+            python.exists(),
+            "run `python3 -m venv tests/idp2/.venv && tests/idp2/.venv/bin/pip install -r tests/idp2/requirements.txt` first (the test command does)"
+        );
+        let conf = json!({"accessTtl": cfg.access_ttl});
+        Self::spawn(Command::new(python).arg("server.py"), &dir, &conf)
+    }
+
+    fn spawn(cmd: &mut Command, dir: &Path, conf: &Value) -> Self {
+        let mut child = cmd
+            .current_dir(dir)
             .env("IDP_CONFIG", conf.to_string())
             .stdout(Stdio::piped())
             .stderr(
@@ -350,7 +373,7 @@ impl Idp {
                 .unwrap_or(Stdio::null()),
             )
             .spawn()
-            .expect("start node tests/idp/server.js");
+            .expect("start the test IdP");
         let mut reader = BufReader::new(child.stdout.take().expect("stdout"));
         let mut line = String::new();
         reader.read_line(&mut line).expect("issuer line");
@@ -1107,6 +1130,23 @@ fn attr(tag: &str, name: &str) -> Option<String> {
     let start = tag.find(&key)? + key.len();
     let end = tag[start..].find('"')? + start;
     Some(tag[start..end].to_string())
+}
+
+/// `latchkey provider add ID --issuer <idp> --client-id latchkey-public [EXTRA…]`, which must
+/// succeed.
+pub fn provider_add(home: &TestHome, idp: &Idp, id: &str, extra: &[&str]) {
+    let mut args = vec![
+        "provider",
+        "add",
+        id,
+        "--issuer",
+        idp.issuer.as_str(),
+        "--client-id",
+        "latchkey-public",
+    ];
+    args.extend_from_slice(extra);
+    let o = run_against(home, idp, &args, None, &[]);
+    assert!(o.status.success(), "provider add {id}: {}", stderr_of(&o));
 }
 
 /// Signs in to the Taskade preset (pointed at `idp`) through `latchkey login`, with the test

@@ -654,3 +654,63 @@ fn the_browser_command_is_set_from_the_command_line_s21() {
     assert!(o.status.success());
     assert!(home.index()["settings"]["browser_command"].is_null());
 }
+
+/// `provider add --device-url` gives a provider whose metadata names no device endpoint the
+/// device flow: `login --device` prints an address and a code, and approving there signs in.
+#[test]
+fn provider_add_takes_a_device_url() {
+    use std::io::BufRead;
+    let idp = Idp::start();
+    let home = TestHome::new();
+    let i = idp.issuer.as_str();
+    let o = run(
+        &home,
+        &idp,
+        &[
+            "provider",
+            "add",
+            "plain",
+            "--auth-url",
+            &format!("{i}/oauth2/authorize"),
+            "--token-url",
+            &format!("{i}/oauth2/token"),
+            "--device-url",
+            &format!("{i}/oauth2/device"),
+            "--client-id",
+            "latchkey-public",
+            "--scope",
+            "openid",
+        ],
+        None,
+    );
+    assert!(o.status.success(), "{}", stderr_of(&o));
+    assert_eq!(
+        home.index()["providers"][0]["device_url"],
+        format!("{i}/oauth2/device")
+    );
+    let mut c = home.cli();
+    c.args(["login", "plain", "--device"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = c.spawn().unwrap();
+    let mut err = std::io::BufReader::new(child.stderr.take().unwrap());
+    let (page, code) = loop {
+        let mut line = String::new();
+        assert!(err.read_line(&mut line).unwrap() > 0, "no code printed");
+        if let Some(rest) = line.trim().strip_prefix("To sign in, open ") {
+            let (page, code) = rest
+                .split_once(" on any device and enter the code: ")
+                .unwrap();
+            break (page.to_string(), code.to_string());
+        }
+    };
+    std::thread::spawn(move || {
+        let mut sink = String::new();
+        let _ = std::io::Read::read_to_string(&mut err, &mut sink);
+    });
+    approve_device(&page, &code);
+    let out = wait_output(child, Duration::from_secs(60));
+    assert!(out.status.success(), "device login");
+    assert!(!stdout(&out).is_empty(), "the account id is printed");
+}

@@ -197,7 +197,7 @@ fn only_reveal_returns_a_token_and_events_carry_none_s22() {
     let norm = |i: usize| {
         both[i..]
             .chars()
-            .take(120)
+            .take(400)
             .collect::<String>()
             .split_whitespace()
             .collect::<Vec<_>>()

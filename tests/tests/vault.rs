@@ -23,6 +23,7 @@ fn entry(id: &str) -> AccountEntry {
         updated: latchkey::now(),
         last_refresh: None,
         binding: None,
+        subject: None,
     }
 }
 

@@ -409,3 +409,103 @@ fn copy_as_curl_quotes_provider_urls_s25() {
     assert!(out.contains("[Authorization: Bearer TOKEN]"), "{out}");
     assert!(!std::path::Path::new("/tmp/latchkey-curl-pwned").exists());
 }
+
+/// The ways to connect the method view offers, in order.
+fn methods(app: &WebApp) -> serde_json::Value {
+    app.js("return [...document.querySelectorAll('[data-method]')].map((b) => b.dataset.method)")
+}
+
+/// A built-in provider that needs an app of one's own offers no browser sign-in that can only
+/// fail: GitHub leads with a personal token and explains its own app step by step.
+#[test]
+fn built_in_providers_offer_only_what_works() {
+    let home = TestHome::new();
+    let app = start(&home, &[]);
+    app.wait_for("[data-view=empty]", T);
+    app.click_css("#connect");
+    app.click_css("[data-provider=github]");
+    app.wait_for("[data-view=method]", T);
+    assert_eq!(
+        methods(&app),
+        serde_json::json!(["pat", "own"]),
+        "GitHub: token first, no browser button"
+    );
+    app.click_css("[data-method=own]");
+    let help = app.wait_for("[data-app-help]", T);
+    assert!(app.text(&help).contains("OAuth Apps"), "step-by-step words");
+    app.screenshot("window-github-own-app");
+    app.click_css(".topbar h1");
+    app.click_css("#connect");
+    app.click_css("[data-provider=google]");
+    app.wait_for("[data-view=method]", T);
+    assert_eq!(
+        methods(&app),
+        serde_json::json!(["own"]),
+        "Google: only your own app"
+    );
+}
+
+/// Machine access from the window: a client id and secret become an account whose token the
+/// IdP accepts; the secret is kept in the keyring, never in the index.
+#[test]
+fn machine_access_is_added_from_the_window() {
+    let idp = Idp::start();
+    let home = TestHome::new();
+    provider_add(&home, &idp, "corp", &[]);
+    let env = env_for(&idp);
+    let app = start(&home, &env);
+    app.wait_for("[data-view=empty]", T);
+    app.click_css("#connect");
+    app.click_css("[data-provider=corp]");
+    app.click_css("[data-method=machine]");
+    app.type_into("[data-input=machine-client-id]", "latchkey-machine");
+    app.type_into("[data-input=machine-secret]", "machine-secret-value");
+    app.click_css("[data-action=save-machine]");
+    app.wait_for("[data-view=accounts]", T);
+    let accounts = home.index()["accounts"].clone();
+    assert_eq!(accounts[0]["kind"], "client_credentials", "{accounts}");
+    let id = accounts[0]["id"].as_str().unwrap().to_string();
+    let t = home.run(&["token", &id], None);
+    assert!(t.status.success(), "{}", stderr_of(&t));
+    assert_eq!(
+        idp.check_token(String::from_utf8_lossy(&t.stdout).trim()),
+        200
+    );
+    let index = std::fs::read_to_string(home.path().join("accounts.json")).unwrap();
+    assert!(
+        !index.contains("machine-secret-value"),
+        "S2/S18: the secret is not in the index"
+    );
+    assert!(secret_tool_lookup("client-secret:corp:latchkey-machine").is_some());
+}
+
+/// "Sign in on another device" in the window: the code and the address are shown, approving
+/// them elsewhere signs the account in, with no browser on this computer.
+#[test]
+fn sign_in_on_another_device_from_the_window() {
+    let idp = Idp::start();
+    let home = TestHome::new();
+    let acc = accounts_in(&home);
+    let mut p = idp_provider(
+        &idp,
+        "idp",
+        "latchkey-public",
+        latchkey::provider::ClientAuth::None,
+    );
+    p.device_url = Some(format!("{}/oauth2/device", idp.issuer));
+    add_provider(&acc, p);
+    let app = start(&home, &[]);
+    app.wait_for("[data-view=empty]", T);
+    app.click_css("#connect");
+    app.click_css("[data-provider=idp]");
+    app.click_css("[data-method=device]");
+    let code = app.wait_for("[data-user-code]", T);
+    let code = app.text(&code);
+    let page = app.wait_for("[data-verification-uri]", T);
+    let page = app.text(&page);
+    assert!(page.starts_with(&idp.issuer), "{page}");
+    app.screenshot("window-device-code");
+    approve_device(&page, &code);
+    app.wait_text("Signed in as alice", T);
+    assert_eq!(accounts_in(&home).list().unwrap().len(), 1);
+}

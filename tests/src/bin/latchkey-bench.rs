@@ -476,6 +476,7 @@ fn p4(runs: usize) -> Vec<Row> {
             updated: now,
             last_refresh: None,
             binding: None,
+            subject: None,
         };
         let rec = TokenRecord {
             access_token: Secret::new(at),
