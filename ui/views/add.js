@@ -111,7 +111,7 @@ export async function renderOwn(view, nav, { provider: p }) {
 }
 
 export function renderOther(view, nav) {
-  const issuer = h('input', { type: 'url', placeholder: 'https://login.example.com', 'data-input': 'issuer' });
+  const issuer = h('input', { type: 'url', placeholder: 'https://api.example.com/mcp or https://login.example.com', 'data-input': 'issuer' });
   const clientId = h('input', { type: 'text', autocomplete: 'off', 'data-input': 'client-id' });
   const scopes = h('input', { type: 'text', autocomplete: 'off', 'data-input': 'scopes', placeholder: 'e.g. openid offline_access' });
   view.replaceChildren(h('form', { 'data-view': 'other', onsubmit: (ev) => {
@@ -119,8 +119,8 @@ export function renderOther(view, nav) {
     nav('signin', { issuer: issuer.value, clientId: clientId.value, scopes: scopes.value });
   } },
   h('h2', {}, 'Connect another service'),
-  h('p', { class: 'muted' }, 'Paste the service’s sign-in address (its “issuer”). Latchkey finds the rest.'),
-  field('Issuer URL', issuer),
+  h('p', { class: 'muted' }, 'Paste the address of the API you want to use, or the service’s sign-in address (its “issuer”). Latchkey finds the rest.'),
+  field('Address', issuer),
   field('Client ID (if the service gave you one)', clientId),
   field('Scopes (optional)', scopes, 'Leave empty to ask for what the service lists. Separate several with spaces.'),
   h('div', { class: 'row' }, h('button', { type: 'button', class: 'secondary', onclick: () => nav('add') }, 'Back'), h('button', { type: 'submit' }, 'Continue'))));

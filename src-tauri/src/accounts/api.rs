@@ -126,6 +126,34 @@ impl Accounts {
                 .and_then(|v| v.to_str().ok())
                 .unwrap_or("")
                 .to_string();
+            // An API that asks for more scope: say which, and how to get it. No refresh would
+            // help (S16).
+            if status == 401 && www.contains("insufficient_scope") {
+                let wanted = www
+                    .split("scope=\"")
+                    .nth(1)
+                    .and_then(|r| r.split('"').next())
+                    .map(|s| crate::oauth::plain_text(s, 200))
+                    .unwrap_or_default();
+                let args: String = wanted
+                    .split_whitespace()
+                    .map(|s| format!(" --scope {s}"))
+                    .collect();
+                return Err(UserError::new(
+                    "needs_more_access",
+                    format!(
+                        "{} needs more access than this account was given{}.",
+                        p.name,
+                        if wanted.is_empty() {
+                            String::new()
+                        } else {
+                            format!(" (scopes: {wanted})")
+                        }
+                    ),
+                    format!("Sign in again and allow it: latchkey login {}{args}", p.id),
+                    ExitClass::NeedsSignIn,
+                ));
+            }
             // S16: 401 (or a 403 that says `invalid_token`, as some servers answer for an
             // expired token) → one refresh and retry; insufficient_scope never refreshes.
             let expired = status == 401 || (status == 403 && www.contains("invalid_token"));

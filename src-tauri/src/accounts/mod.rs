@@ -14,6 +14,7 @@ mod password;
 mod personal;
 mod provider_setup;
 mod removal;
+mod resource;
 mod save;
 mod signin;
 
@@ -59,6 +60,8 @@ pub struct AccountView {
     pub kind: AccountKind,
     /// When the last refresh ran and how it went.
     pub last_refresh: Option<RefreshNote>,
+    /// The API the tokens are bound to, for accounts connected by an API's address.
+    pub resource: Option<String>,
 }
 
 /// Derives the status word from an index entry at time `now`.
@@ -94,6 +97,7 @@ fn view(a: &AccountEntry, providers: &[ProviderSpec], now: i64) -> AccountView {
     AccountView {
         id: a.id.clone(),
         provider: a.provider.clone(),
+        resource: p.as_ref().and_then(|p| p.resource.clone()),
         provider_name: p.map_or_else(|| a.provider.clone(), |p| p.name),
         identity: a.identity.clone(),
         label: a.label.clone(),

@@ -121,7 +121,13 @@ impl Accounts {
                     .filter(same)
                     .find(|a| a.identity.as_deref() == Some(who))
             });
-            by_subject.or(by_name).cloned()
+            // An API connected by its address is one account: without a name or subject,
+            // signing in to it again updates that account.
+            let by_resource = p
+                .resource
+                .as_ref()
+                .and_then(|_| idx.accounts.iter().rev().find(same));
+            by_subject.or(by_name).or(by_resource).cloned()
         });
         let now = crate::now();
         let entry = AccountEntry {

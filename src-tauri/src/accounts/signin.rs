@@ -187,6 +187,7 @@ impl Accounts {
         let rec = oauth::exchange_code(self.http()?, &p, &client, &tx, &code, now)
             .await
             .map_err(|e| sign_in_error(e, &p, &tx.scopes))?;
+        self.check_resource_accepts(&p, &rec).await?;
         let identity = self.identity(&p, &rec, &tx.client_id).await;
         let opts = LoginOptions {
             label: tx.label.clone(),

@@ -21,7 +21,10 @@ pub(super) fn list(json: bool) -> Result<i32, UserError> {
             "{:<18} {:<10} {:<24} {}",
             a.id,
             a.provider,
-            a.identity.as_deref().unwrap_or("(unknown)"),
+            a.identity
+                .as_deref()
+                .or(a.resource.as_deref())
+                .unwrap_or("(unknown)"),
             status_phrase(a)
         ))?;
     }

@@ -34,11 +34,7 @@ pub(super) fn login(
         eprintln!("Warning: {} will receive your password directly. Prefer `latchkey login {provider_id}` if it works.", p.name);
         let password = read_stdin_secret("password")?;
         let view = rt.block_on(accounts.password_login(provider_id, user, password, opts))?;
-        eprintln!(
-            "Signed in to {} as {}.",
-            view.provider_name,
-            view.identity.as_deref().unwrap_or("(unknown)")
-        );
+        eprintln!("Signed in to {} as {}.", view.provider_name, who(&view));
         println_out(&view.id)?;
         return Ok(0);
     }
@@ -126,11 +122,7 @@ pub(super) fn login(
             .await;
         done
     })?;
-    eprintln!(
-        "Signed in to {} as {}.",
-        view.provider_name,
-        view.identity.as_deref().unwrap_or("(unknown)")
-    );
+    eprintln!("Signed in to {} as {}.", view.provider_name, who(&view));
     println_out(&view.id)?;
     Ok(0)
 }
@@ -219,4 +211,40 @@ pub(super) fn machine_login(
     );
     println_out(&view.id)?;
     Ok(0)
+}
+
+/// The provider to sign in to: the one named, or the one set up for `--resource URL`.
+pub(super) fn which_provider(
+    provider: Option<String>,
+    resource: Option<String>,
+) -> Result<String, UserError> {
+    match (provider, resource) {
+        (Some(p), _) => Ok(p),
+        (None, Some(address)) => {
+            let accounts = Accounts::open()?;
+            let id = runtime()?.block_on(accounts.add_resource_provider(&address))?;
+            let p = accounts.provider(&id)?;
+            eprintln!(
+                "{} is protected by {}; signing in for it.",
+                p.resource.as_deref().unwrap_or(&address),
+                p.issuer.as_deref().unwrap_or("its sign-in server")
+            );
+            Ok(id)
+        }
+        (None, None) => Err(UserError::new(
+            "usage",
+            "Name a provider or an API's address.",
+            "Run `latchkey login PROVIDER` or `latchkey login --resource URL`.",
+            ExitClass::Other,
+        )),
+    }
+}
+
+/// Who an account is, for the "Signed in" line: the person, or the API its tokens are for.
+fn who(view: &AccountView) -> String {
+    match (&view.identity, &view.resource) {
+        (Some(i), _) => i.clone(),
+        (None, Some(r)) => format!("an account for {r} (its tokens work only there)"),
+        (None, None) => "(unknown)".into(),
+    }
 }

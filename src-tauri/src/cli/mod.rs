@@ -53,7 +53,12 @@ enum Command {
     /// Sign in through your browser; prints the new account id.
     Login {
         /// Provider id (see `latchkey providers`).
-        provider: String,
+        #[arg(required_unless_present = "resource", conflicts_with = "resource")]
+        provider: Option<String>,
+        /// Connect a protected API by its address (RFC 9728): Latchkey finds its sign-in
+        /// server, registers if needed, and asks for tokens valid only for that API (RFC 8707).
+        #[arg(long, value_name = "URL", conflicts_with_all = ["client_credentials", "username"])]
+        resource: Option<String>,
         /// Use your own OAuth app's client id.
         #[arg(long)]
         client_id: Option<String>,
@@ -305,7 +310,7 @@ fn dispatch(cmd: Command) -> Result<i32, UserError> {
         Command::Status { account, json } => status::status(account.as_deref(), json),
         Command::Token { account, min_valid } => token::token(account.as_deref(), min_valid),
         Command::Login {
-            provider,
+            provider: Some(provider),
             client_id: Some(client_id),
             scopes,
             label,
@@ -314,6 +319,7 @@ fn dispatch(cmd: Command) -> Result<i32, UserError> {
         } => login::machine_login(&provider, &client_id, scopes, label),
         Command::Login {
             provider,
+            resource,
             client_id,
             scopes,
             label,
@@ -322,7 +328,7 @@ fn dispatch(cmd: Command) -> Result<i32, UserError> {
             username,
             ..
         } => login::login(
-            &provider,
+            &login::which_provider(provider, resource)?,
             LoginOptions {
                 client_id,
                 scopes,

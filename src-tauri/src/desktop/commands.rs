@@ -153,8 +153,9 @@ pub async fn begin_login(
         .map(str::trim)
         .filter(|s| !s.is_empty())
     {
+        // An API's address (RFC 9728) or a sign-in server's: the accounts service tells.
         (provider_id, client_id) = a
-            .add_discovered_provider(issuer, options.client_id.as_deref())
+            .add_provider_by_address(issuer, options.client_id.as_deref())
             .await?;
     } else if let Some(client_id) = options
         .client_id

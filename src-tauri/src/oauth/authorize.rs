@@ -33,6 +33,9 @@ pub struct Transaction {
     pub client_id: String,
     /// Requested scopes.
     pub scopes: Vec<String>,
+    /// The protected API named with `resource=` (RFC 8707), if any.
+    #[serde(default)]
+    pub resource: Option<String>,
     /// Label for the new account.
     pub label: Option<String>,
     /// Account being re-authenticated, if any.
@@ -89,6 +92,10 @@ pub fn begin(
     for s in scopes {
         req = req.add_scope(Scope::new(s.clone()));
     }
+    // RFC 8707: the token is asked for one protected API only.
+    if let Some(r) = &p.resource {
+        req = req.add_extra_param("resource", r.clone());
+    }
     let (url, _) = req.url();
     let transaction = Transaction {
         handle: handle_for_state(&state),
@@ -100,6 +107,7 @@ pub fn begin(
         redirect_uri: redirect_uri.to_string(),
         client_id: client.id.clone(),
         scopes: scopes.to_vec(),
+        resource: p.resource.clone(),
         label: None,
         reauth_of: None,
         created: now,

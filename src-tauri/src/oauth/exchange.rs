@@ -65,9 +65,13 @@ pub async fn exchange_code(
     let c = token_client(p, client)?.set_redirect_uri(
         RedirectUrl::new(tx.redirect_uri.clone()).map_err(url_err("redirect URI"))?,
     );
-    let resp = c
+    let mut req = c
         .exchange_code(AuthorizationCode::new(code.expose().to_string()))
-        .set_pkce_verifier(PkceCodeVerifier::new(tx.verifier.expose().to_string()))
+        .set_pkce_verifier(PkceCodeVerifier::new(tx.verifier.expose().to_string()));
+    if let Some(r) = &tx.resource {
+        req = req.add_extra_param("resource", r.clone());
+    }
+    let resp = req
         .request_async(http)
         .await
         .map_err(|e| classify_token_error(&p.name, e))?;
@@ -115,11 +119,13 @@ pub async fn refresh(
         Ok(c) => c,
         Err(e) => return RefreshOutcome::Failed(e),
     };
-    match c
-        .exchange_refresh_token(&RefreshToken::new(rt.expose().to_string()))
-        .request_async(http)
-        .await
-    {
+    let rt_token = RefreshToken::new(rt.expose().to_string());
+    let mut req = c.exchange_refresh_token(&rt_token);
+    // RFC 8707: every refresh names the API again, so the audience is kept.
+    if let Some(r) = &p.resource {
+        req = req.add_extra_param("resource", r.clone());
+    }
+    match req.request_async(http).await {
         Ok(resp) => {
             let mut rec = record_from(&resp, Some(rt), now);
             if rec.scopes.is_empty() {

@@ -13,6 +13,7 @@ pub mod http;
 pub mod insecure;
 pub mod loopback;
 mod registration;
+pub mod resource;
 mod revoke;
 
 pub use authorize::{begin, handle_for_state, Begun, Transaction, TRANSACTION_TTL};

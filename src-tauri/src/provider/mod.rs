@@ -138,6 +138,10 @@ pub struct ProviderSpec {
     /// The grants the server lists (`grant_types_supported`), when discovery said.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub grant_types: Vec<String>,
+    /// The protected API this provider entry signs in for (RFC 9728), named with `resource=`
+    /// in every token request (RFC 8707) so its tokens are valid only there. Its API base.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resource: Option<String>,
 }
 
 impl ProviderSpec {
@@ -168,6 +172,7 @@ impl ProviderSpec {
             insecure_grants: false,
             scopes_supported: Vec::new(),
             grant_types: Vec::new(),
+            resource: None,
         }
     }
 
@@ -215,6 +220,7 @@ impl ProviderSpec {
             revocation_url: self.revocation_url.clone(),
             userinfo_url: self.userinfo_url.clone(),
             api_bases: self.api_bases.clone(),
+            resource: self.resource.clone(),
         }
     }
 
@@ -248,6 +254,9 @@ pub struct Destinations {
     pub userinfo_url: Option<String>,
     /// The API bases at sign-in.
     pub api_bases: Vec<String>,
+    /// The protected API the tokens are bound to (RFC 8707), if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resource: Option<String>,
 }
 
 /// A provider id for an issuer, derived from the whole issuer (host, port and path). When
