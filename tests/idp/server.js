@@ -50,6 +50,7 @@ server.listen(0, '127.0.0.1', () => {
     response_types: ['code'],
     redirect_uris: nativeRedirects,
   };
+  const mcpResources = [`${issuer}/mcp`, `${issuer}/mcp2`];
   const provider = new Provider(issuer, {
     adapter: bigMemoryAdapter,
     clients: [
@@ -110,7 +111,17 @@ server.listen(0, '127.0.0.1', () => {
           return String(scope).split(' ').includes('openid') ? undefined : `${issuer}/api`;
         },
         useGrantedResource: () => true,
-        getResourceServerInfo: () => ({ scope: 'api', audience: `${issuer}/api`, accessTokenFormat: 'opaque', accessTokenTTL: accessTtl }),
+        // Protected APIs that announce their authorization (RFC 9728) get tokens bound to
+        // themselves (RFC 8707); `/mcp-ignored` stands for a server that ignores `resource`.
+        getResourceServerInfo(_ctx, indicator) {
+          if (mcpResources.includes(indicator)) {
+            return { scope: 'mcp:read mcp:write mcp:admin', audience: indicator, accessTokenFormat: 'opaque', accessTokenTTL: accessTtl };
+          }
+          if (indicator === `${issuer}/mcp-ignored`) {
+            return { scope: 'mcp:read mcp:write', audience: `${issuer}/api`, accessTokenFormat: 'opaque', accessTokenTTL: accessTtl };
+          }
+          return { scope: 'api', audience: `${issuer}/api`, accessTokenFormat: 'opaque', accessTokenTTL: accessTtl };
+        },
       },
     },
     routes: {
@@ -169,7 +180,18 @@ server.listen(0, '127.0.0.1', () => {
     if (pats.has(value)) return { accountId: `pat-${createHash('sha256').update(value).digest('hex').slice(0, 8)}`, kind: 'pat' };
     const token = (await provider.AccessToken.find(value)) || (await provider.ClientCredentials.find(value));
     if (!token || token.isExpired) return null;
-    return { accountId: token.accountId || token.clientId, kind: 'oauth' };
+    return { accountId: token.accountId || token.clientId, kind: 'oauth', aud: token.aud, scope: token.scope || '' };
+  }
+
+  // RFC 9728: protected APIs that announce their authorization server.
+  function prm(resource, extra = {}) {
+    return { resource, authorization_servers: [issuer], scopes_supported: ['mcp:read'], bearer_methods_supported: ['header'], ...extra };
+  }
+  function challenge(ctx, path, error) {
+    ctx.status = 401;
+    const meta = `${issuer}/.well-known/oauth-protected-resource${path}`;
+    ctx.set('WWW-Authenticate', `Bearer resource_metadata="${meta}"${error || ''}`);
+    ctx.body = { ok: false, message: 'Unauthorized' };
   }
 
   function unauthorized(ctx) {
@@ -232,6 +254,35 @@ server.listen(0, '127.0.0.1', () => {
       ctx.body = { ok: false, message: 'Forbidden', code: 'FORBIDDEN' };
       return;
     }
+    // RFC 9728 metadata for the protected APIs below (path-inserted form).
+    const wk = '/.well-known/oauth-protected-resource';
+    if (ctx.path.startsWith(wk)) {
+      const rest = ctx.path.slice(wk.length);
+      const docs = {
+        '/mcp': prm(`${issuer}/mcp`),
+        '/mcp2': prm(`${issuer}/mcp2`),
+        '/mcp-ignored': prm(`${issuer}/mcp-ignored`),
+        '/mcp-wrongmeta': prm(`${issuer}/somewhere-else`),
+        '/mcp-badas': prm(`${issuer}/mcp-badas`, { authorization_servers: ['http://127.0.0.1:9/nothing-here'] }),
+      };
+      if (docs[rest]) { ctx.body = docs[rest]; return; }
+      ctx.status = 404; ctx.body = { error: 'not_found' }; return;
+    }
+    // Protected APIs: each accepts only tokens whose audience is itself.
+    const mcp = /^\/(mcp|mcp2|mcp-ignored|mcp-wrongmeta|mcp-badas)(\/admin)?$/.exec(ctx.path);
+    if (mcp) {
+      const path = `/${mcp[1]}`;
+      const who = await bearer(ctx);
+      const aud = who && (Array.isArray(who.aud) ? who.aud : [who.aud]);
+      if (!who || !aud.includes(`${issuer}${path}`)) { challenge(ctx, path, who ? ', error="invalid_token"' : ''); return; }
+      if (mcp[2] && !who.scope.split(' ').includes('mcp:admin')) {
+        challenge(ctx, path, ', error="insufficient_scope", scope="mcp:read mcp:admin"');
+        return;
+      }
+      ctx.body = { ok: true, sub: who.accountId, resource: `${issuer}${path}` };
+      return;
+    }
+    if (ctx.path === '/open') { ctx.body = { ok: true, open: true }; return; }
     // Some servers answer 403 with `invalid_token` for an expired token, not 401.
     if (ctx.path === '/api/strict403') {
       const who = await bearer(ctx);
