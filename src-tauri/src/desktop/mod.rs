@@ -6,6 +6,7 @@ mod clipboard;
 mod commands;
 mod links;
 mod notify;
+mod signin;
 mod tray;
 
 pub use links::{complete_callback, receive_link};
@@ -121,13 +122,13 @@ pub fn run(link: Option<String>, minimized: bool) -> i32 {
             commands::app_info,
             commands::list_accounts,
             commands::list_providers,
-            commands::begin_login,
-            commands::cancel_login,
-            commands::copy_login_link,
-            commands::open_login_again,
+            signin::begin_login,
+            signin::cancel_login,
+            signin::copy_login_link,
+            signin::open_login_again,
             commands::add_token,
             commands::add_machine_account,
-            commands::begin_device_login,
+            signin::begin_device_login,
             commands::copy_token,
             commands::reveal_token,
             commands::refresh_account,
