@@ -38,8 +38,19 @@ export function toast(text) {
   const t = document.getElementById('toast');
   t.textContent = text;
   t.hidden = false;
+  toast.views = 0;
   clearTimeout(toast.timer);
   toast.timer = setTimeout(() => { t.hidden = true; }, 4000);
+}
+
+// A toast belongs to the view it was shown on, or to the one it led to ("Connected…" then
+// home); moving on from there takes it away.
+export function toastFollowsNavigation() {
+  toast.views = (toast.views ?? 2) + 1;
+  if (toast.views > 1) {
+    const t = document.getElementById('toast');
+    if (t) t.hidden = true;
+  }
 }
 
 // An error box whose button performs the fix when there is one.

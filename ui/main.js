@@ -1,5 +1,5 @@
 // Entry point: a tiny router over the views, kept in step with the app's events.
-import { call, h, on, errorBox } from './ipc.js';
+import { call, h, on, errorBox, toastFollowsNavigation } from './ipc.js';
 import { renderHome } from './views/accounts.js';
 import { renderAdd, renderMethod, renderPat, renderOwn, renderOther, renderMachine } from './views/add.js';
 import { renderSignin, renderFinished, renderDevice } from './views/waiting.js';
@@ -17,6 +17,7 @@ const routes = {
 
 export async function nav(name, params = {}) {
   current = name;
+  toastFollowsNavigation();
   if (name !== 'signin' && name !== 'device') window.latchkeyWaiting = null;
   document.body.dataset.view = name;
   try {

@@ -12,7 +12,7 @@ fn window_opens_with_first_run_empty_state() {
     let empty = app.wait_for("[data-view=empty]", Duration::from_secs(30));
     assert_eq!(app.title(), "Latchkey");
     let text = app.text(&empty);
-    assert!(text.contains("Connect an account"), "{text}");
+    assert!(text.contains("Connect Taskade"), "{text}");
     assert!(
         text.contains("keyring"),
         "the empty state says what Latchkey does: {text}"

@@ -47,7 +47,7 @@ fn set_clipboard(text: &str) {
 
 fn add_pat_with_keyboard(app: &WebApp, pat: &str) {
     app.wait_for("[data-view=empty]", T);
-    // "Connect an account" is focused on first run; Tab reaches it otherwise.
+    // "Another service…" is a few tabs after "Connect Taskade", which has the focus first.
     for _ in 0..6 {
         if app.js("return document.activeElement && document.activeElement.id") == "connect" {
             break;
@@ -508,4 +508,64 @@ fn sign_in_on_another_device_from_the_window() {
     approve_device(&page, &code);
     app.wait_text("Signed in as alice", T);
     assert_eq!(accounts_in(&home).list().unwrap().len(), 1);
+}
+
+/// Taskade from first launch: one click before the browser ("Connect Taskade"), none after
+/// it but the consent there. The issue allowed two.
+#[test]
+fn taskade_is_one_click_from_first_launch() {
+    let idp = Idp::start();
+    let home = TestHome::new();
+    let app = start(&home, &env_for(&idp));
+    app.wait_for("[data-view=empty]", T);
+    let focused = app.js("return document.activeElement && document.activeElement.id");
+    assert_eq!(focused, "connect-taskade", "the first action has the focus");
+    // The only click: the browser sign-in starts, the test browser approves and delivers.
+    app.click_css("#connect-taskade");
+    app.wait_text("Signed in as alice", T);
+    assert_eq!(accounts_in(&home).list().unwrap().len(), 1);
+}
+
+/// Smaller things: a toast goes when the person moves on; a personal token's menu offers a
+/// new token, not a browser sign-in it doesn't have.
+#[test]
+fn toasts_follow_navigation_and_personal_tokens_offer_a_new_token() {
+    let pat = "tskdp_menu_words_5521";
+    let idp = Idp::start_with(IdpConfig {
+        pats: vec![pat.into()],
+        ..Default::default()
+    });
+    let home = TestHome::new();
+    let app = start(&home, &env_for(&idp));
+    add_pat_with_keyboard(&app, pat);
+    assert_eq!(
+        app.js("return document.getElementById('toast').hidden"),
+        serde_json::json!(false),
+        "\"Connected …\" shows on the accounts view"
+    );
+    app.click_css("[aria-haspopup=menu]");
+    let labels = app.js(
+        "return [...document.querySelectorAll('[role=menuitem]')].map((b) => b.dataset.action)",
+    );
+    let labels = labels.as_array().unwrap();
+    assert!(
+        labels.iter().any(|l| l == "Paste a new token"),
+        "{labels:?}"
+    );
+    assert!(!labels.iter().any(|l| l == "Sign in again"), "{labels:?}");
+    app.keys("\u{E00C}"); // Escape closes the menu
+    app.click_css("#open-settings");
+    app.wait_for("[data-view=settings]", T);
+    assert_eq!(
+        app.js("return document.getElementById('toast').hidden"),
+        serde_json::json!(true),
+        "the toast went with the view it belonged to"
+    );
+    // The start-at-login checkbox sits next to its label.
+    let gap = app.js("const c = document.getElementById('set-login').getBoundingClientRect(); const l = document.querySelector('label[for=set-login]').getBoundingClientRect(); return l.left - c.right;");
+    assert!(
+        gap.as_f64().unwrap() < 30.0,
+        "checkbox and label are apart by {gap}"
+    );
+    app.screenshot("window-settings-checkbox");
 }

@@ -10,6 +10,13 @@ const STATUS = {
   provider_changed: () => 'Provider settings changed — sign in again',
 };
 
+async function taskade() {
+  const providers = await call('list_providers');
+  return providers.find((p) => p.id === 'taskade');
+}
+
+// First launch: Taskade is one click away (the browser opens at once), with a personal token
+// and every other service one click further.
 export function emptyState(nav) {
   return h('section', { class: 'empty', 'data-view': 'empty' },
     h('img', { src: 'logo.svg', alt: '' }),
@@ -17,7 +24,10 @@ export function emptyState(nav) {
     h('p', {},
       'Latchkey connects to your Taskade account, or any other service that uses OAuth, and keeps the access safely in your computer’s keyring. ',
       'It keeps it fresh in the background, so you can copy it into other tools whenever you need it.'),
-    h('button', { type: 'button', id: 'connect', 'data-autofocus': '', onclick: () => nav('add') }, 'Connect an account'));
+    h('button', { type: 'button', id: 'connect-taskade', 'data-autofocus': '', onclick: () => nav('signin', { provider: 'taskade' }) }, 'Connect Taskade'),
+    h('div', { class: 'row center' },
+      h('button', { type: 'button', class: 'secondary', id: 'connect-taskade-pat', onclick: async () => nav('pat', { provider: await taskade() }) }, 'Use a personal token instead'),
+      h('button', { type: 'button', class: 'secondary', id: 'connect', onclick: () => nav('add') }, 'Another service…')));
 }
 
 function menuButton(a, nav, rerender) {
@@ -27,7 +37,13 @@ function menuButton(a, nav, rerender) {
       try { await call('refresh_account', { id: a.id }); toast('Refreshed'); } catch (e) { toast(`${e.message} ${e.fix}`); }
       rerender();
     }],
-    ['Sign in again', () => nav('signin', { provider: a.provider, reauthOf: a.id })],
+    a.kind === 'personal_token'
+      ? ['Paste a new token', async () => {
+        const providers = await call('list_providers').catch(() => []);
+        const p = providers.find((x) => x.id === a.provider);
+        if (p) nav('pat', { provider: p });
+      }]
+      : ['Sign in again', () => nav('signin', { provider: a.provider, reauthOf: a.id })],
     ['Rename', () => nav('rename', { account: a })],
     ['Remove', async () => {
       const yes = await confirmDialog({ title: `Remove ${a.identity || a.id}?`, body: 'Latchkey signs this account out at the provider where it can, then deletes it from this computer.', confirm: 'Remove', danger: true });
