@@ -672,6 +672,25 @@ impl WebApp {
         self.post("/execute/async", json!({"script": wrapped, "args": []}))["value"].clone()
     }
 
+    /// Closes the window as the person's close button would: the X server sends the window
+    /// WM_DELETE_WINDOW (Xvfb has no window manager to do it; WebDriver's close only ends
+    /// the page). Uses libX11 through python3's ctypes.
+    pub fn close_window(&self) {
+        let ids = Command::new("xdotool")
+            .args(["search", "--name", "^Latchkey$"])
+            .output()
+            .expect("xdotool");
+        let ids = String::from_utf8_lossy(&ids.stdout).to_string();
+        assert!(!ids.trim().is_empty(), "no Latchkey window to close");
+        for id in ids.split_whitespace() {
+            let st = Command::new("python3")
+                .args(["-c", WM_DELETE_PY, id])
+                .status()
+                .expect("python3");
+            assert!(st.success(), "sending WM_DELETE_WINDOW failed");
+        }
+    }
+
     /// Waits until `css` matches an element; returns its WebDriver id.
     pub fn wait_for(&self, css: &str, limit: Duration) -> String {
         let start = Instant::now();
@@ -801,6 +820,37 @@ impl Drop for WebApp {
         kill_apps(&self.home);
     }
 }
+
+/// Sends WM_DELETE_WINDOW to the X window given as argv[1], as a window manager's close
+/// button does.
+const WM_DELETE_PY: &str = r#"
+import ctypes, sys
+x = ctypes.cdll.LoadLibrary("libX11.so.6")
+x.XOpenDisplay.restype = ctypes.c_void_p
+x.XOpenDisplay.argtypes = [ctypes.c_char_p]
+x.XInternAtom.restype = ctypes.c_ulong
+x.XInternAtom.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_int]
+class ClientMessage(ctypes.Structure):
+    _fields_ = [("type", ctypes.c_int), ("serial", ctypes.c_ulong), ("send_event", ctypes.c_int),
+                ("display", ctypes.c_void_p), ("window", ctypes.c_ulong), ("message_type", ctypes.c_ulong),
+                ("format", ctypes.c_int), ("data", ctypes.c_long * 5)]
+class Event(ctypes.Union):
+    _fields_ = [("xclient", ClientMessage), ("pad", ctypes.c_long * 24)]
+x.XSendEvent.argtypes = [ctypes.c_void_p, ctypes.c_ulong, ctypes.c_int, ctypes.c_long, ctypes.POINTER(Event)]
+x.XFlush.argtypes = [ctypes.c_void_p]
+d = x.XOpenDisplay(None)
+if not d:
+    sys.exit(1)
+w = int(sys.argv[1])
+e = Event()
+e.xclient.type = 33
+e.xclient.window = w
+e.xclient.message_type = x.XInternAtom(d, b"WM_PROTOCOLS", 0)
+e.xclient.format = 32
+e.xclient.data[0] = x.XInternAtom(d, b"WM_DELETE_WINDOW", 0)
+x.XSendEvent(d, w, 0, 0, ctypes.byref(e))
+x.XFlush(d)
+"#;
 
 /// PIDs of `latchkey` processes whose environment carries this LATCHKEY_HOME.
 pub fn app_pids(home: &Path) -> Vec<u32> {

@@ -569,3 +569,76 @@ fn toasts_follow_navigation_and_personal_tokens_offer_a_new_token() {
     );
     app.screenshot("window-settings-checkbox");
 }
+
+/// Stands in for a desktop's tray host while it lives.
+fn tray_host() -> dbus::blocking::Connection {
+    let c = dbus::blocking::Connection::new_session().expect("session bus");
+    c.request_name("org.kde.StatusNotifierWatcher", false, true, true)
+        .expect("own the watcher name");
+    c
+}
+
+/// Waits until the app's log shows `needle`.
+fn wait_log(app: &WebApp, needle: &str) -> String {
+    let start = Instant::now();
+    loop {
+        let log = app.log_text();
+        if log.contains(needle) {
+            return log;
+        }
+        assert!(
+            start.elapsed() < T,
+            "the app never logged {needle:?}:\n{log}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// A desktop with no tray (GNOME without the AppIndicator extension): closing the window
+/// keeps Latchkey refreshing in the background and says once how to reach it; with a tray
+/// host on the bus it stays in the tray as before.
+#[test]
+fn closing_the_window_without_a_tray_keeps_refreshing_and_says_so() {
+    let home = TestHome::new();
+    let app = start(&home, &[]);
+    app.wait_for("[data-view=empty]", T);
+    app.close_window();
+    let log = wait_log(&app, "Latchkey keeps refreshing in the background");
+    assert!(
+        log.contains("Latchkey keeps your tokens fresh in the background"),
+        "one notice says how to reach it: {log}"
+    );
+    assert!(!app_pids(home.path()).is_empty(), "still running");
+    assert_eq!(home.index()["settings"]["background_hint_shown"], true);
+    drop(app);
+
+    let home = TestHome::new();
+    let _host = tray_host();
+    let app = start(&home, &[]);
+    app.wait_for("[data-view=empty]", T);
+    app.close_window();
+    wait_log(&app, "Latchkey keeps your tokens fresh from the tray");
+    assert!(
+        !app_pids(home.path()).is_empty(),
+        "still running, in the tray"
+    );
+}
+
+/// With "quit when I close the window" chosen and no tray, closing quits.
+#[test]
+fn closing_the_window_without_a_tray_quits_when_the_person_chose_so() {
+    let home = TestHome::new();
+    accounts_in(&home)
+        .vault()
+        .update_index(|idx| idx.settings.quit_without_tray = true)
+        .unwrap();
+    let app = start(&home, &[]);
+    app.wait_for("[data-view=empty]", T);
+    app.close_window();
+    wait_log(&app, "quitting as the settings ask");
+    let start = Instant::now();
+    while !app_pids(home.path()).is_empty() {
+        assert!(start.elapsed() < T, "Latchkey should have quit");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}

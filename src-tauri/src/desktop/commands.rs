@@ -311,11 +311,13 @@ pub fn set_settings(
     }
     a.vault().update_index(|idx| {
         let hint = idx.settings.tray_hint_shown;
+        let background_hint = idx.settings.background_hint_shown;
         // S21: the browser command runs programs, so the webview can't set it; only
         // `latchkey config browser` (or LATCHKEY_BROWSER) can.
         let browser = idx.settings.browser_command.take();
         idx.settings = settings;
         idx.settings.tray_hint_shown = hint;
+        idx.settings.background_hint_shown = background_hint;
         idx.settings.browser_command = browser;
         idx.settings.refresh_margin_secs = idx.settings.refresh_margin_secs.clamp(60, 3600);
     })?;

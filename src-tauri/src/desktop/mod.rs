@@ -13,7 +13,7 @@ pub use links::{complete_callback, receive_link};
 pub use notify::{notify, on_refresh_report};
 
 use links::{cold_link_from_plugin, register_scheme};
-use notify::first_close_hint;
+use notify::{background_hint, first_close_hint};
 
 use crate::accounts::{AccountView, Accounts};
 use crate::errors::UserError;
@@ -181,12 +181,24 @@ pub fn run(link: Option<String>, minimized: bool) -> i32 {
         }
     };
     app.run(|app, event| match event {
-        // Closing the last window keeps the app in the tray; only Quit exits.
+        // Closing the last window keeps the app in the tray; only Quit exits. A desktop with
+        // no tray (GNOME without the AppIndicator extension) gets the background or, if the
+        // person chose so, an exit.
         RunEvent::ExitRequested {
             code: None, api, ..
         } => {
-            api.prevent_exit();
-            first_close_hint(app);
+            if tray::host_present() {
+                api.prevent_exit();
+                first_close_hint(app);
+            } else if quits_without_tray(app) {
+                tracing::info!("no tray on this desktop; quitting as the settings ask");
+            } else {
+                api.prevent_exit();
+                tracing::info!(
+                    "no tray on this desktop; Latchkey keeps refreshing in the background"
+                );
+                background_hint(app);
+            }
         }
         RunEvent::WindowEvent {
             label,
@@ -320,4 +332,15 @@ pub fn set_start_at_login(app: &AppHandle, on: bool) -> Result<(), String> {
     r.map_err(|e| e.to_string())?;
     tracing::info!(on, "start at login changed");
     Ok(())
+}
+
+/// The person's choice for a desktop with no tray: quit on close instead of staying in the
+/// background.
+fn quits_without_tray(app: &AppHandle) -> bool {
+    state(app)
+        .accounts
+        .as_ref()
+        .ok()
+        .and_then(|a| a.vault().index().ok())
+        .is_some_and(|i| i.settings.quit_without_tray)
 }

@@ -65,6 +65,24 @@ pub fn notify(app: &AppHandle, title: &str, body: &str) {
     }
 }
 
+/// Once, on a desktop with no tray: Latchkey goes on in the background, and how to reach it.
+pub(super) fn background_hint(app: &AppHandle) {
+    let Ok(accounts) = &state(app).accounts else {
+        return;
+    };
+    let first = accounts
+        .vault()
+        .update_index(|idx| !std::mem::replace(&mut idx.settings.background_hint_shown, true))
+        .unwrap_or(false);
+    if first {
+        notify(
+            app,
+            "Latchkey keeps your tokens fresh in the background",
+            "This desktop shows no tray icons. Open Latchkey again from your app menu, or run `latchkey`. To quit on close instead, change it in Settings.",
+        );
+    }
+}
+
 pub(super) fn first_close_hint(app: &AppHandle) {
     let Ok(accounts) = &state(app).accounts else {
         return;

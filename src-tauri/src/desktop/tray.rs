@@ -13,6 +13,35 @@ pub const ICON_OK: &[u8] = include_bytes!("../../../icons/tray-ok.png");
 pub const ICON_ATTENTION: &[u8] = include_bytes!("../../../icons/tray-attention.png");
 const TRAY_ID: &str = "main";
 
+/// The bus name a tray host owns on Linux desktops (KDE, most others; GNOME only with the
+/// AppIndicator extension).
+pub const WATCHER: &str = "org.kde.StatusNotifierWatcher";
+
+/// True when the desktop shows tray icons. On Linux that means a StatusNotifierWatcher on the
+/// session bus; asked each time the window closes, since one can come and go.
+#[cfg(target_os = "linux")]
+pub fn host_present() -> bool {
+    let ask = || -> Result<bool, dbus::Error> {
+        let c = dbus::blocking::Connection::new_session()?;
+        let bus = c.with_proxy(
+            "org.freedesktop.DBus",
+            "/org/freedesktop/DBus",
+            std::time::Duration::from_secs(2),
+        );
+        let (owned,): (bool,) =
+            bus.method_call("org.freedesktop.DBus", "NameHasOwner", (WATCHER,))?;
+        Ok(owned)
+    };
+    // Without an answer, assume a tray: the old behaviour, and never an unexpected exit.
+    ask().unwrap_or(true)
+}
+
+/// macOS and Windows always have a menu bar or notification area.
+#[cfg(not(target_os = "linux"))]
+pub fn host_present() -> bool {
+    true
+}
+
 fn status_words(status: &str, expires_at: Option<i64>) -> String {
     match status {
         "valid" => expires_at.map_or("Valid".into(), |t| {

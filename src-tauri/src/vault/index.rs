@@ -131,6 +131,11 @@ pub struct Settings {
     pub tray_hint_shown: bool,
     /// Start Latchkey (in the tray) when the person logs in. Off by default.
     pub start_at_login: bool,
+    /// On a desktop with no tray, closing the window quits Latchkey instead of leaving it
+    /// refreshing in the background. Off by default.
+    pub quit_without_tray: bool,
+    /// The "no tray here; Latchkey keeps refreshing in the background" notice was shown once.
+    pub background_hint_shown: bool,
 }
 
 impl Default for Settings {
@@ -141,6 +146,8 @@ impl Default for Settings {
             browser_command: None,
             tray_hint_shown: false,
             start_at_login: false,
+            quit_without_tray: false,
+            background_hint_shown: false,
         }
     }
 }
