@@ -676,19 +676,30 @@ impl WebApp {
     /// WM_DELETE_WINDOW (Xvfb has no window manager to do it; WebDriver's close only ends
     /// the page). Uses libX11 through python3's ctypes.
     pub fn close_window(&self) {
-        let ids = Command::new("xdotool")
-            .args(["search", "--name", "^Latchkey$"])
-            .output()
-            .expect("xdotool");
-        let ids = String::from_utf8_lossy(&ids.stdout).to_string();
-        assert!(!ids.trim().is_empty(), "no Latchkey window to close");
-        for id in ids.split_whitespace() {
-            let st = Command::new("python3")
-                .args(["-c", WM_DELETE_PY, id])
-                .status()
-                .expect("python3");
-            assert!(st.success(), "sending WM_DELETE_WINDOW failed");
+        // Only this app's windows: other tests' apps share the display.
+        let mut ids = String::new();
+        for pid in app_pids(&self.home) {
+            let o = Command::new("xdotool")
+                .args([
+                    "search",
+                    "--all",
+                    "--pid",
+                    &pid.to_string(),
+                    "--name",
+                    "^Latchkey$",
+                ])
+                .output()
+                .expect("xdotool");
+            ids.push_str(&String::from_utf8_lossy(&o.stdout));
         }
+        assert!(!ids.trim().is_empty(), "no Latchkey window to close");
+        let mut args = vec!["-c", WM_DELETE_PY];
+        args.extend(ids.split_whitespace());
+        let st = Command::new("python3")
+            .args(&args)
+            .status()
+            .expect("python3");
+        assert!(st.success(), "sending WM_DELETE_WINDOW failed");
     }
 
     /// Waits until `css` matches an element; returns its WebDriver id.
@@ -821,7 +832,7 @@ impl Drop for WebApp {
     }
 }
 
-/// Sends WM_DELETE_WINDOW to the X window given as argv[1], as a window manager's close
+/// Sends WM_DELETE_WINDOW to the X windows given as arguments, as a window manager's close
 /// button does.
 const WM_DELETE_PY: &str = r#"
 import ctypes, sys
@@ -838,18 +849,23 @@ class Event(ctypes.Union):
     _fields_ = [("xclient", ClientMessage), ("pad", ctypes.c_long * 24)]
 x.XSendEvent.argtypes = [ctypes.c_void_p, ctypes.c_ulong, ctypes.c_int, ctypes.c_long, ctypes.POINTER(Event)]
 x.XFlush.argtypes = [ctypes.c_void_p]
+# A window that went away meanwhile (the app quit on the first close) is not an error here.
+HANDLER = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p)(lambda d, e: 0)
+x.XSetErrorHandler(HANDLER)
 d = x.XOpenDisplay(None)
 if not d:
     sys.exit(1)
-w = int(sys.argv[1])
-e = Event()
-e.xclient.type = 33
-e.xclient.window = w
-e.xclient.message_type = x.XInternAtom(d, b"WM_PROTOCOLS", 0)
-e.xclient.format = 32
-e.xclient.data[0] = x.XInternAtom(d, b"WM_DELETE_WINDOW", 0)
-x.XSendEvent(d, w, 0, 0, ctypes.byref(e))
-x.XFlush(d)
+for arg in sys.argv[1:]:
+    w = int(arg)
+    e = Event()
+    e.xclient.type = 33
+    e.xclient.window = w
+    e.xclient.message_type = x.XInternAtom(d, b"WM_PROTOCOLS", 0)
+    e.xclient.format = 32
+    e.xclient.data[0] = x.XInternAtom(d, b"WM_DELETE_WINDOW", 0)
+    x.XSendEvent(d, w, 0, 0, ctypes.byref(e))
+x.XSync.argtypes = [ctypes.c_void_p, ctypes.c_int]
+x.XSync(d, 0)
 "#;
 
 /// PIDs of `latchkey` processes whose environment carries this LATCHKEY_HOME.
