@@ -676,22 +676,30 @@ impl WebApp {
     /// WM_DELETE_WINDOW (Xvfb has no window manager to do it; WebDriver's close only ends
     /// the page). Uses libX11 through python3's ctypes.
     pub fn close_window(&self) {
-        // Only this app's windows: other tests' apps share the display.
-        let mut ids = String::new();
-        for pid in app_pids(&self.home) {
-            let o = Command::new("xdotool")
-                .args([
-                    "search",
-                    "--all",
-                    "--pid",
-                    &pid.to_string(),
-                    "--name",
-                    "^Latchkey$",
-                ])
-                .output()
-                .expect("xdotool");
-            ids.push_str(&String::from_utf8_lossy(&o.stdout));
-        }
+        // Only this app's windows: other tests' apps share the display. The window's pid
+        // property can trail its first paint a little, so look for a few seconds.
+        let start = Instant::now();
+        let ids = loop {
+            let mut ids = String::new();
+            for pid in app_pids(&self.home) {
+                let o = Command::new("xdotool")
+                    .args([
+                        "search",
+                        "--all",
+                        "--pid",
+                        &pid.to_string(),
+                        "--name",
+                        "^Latchkey$",
+                    ])
+                    .output()
+                    .expect("xdotool");
+                ids.push_str(&String::from_utf8_lossy(&o.stdout));
+            }
+            if !ids.trim().is_empty() || start.elapsed() > Duration::from_secs(10) {
+                break ids;
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        };
         assert!(!ids.trim().is_empty(), "no Latchkey window to close");
         let mut args = vec!["-c", WM_DELETE_PY];
         args.extend(ids.split_whitespace());

@@ -45,6 +45,18 @@ fn set_clipboard(text: &str) {
     c.wait().unwrap();
 }
 
+/// A Taskade stand-in that accepts `pat`, a window, and that token added with the keyboard.
+fn window_with_token(pat: &str) -> (Idp, TestHome, WebApp) {
+    let idp = Idp::start_with(IdpConfig {
+        pats: vec![pat.into()],
+        ..Default::default()
+    });
+    let home = TestHome::new();
+    let app = start(&home, &env_for(&idp));
+    add_pat_with_keyboard(&app, pat);
+    (idp, home, app)
+}
+
 fn add_pat_with_keyboard(app: &WebApp, pat: &str) {
     app.wait_for("[data-view=empty]", T);
     // "Another service…" is a few tabs after "Connect Taskade", which has the focus first.
@@ -150,13 +162,7 @@ fn copy_puts_the_token_on_the_clipboard_and_clears_it_only_if_unchanged_s22() {
 #[test]
 fn test_call_shows_the_answer_and_a_friendly_401() {
     let pat = "tskdp_testcall_5512";
-    let idp = Idp::start_with(IdpConfig {
-        pats: vec![pat.into()],
-        ..Default::default()
-    });
-    let home = TestHome::new();
-    let app = start(&home, &env_for(&idp));
-    add_pat_with_keyboard(&app, pat);
+    let (idp, _home, app) = window_with_token(pat);
     let id = app
         .js("return document.querySelector('[data-account]').dataset.account")
         .as_str()
@@ -218,13 +224,7 @@ fn remove_revokes_wipes_and_says_what_happened_s17() {
 #[test]
 fn details_show_where_the_secret_lives_and_reveal_hides_again() {
     let pat = "tskdp_reveal_7001";
-    let idp = Idp::start_with(IdpConfig {
-        pats: vec![pat.into()],
-        ..Default::default()
-    });
-    let home = TestHome::new();
-    let app = start(&home, &env_for(&idp));
-    add_pat_with_keyboard(&app, pat);
+    let (_idp, _home, app) = window_with_token(pat);
     let id = app
         .js("return document.querySelector('[data-account]').dataset.account")
         .as_str()
@@ -531,13 +531,7 @@ fn taskade_is_one_click_from_first_launch() {
 #[test]
 fn toasts_follow_navigation_and_personal_tokens_offer_a_new_token() {
     let pat = "tskdp_menu_words_5521";
-    let idp = Idp::start_with(IdpConfig {
-        pats: vec![pat.into()],
-        ..Default::default()
-    });
-    let home = TestHome::new();
-    let app = start(&home, &env_for(&idp));
-    add_pat_with_keyboard(&app, pat);
+    let (_idp, _home, app) = window_with_token(pat);
     assert_eq!(
         app.js("return document.getElementById('toast').hidden"),
         serde_json::json!(false),
