@@ -124,12 +124,6 @@ impl Accounts {
         .await
     }
 
-    /// True when a link's state belongs to a sign-in that is waiting and not yet expired.
-    /// Reads the index only: nothing on disk changes (S8).
-    pub fn is_pending(&self, state: &str) -> bool {
-        is_pending_in(&self.vault.index().unwrap_or_default(), state)
-    }
-
     /// Uses a pending transaction at most once (S7, S8): lock, read, delete. A state that no
     /// sign-in is waiting for touches nothing on disk, not even a lock file.
     async fn take_transaction(&self, state: &Secret) -> Result<Transaction, OAuthError> {
