@@ -7,6 +7,7 @@ pub mod browser;
 pub mod cli;
 pub mod desktop;
 pub mod errors;
+pub mod install;
 pub mod link;
 pub mod logging;
 pub mod oauth;

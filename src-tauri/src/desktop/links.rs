@@ -17,8 +17,17 @@ pub(super) fn cold_link_from_plugin(app: &AppHandle) -> Option<String> {
         .find(|u| crate::link::looks_like_our_link(u))
 }
 
-/// Registers `dev.latchkey:` with the desktop on Linux (and on Windows in debug builds).
+/// Registers `dev.latchkey:` with the desktop on Linux (and on Windows in debug builds) when
+/// no package did. An installed Latchkey leaves it to the package's desktop entry, and drops
+/// the handler an earlier portable or development run wrote into the person's own
+/// applications folder, which would otherwise win over the package's.
 pub(super) fn register_scheme(app: &AppHandle) {
+    #[cfg(target_os = "linux")]
+    if let Some(entry) = crate::install::installed_by_package() {
+        drop_portable_handler(app);
+        tracing::info!(entry = %entry.display(), "installed by a package; its desktop entry handles dev.latchkey: links");
+        return;
+    }
     #[cfg(any(target_os = "linux", all(debug_assertions, windows)))]
     {
         use tauri_plugin_deep_link::DeepLinkExt;
@@ -31,6 +40,31 @@ pub(super) fn register_scheme(app: &AppHandle) {
     }
     #[cfg(not(any(target_os = "linux", all(debug_assertions, windows))))]
     let _ = app;
+}
+
+/// Removes the `dev.latchkey:` association of a handler that a portable run registered (the
+/// deep-link plugin's `latchkey-desktop-handler.desktop`), if there is one.
+#[cfg(target_os = "linux")]
+fn drop_portable_handler(app: &AppHandle) {
+    use tauri::Manager;
+    use tauri_plugin_deep_link::DeepLinkExt;
+    let Ok(data) = app.path().data_dir() else {
+        return;
+    };
+    let portable = data
+        .join("applications")
+        .join("latchkey-desktop-handler.desktop");
+    if !portable.exists() {
+        return;
+    }
+    match app.deep_link().unregister("dev.latchkey") {
+        Ok(()) => {
+            tracing::info!(file = %portable.display(), "dropped the link handler of an earlier portable run")
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, file = %portable.display(), "could not drop the link handler of an earlier portable run")
+        }
+    }
 }
 
 /// Takes a `dev.latchkey:` link from any route. Logs it without its query (S8).

@@ -79,6 +79,10 @@ pub(super) fn state(app: &AppHandle) -> Arc<AppState> {
 /// Starts the desktop app. `link` is a `dev.latchkey:` URL from argv (cold start).
 /// Returns the process exit code.
 pub fn run(link: Option<String>, minimized: bool) -> i32 {
+    // The window's WM_CLASS and Wayland app id then name the desktop entry the packages install
+    // (dev.latchkey.app.desktop, StartupWMClass), so docks show it under Latchkey's icon.
+    #[cfg(target_os = "linux")]
+    glib::set_prgname(Some(crate::install::APP_ID));
     let accounts = Accounts::open();
     if let Err(e) = &accounts {
         tracing::warn!(code = %e.code, "vault unavailable at start-up");
@@ -198,6 +202,19 @@ pub fn run(link: Option<String>, minimized: bool) -> i32 {
                     "no tray on this desktop; Latchkey keeps refreshing in the background"
                 );
                 background_hint(app);
+            }
+        }
+        // macOS delivers links as Apple events, to a running app and at launch alike; they
+        // take the same validated path as argv and the single-instance forward.
+        #[cfg(any(target_os = "macos", target_os = "ios"))]
+        RunEvent::Opened { urls } => {
+            for url in urls {
+                let url = url.to_string();
+                if crate::link::looks_like_our_link(&url) {
+                    receive_link(app, &url);
+                } else {
+                    tracing::warn!(link = %crate::link::describe(&url), "ignored a link of another kind");
+                }
             }
         }
         RunEvent::WindowEvent {
