@@ -3,6 +3,7 @@
 #   ./dev.sh app    install what is missing, build, and open Latchkey
 #   ./dev.sh test   install what is missing, then fmt + clippy + every test, headless
 #   ./dev.sh bench [P1 … P6]   release build, the bare Tauri baseline, then the benchmarks
+#   ./dev.sh package [release|dev]   .deb and .rpm in target/packages (cargo-deb, cargo-generate-rpm)
 #   ./dev.sh battery [links|crash]   the full forged-link and kill -9 batteries (headless)
 #   ./dev.sh fuzz [SECONDS]   each cargo-fuzz target for SECONDS (default 600), nightly toolchain
 #   ./dev.sh audit   cargo deny check advisories (needs the RustSec database from GitHub)
@@ -13,6 +14,10 @@ cd "$(dirname "$0")"
 APT_PACKAGES=(libwebkit2gtk-4.1-dev build-essential curl wget file libssl-dev libayatana-appindicator3-dev
   librsvg2-dev libxdo-dev libsoup-3.0-dev libjavascriptcoregtk-4.1-dev libgtk-3-dev pkg-config
   libsecret-1-dev libdbus-1-dev gnome-keyring libsecret-tools dbus dbus-x11 xdg-utils desktop-file-utils)
+# Packaging: dpkg-shlibdeps (dpkg-dev) computes the .deb's dependencies; the package tests
+# validate with lintian, appstreamcli and rpm.
+PACKAGE_PACKAGES=(dpkg-dev binutils gzip)
+PACKAGE_CHECK_PACKAGES=(lintian appstream rpm)
 TEST_PACKAGES=(xvfb xauth webkit2gtk-driver imagemagick x11-utils xdotool at-spi2-core xclip librsvg2-bin dunst python3 python3-venv)
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
@@ -69,6 +74,48 @@ ensure_idp2() {
   fi
 }
 
+# Packagers from crates.io, pinned: they build offline from the registry.
+CARGO_DEB_VERSION=3.8.0
+CARGO_GENERATE_RPM_VERSION=0.21.1
+ensure_packagers() {
+  if ! cargo deb --version 2>/dev/null | grep -q "$CARGO_DEB_VERSION"; then
+    say "installing cargo-deb $CARGO_DEB_VERSION"
+    cargo install cargo-deb --version "$CARGO_DEB_VERSION" --locked --quiet
+  fi
+  if ! cargo generate-rpm --version 2>/dev/null | grep -q "$CARGO_GENERATE_RPM_VERSION"; then
+    say "installing cargo-generate-rpm $CARGO_GENERATE_RPM_VERSION"
+    cargo install cargo-generate-rpm --version "$CARGO_GENERATE_RPM_VERSION" --locked --quiet
+  fi
+}
+
+# Builds both Linux packages from the binaries of cargo profile $1 (release, or dev to reuse
+# the test build) into target/packages/. Everything the packages hold is staged first under
+# target/packaging/: stripped programs, man pages from the clap definition, completions.
+build_packages() {
+  local profile=$1 dir stage=target/packaging out=target/packages
+  dir=$([ "$profile" = dev ] && echo debug || echo "$profile")
+  say "building latchkey and latchkey-desktop ($profile)"
+  cargo build --profile "$profile" -p latchkey --bins --quiet
+  rm -rf "$stage" "$out"
+  mkdir -p "$stage/bin" "$stage/man" "$stage/completions" "$out"
+  for b in latchkey latchkey-desktop; do
+    strip --strip-unneeded -o "$stage/bin/$b" "target/$dir/$b"
+  done
+  "$stage/bin/latchkey" man-pages "$stage/man"
+  cp src-tauri/packaging/linux/latchkey-desktop.1 "$stage/man/"
+  gzip -9n "$stage"/man/*.1
+  "$stage/bin/latchkey" completions bash >"$stage/completions/latchkey.bash"
+  "$stage/bin/latchkey" completions zsh >"$stage/completions/_latchkey"
+  "$stage/bin/latchkey" completions fish >"$stage/completions/latchkey.fish"
+  local fast=()
+  [ "$profile" = dev ] && fast=(--fast)
+  say "cargo deb"
+  cargo deb -p latchkey --no-build --no-strip --quiet "${fast[@]}" --output "$out/"
+  say "cargo generate-rpm"
+  cargo generate-rpm -p src-tauri --output "$out/"
+  ls -l "$out"
+}
+
 cmd=${1:-help}
 shift || true
 case "$cmd" in
@@ -80,10 +127,11 @@ case "$cmd" in
     exec ./target/release/latchkey "$@"
     ;;
   test)
-    NEED_NODE=1 ensure_apt "${APT_PACKAGES[@]}" "${TEST_PACKAGES[@]}"
+    NEED_NODE=1 ensure_apt "${APT_PACKAGES[@]}" "${TEST_PACKAGES[@]}" "${PACKAGE_PACKAGES[@]}" "${PACKAGE_CHECK_PACKAGES[@]}"
     ensure_rust
     ensure_idp
     ensure_idp2
+    ensure_packagers
     start=$(date +%s)
     say "cargo fmt --check"
     cargo fmt --all -- --check
@@ -94,6 +142,8 @@ case "$cmd" in
     cargo deny --log-level error check licenses bans sources
     say "building the binaries the end-to-end suites launch"
     cargo build --workspace --bins --quiet
+    say "packaging the debug binaries (the package tests install and check them)"
+    build_packages dev
     say "cargo test --workspace (inside a headless session: Xvfb, D-Bus, gnome-keyring)"
     tests/session.sh cargo test --workspace "$@"
     say "all checks passed in $(( $(date +%s) - start )) s"
@@ -113,6 +163,12 @@ case "$cmd" in
     CARGO_TARGET_DIR="$PWD/target" cargo build --release --manifest-path "$bare/Cargo.toml"
     say "running the benchmarks inside the headless session"
     BENCH_BARE_APP="$PWD/target/release/bare-app" tests/session.sh target/release/latchkey-bench "$@"
+    ;;
+  package)
+    ensure_apt "${APT_PACKAGES[@]}" "${PACKAGE_PACKAGES[@]}"
+    ensure_rust
+    ensure_packagers
+    build_packages "${1:-release}"
     ;;
   battery)
     NEED_NODE=1 ensure_apt "${APT_PACKAGES[@]}" "${TEST_PACKAGES[@]}"
@@ -141,7 +197,7 @@ case "$cmd" in
     cargo deny check advisories
     ;;
   *)
-    echo "usage: ./dev.sh app | test [cargo test args] | bench [P1 … P6] | battery [links|crash] | fuzz [SECONDS] | audit" >&2
+    echo "usage: ./dev.sh app | test [cargo test args] | bench [P1 … P6] | package [release|dev] | battery [links|crash] | fuzz [SECONDS] | audit" >&2
     exit 1
     ;;
 esac
