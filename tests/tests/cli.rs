@@ -267,6 +267,44 @@ fn logout_revokes_and_wipes_s17() {
 }
 
 #[test]
+fn logout_all_revokes_and_wipes_every_account() {
+    let idp = Idp::start_with(IdpConfig {
+        pats: vec!["tskdp_all_test".into()],
+        ..Default::default()
+    });
+    let home = TestHome::new();
+    let id = cli_login(&home, &idp);
+    let t = stdout(&run(&home, &idp, &["token", &id], None));
+    let o = run(
+        &home,
+        &idp,
+        &["add-token", "taskade"],
+        Some("tskdp_all_test"),
+    );
+    assert!(o.status.success(), "{}", stderr_of(&o));
+    let pat = stdout(&o);
+    assert_ne!(pat, id);
+    let o = run(&home, &idp, &["logout", "--all"], None);
+    assert!(o.status.success(), "{}", stderr_of(&o));
+    let err = stderr_of(&o);
+    assert!(
+        err.contains(&format!("{id}: Signed out at the provider")),
+        "{err}"
+    );
+    assert_eq!(idp.check_token(&t), 401);
+    assert_eq!(secret_tool_lookup(&format!("account:{id}")), None);
+    assert!(err.contains(&format!("{pat}: ")), "{err}");
+    assert_eq!(secret_tool_lookup(&format!("account:{pat}")), None);
+    assert!(stdout(&run(&home, &idp, &["list"], None)).contains("No accounts yet"));
+    let o = run(&home, &idp, &["logout", "--all"], None);
+    assert!(o.status.success());
+    assert!(stderr_of(&o).contains("No accounts to remove"));
+    // An account or --all, not both, not neither.
+    assert!(!home.run(&["logout"], None).status.success());
+    assert!(!home.run(&["logout", "x", "--all"], None).status.success());
+}
+
+#[test]
 fn completions_generate_for_every_shell() {
     let home = TestHome::new();
     for shell in ["bash", "zsh", "fish"] {

@@ -144,7 +144,12 @@ enum Command {
     /// Revoke at the provider (where supported) and remove the account from this computer.
     Logout {
         /// Account to remove.
-        account: String,
+        #[arg(required_unless_present = "all", conflicts_with = "all")]
+        account: Option<String>,
+        /// Every account (before removing Latchkey, say): each is revoked where supported
+        /// and removed; the others are still tried when one fails.
+        #[arg(long)]
+        all: bool,
     },
     /// Change a setting that the window does not offer.
     #[command(subcommand)]
@@ -364,7 +369,10 @@ fn dispatch(cmd: Command) -> Result<i32, UserError> {
         Command::Config(ConfigCmd::Browser { command, reset }) => {
             config::config_browser(command, reset)
         }
-        Command::Logout { account } => logout::logout(&account),
+        Command::Logout { account, all } => match account {
+            Some(a) if !all => logout::logout(&a),
+            _ => logout::logout_all(),
+        },
     }
 }
 
