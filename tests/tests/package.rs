@@ -236,6 +236,9 @@ fn the_packages_pass_the_distributions_checks_and_hold_what_an_app_needs() {
 struct Installed {
     deb: PathBuf,
     prefix: Option<tempfile::TempDir>,
+    /// The person's own XDG config and data folders for this test: other suites in the same
+    /// session register development builds as handlers in the session's.
+    xdg: tempfile::TempDir,
 }
 
 impl Installed {
@@ -249,6 +252,7 @@ impl Installed {
             Installed {
                 deb: deb.to_path_buf(),
                 prefix: None,
+                xdg: tempfile::tempdir().unwrap(),
             }
         } else {
             let d = tempfile::tempdir().unwrap();
@@ -264,6 +268,7 @@ impl Installed {
             Installed {
                 deb: deb.to_path_buf(),
                 prefix: Some(d),
+                xdg: tempfile::tempdir().unwrap(),
             }
         }
     }
@@ -273,6 +278,10 @@ impl Installed {
             Some(p) => p.path().join("usr"),
             None => PathBuf::from("/usr"),
         }
+    }
+
+    fn data_home(&self) -> PathBuf {
+        self.xdg.path().join("data")
     }
 
     fn program(&self, name: &str) -> PathBuf {
@@ -294,6 +303,11 @@ impl Installed {
             (
                 "XDG_DATA_DIRS",
                 format!("{}:{data}", self.usr().join("share").display()),
+            ),
+            ("XDG_DATA_HOME", self.data_home().display().to_string()),
+            (
+                "XDG_CONFIG_HOME",
+                self.xdg.path().join("config").display().to_string(),
             ),
         ]
     }
@@ -416,7 +430,8 @@ fn the_installed_app_signs_in_through_the_link_the_desktop_delivers() {
     // An earlier portable run registered its own handler in the person's applications folder,
     // and it is the default now. Its program still exists (GIO skips entries whose program is
     // gone); here it is /bin/false, which would swallow the link.
-    let own = PathBuf::from(std::env::var("XDG_DATA_HOME").unwrap())
+    let own = inst
+        .data_home()
         .join("applications/latchkey-desktop-handler.desktop");
     std::fs::create_dir_all(own.parent().unwrap()).unwrap();
     std::fs::write(
