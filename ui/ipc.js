@@ -34,17 +34,18 @@ export function h(tag, attrs = {}, ...children) {
   return el;
 }
 
-export function toast(text) {
+// A toast belongs to the view it is shown on. One that announces where the person goes next
+// ("Connected…" then the accounts) passes { leadsOn: true } and stays for that next view.
+export function toast(text, { leadsOn = false } = {}) {
   const t = document.getElementById('toast');
   t.textContent = text;
   t.hidden = false;
-  toast.views = 0;
+  toast.views = leadsOn ? 0 : 1;
   clearTimeout(toast.timer);
   toast.timer = setTimeout(() => { t.hidden = true; }, 4000);
 }
 
-// A toast belongs to the view it was shown on, or to the one it led to ("Connected…" then
-// home); moving on from there takes it away.
+// Moving on from the toast's view takes it away.
 export function toastFollowsNavigation() {
   toast.views = (toast.views ?? 2) + 1;
   if (toast.views > 1) {

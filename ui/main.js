@@ -1,6 +1,6 @@
 // Entry point: a tiny router over the views, kept in step with the app's events.
 import { call, h, on, errorBox, toastFollowsNavigation } from './ipc.js';
-import { renderHome } from './views/accounts.js';
+import { renderHome, prefetchAccounts } from './views/accounts.js';
 import { renderAdd, renderMethod, renderPat, renderOwn, renderOther, renderMachine } from './views/add.js';
 import { renderSignin, renderFinished, renderDevice } from './views/waiting.js';
 import { renderDetails, renderRename } from './views/details.js';
@@ -26,6 +26,7 @@ export async function nav(name, params = {}) {
     view.replaceChildren(errorBox(e.code ? e : { code: 'internal', message: String(e), fix: 'Try again.' }, { label: 'Back to accounts', run: () => nav('home') }));
   }
   focusPrimary();
+  if (!document.body.dataset.ready) document.body.dataset.readyAt = String(performance.now());
   document.body.dataset.ready = 'true';
 }
 
@@ -57,7 +58,8 @@ on('login-finished', (result) => {
 });
 
 (async () => {
-  const info = await call('app_info').catch(() => null);
+  // Both first questions go out at once; the skeleton in index.html is on screen meanwhile.
+  const [info] = await Promise.all([call('app_info').catch(() => null), prefetchAccounts()]);
   if (info && info.problem) {
     view.replaceChildren(h('section', { 'data-view': 'problem' }, errorBox(info.problem)));
     document.body.dataset.ready = 'true';

@@ -31,7 +31,7 @@ export function emptyState(nav) {
 }
 
 function menuButton(a, nav, rerender) {
-  const items = [
+  const items = () => [
     ['Details', () => nav('details', { id: a.id })],
     ['Refresh now', async () => {
       try { await call('refresh_account', { id: a.id }); toast('Refreshed'); } catch (e) { toast(`${e.message} ${e.fix}`); }
@@ -55,19 +55,28 @@ function menuButton(a, nav, rerender) {
       rerender();
     }],
   ];
-  const list = h('ul', { class: 'menu', role: 'menu', hidden: true });
+  // The menu's items are made when it first opens: a list of many accounts then costs one
+  // button per card, not seven nodes more.
+  const wrap = h('div', { class: 'menu-wrap' });
   const btn = h('button', { type: 'button', class: 'secondary icon', 'aria-haspopup': 'menu', 'aria-expanded': 'false', 'aria-label': `More actions for ${a.identity || a.id}` }, '⋯');
-  const close = () => { list.hidden = true; btn.setAttribute('aria-expanded', 'false'); };
-  for (const [label, run] of items) {
-    list.append(h('li', { role: 'none' }, h('button', { type: 'button', role: 'menuitem', 'data-action': label, onclick: () => { close(); run(); } }, label)));
-  }
+  let list = null;
+  const close = () => { if (list) list.hidden = true; btn.setAttribute('aria-expanded', 'false'); };
+  const build = () => {
+    list = h('ul', { class: 'menu', role: 'menu', hidden: true });
+    for (const [label, run] of items()) {
+      list.append(h('li', { role: 'none' }, h('button', { type: 'button', role: 'menuitem', 'data-action': label, onclick: () => { close(); run(); } }, label)));
+    }
+    list.addEventListener('keydown', (ev) => { if (ev.key === 'Escape') { close(); btn.focus(); } });
+    wrap.append(list);
+  };
   btn.addEventListener('click', () => {
+    if (!list) build();
     list.hidden = !list.hidden;
     btn.setAttribute('aria-expanded', String(!list.hidden));
     if (!list.hidden) list.querySelector('button').focus();
   });
-  list.addEventListener('keydown', (ev) => { if (ev.key === 'Escape') { close(); btn.focus(); } });
-  return h('div', { class: 'menu-wrap' }, btn, list);
+  wrap.append(btn);
+  return wrap;
 }
 
 export function accountList(accounts, nav, rerender) {
@@ -93,10 +102,19 @@ export function accountList(accounts, nav, rerender) {
         menuButton(a, nav, rerender)))));
 }
 
+// The first list is asked for at start-up, alongside app_info; the first render uses it.
+let first = null;
+export function prefetchAccounts() {
+  first = call('list_accounts');
+  return first.catch(() => null);
+}
+
 export async function renderHome(view, nav) {
   const rerender = () => renderHome(view, nav);
   try {
-    const accounts = await call('list_accounts');
+    const pending = first;
+    first = null;
+    const accounts = await (pending || call('list_accounts'));
     document.getElementById('add-account').hidden = accounts.length === 0;
     view.replaceChildren(accounts.length === 0 ? emptyState(nav) : accountList(accounts, nav, rerender));
   } catch (e) {

@@ -64,7 +64,7 @@ export function renderPat(view, nav, { provider: p }) {
     try {
       const a = await call('add_token', { provider: p.id, token: token.value, label: label.value });
       token.value = '';
-      toast(`Connected ${a.provider_name} as ${a.identity || a.id}`);
+      toast(`Connected ${a.provider_name} as ${a.identity || a.id}`, { leadsOn: true });
       nav('home');
     } catch (e) {
       status.replaceChildren(errorBox(e));
@@ -141,7 +141,7 @@ export function renderMachine(view, nav, { provider: p }) {
     try {
       const a = await call('add_machine_account', { provider: p.id, clientId: clientId.value, clientSecret: secret.value, scopes: scopes.value, label: label.value });
       secret.value = '';
-      toast(`Connected ${a.provider_name} machine access as ${a.identity || a.id}`);
+      toast(`Connected ${a.provider_name} machine access as ${a.identity || a.id}`, { leadsOn: true });
       nav('home');
     } catch (e) {
       status.replaceChildren(errorBox(e));

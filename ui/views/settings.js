@@ -17,7 +17,7 @@ export async function renderSettings(view, nav) {
     ev.preventDefault();
     try {
       await call('set_settings', { settings: { ...s, clipboard_clear_secs: Number(clear.value) || 0, refresh_margin_secs: (Number(margin.value) || 5) * 60, start_at_login: login.checked, quit_without_tray: quit.checked } });
-      toast('Settings saved');
+      toast('Settings saved', { leadsOn: true });
       nav('home');
     } catch (e) { view.append(errorBox(e)); }
   } },

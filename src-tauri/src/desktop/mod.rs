@@ -79,6 +79,23 @@ pub(super) fn state(app: &AppHandle) -> Arc<AppState> {
 /// Starts the desktop app. `link` is a `dev.latchkey:` URL from argv (cold start).
 /// Returns the process exit code.
 pub fn run(link: Option<String>, minimized: bool) -> i32 {
+    // A desktop app needs few threads: two async workers whatever the core count (tokio's
+    // default is one per core). Kept alive until the process ends.
+    let _runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name("latchkey-async")
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => {
+            tauri::async_runtime::set(rt.handle().clone());
+            Some(rt)
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "could not size the async runtime; using the default");
+            None
+        }
+    };
     // The window's WM_CLASS and Wayland app id then name the desktop entry the packages install
     // (dev.latchkey.app.desktop, StartupWMClass), so docks show it under Latchkey's icon.
     #[cfg(target_os = "linux")]
@@ -151,13 +168,21 @@ pub fn run(link: Option<String>, minimized: bool) -> i32 {
                     let _ = a.prune_pending().await;
                 });
             }
-            tray::create(app.handle())?;
-            start_refresher(app.handle());
+            // The tray and the refresher start after the window's first paint (see
+            // start_background), or at once when there is no window to paint.
             // Cold start: the link arrived as our only argument. get_current() reads the same
             // argv; we prefer our own validated copy and fall back to the plugin's.
             let cold = link.clone().or_else(|| cold_link_from_plugin(app.handle()));
             if !minimized || cold.is_some() {
                 show_main_window(app.handle());
+                // In case the page never reports its load (a broken webview): start anyway.
+                let handle = app.handle().clone();
+                tauri::async_runtime::spawn(async move {
+                    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+                    start_background(&handle);
+                });
+            } else {
+                start_background(app.handle());
             }
             if let Some(url) = cold {
                 receive_link(app.handle(), &url);
@@ -275,6 +300,25 @@ fn tick_interval() -> std::time::Duration {
     secs.map_or(crate::refresh::TICK, std::time::Duration::from_secs)
 }
 
+/// Builds the tray menu and starts the refresher, once per process: after the window's page
+/// has loaded (its skeleton is on screen), so neither delays the first paint.
+fn start_background(app: &AppHandle) {
+    static STARTED: std::sync::Once = std::sync::Once::new();
+    STARTED.call_once(|| {
+        let app = app.clone();
+        let for_main = app.clone();
+        let run = move || {
+            if let Err(e) = tray::create(&for_main) {
+                tracing::warn!(error = %e, "could not create the tray icon");
+            }
+            start_refresher(&for_main);
+        };
+        if let Err(e) = app.run_on_main_thread(run) {
+            tracing::warn!(error = %e, "could not start the tray and the refresher");
+        }
+    });
+}
+
 fn start_refresher(app: &AppHandle) {
     let Some(r) = state(app).refresher.clone() else {
         return;
@@ -332,6 +376,11 @@ pub fn show_main_window(app: &AppHandle) {
         .title("Latchkey")
         .inner_size(720.0, 680.0)
         .min_inner_size(420.0, 560.0)
+        .on_page_load(|webview, payload| {
+            if matches!(payload.event(), tauri::webview::PageLoadEvent::Finished) {
+                start_background(webview.app_handle());
+            }
+        })
         .build();
     if let Err(e) = built {
         tracing::error!(error = %e, "could not open the Latchkey window");
