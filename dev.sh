@@ -3,6 +3,7 @@
 #   ./dev.sh app    install what is missing, build, and open Latchkey
 #   ./dev.sh test   install what is missing, then fmt + clippy + every test, headless
 #   ./dev.sh bench [P1 … P6]   release build, the bare Tauri baseline, then the benchmarks
+#   ./dev.sh bench sizes       both packaged the same way: .deb/.rpm file and installed sizes
 #   ./dev.sh package [release|dev]   .deb and .rpm in target/packages (cargo-deb, cargo-generate-rpm)
 #   ./dev.sh battery [links|crash]   the full forged-link and kill -9 batteries (headless)
 #   ./dev.sh fuzz [SECONDS]   each cargo-fuzz target for SECONDS (default 600), nightly toolchain
@@ -18,7 +19,8 @@ APT_PACKAGES=(libwebkit2gtk-4.1-dev build-essential curl wget file libssl-dev li
 # validate with lintian, appstreamcli and rpm.
 PACKAGE_PACKAGES=(dpkg-dev binutils gzip)
 PACKAGE_CHECK_PACKAGES=(lintian appstream rpm)
-TEST_PACKAGES=(xvfb xauth webkit2gtk-driver imagemagick x11-utils xdotool at-spi2-core xclip librsvg2-bin dunst python3 python3-venv)
+TEST_PACKAGES=(xvfb xauth webkit2gtk-driver imagemagick x11-utils xdotool at-spi2-core xclip librsvg2-bin dunst python3 python3-venv
+  sway wl-clipboard)
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 
@@ -161,6 +163,27 @@ case "$cmd" in
     cp Cargo.lock "$bare/Cargo.lock"
     say "building the baseline: a bare Tauri 2 app with the same plugins (release, $bare)"
     CARGO_TARGET_DIR="$PWD/target" cargo build --release --manifest-path "$bare/Cargo.toml"
+    if [ "${1:-}" = sizes ]; then
+      ensure_apt "${PACKAGE_PACKAGES[@]}" rpm
+      ensure_packagers
+      build_packages release
+      say "packaging the baseline the same way"
+      mkdir -p "$bare/stage"
+      strip --strip-unneeded -o "$bare/stage/bare-app" target/release/bare-app
+      printf '[Desktop Entry]\nType=Application\nName=Bare\nExec=bare-app %%u\nIcon=bare-app\nTerminal=false\n' >"$bare/stage/bare-app.desktop"
+      echo "MIT" >"$bare/stage/LICENSE"
+      rm -rf target/packages-bare && mkdir -p target/packages-bare
+      CARGO_TARGET_DIR="$PWD/target" cargo deb --manifest-path "$bare/Cargo.toml" --no-build --no-strip --quiet --output target/packages-bare/
+      (cd "$bare" && CARGO_TARGET_DIR="$OLDPWD/target" cargo generate-rpm --output "$OLDPWD/target/packages-bare/")
+      say "package sizes (KiB): file, installed"
+      for f in target/packages/*.deb target/packages-bare/*.deb; do
+        printf '%s\t%s\t%s\n' "$f" "$(( $(stat -c %s "$f") / 1024 ))" "$(dpkg-deb -f "$f" Installed-Size)"
+      done
+      for f in target/packages/*.rpm target/packages-bare/*.rpm; do
+        printf '%s\t%s\t%s\n' "$f" "$(( $(stat -c %s "$f") / 1024 ))" "$(( $(rpm -qp --qf '%{SIZE}' "$f") / 1024 ))"
+      done
+      exit 0
+    fi
     say "running the benchmarks inside the headless session"
     BENCH_BARE_APP="$PWD/target/release/bare-app" tests/session.sh target/release/latchkey-bench "$@"
     ;;

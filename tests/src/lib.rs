@@ -795,6 +795,36 @@ impl WebApp {
         }
     }
 
+    /// Waits for a window other than `old` (a window the app opened again after its first
+    /// one was closed) and makes WebDriver drive it. False when none appears in `limit`.
+    pub fn switch_to_new_window(&self, old: &str, limit: Duration) -> bool {
+        let start = Instant::now();
+        while start.elapsed() < limit {
+            let handles = self.get("/window/handles");
+            let new = handles["value"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|h| h.as_str())
+                .find(|h| *h != old)
+                .map(str::to_string);
+            if let Some(h) = new {
+                self.post("/window", json!({"handle": h}));
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        false
+    }
+
+    /// The handle of the window WebDriver drives now.
+    pub fn window_handle(&self) -> String {
+        self.get("/window")["value"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    }
+
     /// Resizes the window through WebDriver's Set Window Rect.
     pub fn set_size(&self, width: u32, height: u32) -> Value {
         self.post("/window/rect", json!({"width": width, "height": height}))

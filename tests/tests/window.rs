@@ -642,3 +642,230 @@ fn closing_the_window_without_a_tray_quits_when_the_person_chose_so() {
         std::thread::sleep(Duration::from_millis(100));
     }
 }
+
+/// A first launch, walked as a new user would, with a numbered screenshot at each step in
+/// target/e2e-shots/walkthrough-*.png (the README's screenshot table comes from these): empty
+/// state, Taskade by browser, copy, a test call, close to the tray, open again, remove.
+#[test]
+fn walkthrough_of_a_first_launch() {
+    let _one = TRAY_NAME.lock().unwrap_or_else(|e| e.into_inner());
+    let _host = tray_host();
+    let idp = Idp::start();
+    let home = TestHome::new();
+    let app = start(&home, &env_for(&idp));
+    let shot = |n: u32, name: &str| app.screenshot(&format!("walkthrough-{n}-{name}"));
+
+    // 1. The empty state offers Taskade first.
+    app.wait_for("[data-view=empty]", T);
+    app.js("window.__clicks = 0; document.addEventListener('click', () => { window.__clicks += 1; }, true); return true;");
+    shot(1, "first-launch");
+
+    // 2. One click starts the browser sign-in; the browser stand-in consents and answers.
+    app.click_css("#connect-taskade");
+    app.wait_text("Signed in as alice", T);
+    let clicks = app.js("return window.__clicks");
+    assert_eq!(clicks, 1, "clicks in Latchkey before the browser opened");
+    shot(2, "connected");
+    app.click_css("[data-view=success] button");
+    app.wait_for("[data-view=accounts] [data-account]", T);
+    shot(3, "accounts");
+
+    // 3. Copy the token.
+    let id = app
+        .js("return document.querySelector('[data-account]').dataset.account")
+        .as_str()
+        .unwrap()
+        .to_string();
+    app.click_css(&format!("[data-copy='{id}']"));
+    app.wait_text("Copied", T);
+    let token = rt()
+        .block_on(accounts_in(&home).fresh_token(&id, 60))
+        .unwrap();
+    assert_eq!(clipboard(), token.expose());
+    shot(4, "copied");
+
+    // 4. A test call.
+    app.click_css(&format!("[data-test='{id}']"));
+    app.click_css("[data-preset='Who am I']");
+    app.wait_text("HTTP 200", T);
+    assert_eq!(
+        app.js("return document.getElementById('toast').hidden"),
+        serde_json::json!(true),
+        "the copy toast stayed on the accounts view"
+    );
+    shot(5, "test-call");
+
+    // 5. Close to the tray: still running, still refreshing.
+    let first = app.window_handle();
+    app.close_window();
+    wait_log(&app, "Latchkey keeps your tokens fresh from the tray");
+    assert!(
+        !app_pids(home.path()).is_empty(),
+        "still running in the tray"
+    );
+
+    // 6. Open it again (the app menu runs `latchkey`): the running app shows a new window.
+    let o = home
+        .cli()
+        .env("DISPLAY", std::env::var("DISPLAY").unwrap())
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(
+        app.switch_to_new_window(&first, T),
+        "no window came back: {}",
+        app.log_text()
+    );
+    app.wait_for("[data-view=accounts] [data-account]", T);
+    shot(6, "reopened");
+
+    // 7. Remove: confirm, revoked at the provider, gone from the keyring.
+    app.click_css(&format!("[data-account='{id}'] [aria-haspopup=menu]"));
+    app.click_css("[data-action=Remove]");
+    app.wait_for(".dialog", T);
+    shot(7, "remove-confirm");
+    app.click_css(".dialog button.danger");
+    app.wait_text("removed from this computer", T);
+    app.wait_for("[data-view=empty]", T);
+    assert_eq!(idp.check_token(token.expose()), 401);
+    assert_eq!(secret_tool_lookup(&format!("account:{id}")), None);
+    shot(8, "removed");
+}
+
+/// A headless wlroots compositor (sway) for the Wayland tests, stopped on drop. sway refuses to
+/// run as root, so as root it runs as `nobody` in a runtime folder of its own; root's clients
+/// reach its socket by its absolute path (WAYLAND_DISPLAY=/…/wayland-1).
+struct Sway {
+    child: std::process::Child,
+    _dir: tempfile::TempDir,
+    socket: std::path::PathBuf,
+}
+
+impl Sway {
+    fn start() -> Sway {
+        let dir = tempfile::Builder::new()
+            .prefix("lk-sway")
+            .tempdir()
+            .unwrap();
+        let conf = dir.path().join("sway.conf");
+        std::fs::write(&conf, "output HEADLESS-1 resolution 1280x800\n").unwrap();
+        let root = String::from_utf8_lossy(&Command::new("id").arg("-u").output().unwrap().stdout)
+            .trim()
+            == "0";
+        let mut c = if root {
+            let o = Command::new("chown")
+                .args(["-R", "nobody:nogroup"])
+                .arg(dir.path())
+                .status()
+                .unwrap();
+            assert!(o.success());
+            let mut c = Command::new("setpriv");
+            c.args([
+                "--reuid=nobody",
+                "--regid=nogroup",
+                "--clear-groups",
+                "sway",
+            ]);
+            c
+        } else {
+            Command::new("sway")
+        };
+        let child = c
+            .arg("-c")
+            .arg(&conf)
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("HOME", dir.path())
+            .env("XDG_RUNTIME_DIR", dir.path())
+            .env("WLR_BACKENDS", "headless")
+            .env("WLR_LIBINPUT_NO_DEVICES", "1")
+            .env("WLR_RENDERER", "pixman")
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(std::env::temp_dir().join("lk-sway.log")).unwrap())
+            .spawn()
+            .expect("sway (Debian package sway)");
+        let socket = dir.path().join("wayland-1");
+        let start = Instant::now();
+        while !socket.exists() {
+            assert!(start.elapsed() < T, "sway did not start");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Sway {
+            child,
+            _dir: dir,
+            socket,
+        }
+    }
+
+    /// `wl-paste` against this compositor: the clipboard's text, or None when it is empty.
+    fn paste(&self, args: &[&str]) -> Option<String> {
+        let o = Command::new("wl-paste")
+            .args(["--no-newline"])
+            .args(args)
+            .env("WAYLAND_DISPLAY", &self.socket)
+            .stderr(Stdio::null())
+            .output()
+            .expect("wl-paste (Debian package wl-clipboard)");
+        o.status
+            .success()
+            .then(|| String::from_utf8_lossy(&o.stdout).to_string())
+            .filter(|s| !s.is_empty())
+    }
+}
+
+impl Drop for Sway {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// "Copy token" on Wayland (wlroots, data-control): the token reaches the Wayland clipboard,
+/// marked for password managers, not the X one, and is cleared after the set time.
+#[test]
+fn copy_works_on_wayland_and_clears_there_s22() {
+    let sway = Sway::start();
+    let pat = "tskdp_wayland_6612";
+    let idp = Idp::start_with(IdpConfig {
+        pats: vec![pat.into()],
+        ..Default::default()
+    });
+    let home = TestHome::new();
+    accounts_in(&home)
+        .vault()
+        .update_index(|idx| idx.settings.clipboard_clear_secs = 3)
+        .unwrap();
+    let mut env = env_for(&idp);
+    env.push(("WAYLAND_DISPLAY".into(), sway.socket.display().to_string()));
+    env.push(("GDK_BACKEND".into(), "wayland".into()));
+    let app = start(&home, &env);
+    add_pat_with_keyboard(&app, pat);
+    set_clipboard("x11 text");
+    let id = app
+        .js("return document.querySelector('[data-account]').dataset.account")
+        .as_str()
+        .unwrap()
+        .to_string();
+    app.click_css(&format!("[data-copy='{id}']"));
+    app.wait_text("Copied — clipboard clears in 3 s", T);
+    assert_eq!(
+        sway.paste(&[]).as_deref(),
+        Some(pat),
+        "wl-paste reads the token"
+    );
+    let types = sway.paste(&["--list-types"]).unwrap_or_default();
+    assert!(
+        types.contains("x-kde-passwordManagerHint"),
+        "S22: marked sensitive for clipboard managers: {types}"
+    );
+    assert_eq!(clipboard(), "x11 text", "the X clipboard was not used");
+    let start = Instant::now();
+    while sway.paste(&[]).is_some() {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "cleared after 3 s on Wayland"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert!(!app.log_text().contains(pat), "S19");
+}
