@@ -5,12 +5,26 @@ export async function call(command, args = {}) {
   if (!tauri || !tauri.core) {
     throw { code: 'no_ipc', message: 'Latchkey’s window could not reach the app.', fix: 'Close this window and open Latchkey again.' };
   }
+  return settle(tauri.core.invoke(command, args));
+}
+
+async function settle(pending) {
   try {
-    return await tauri.core.invoke(command, args);
+    return await pending;
   } catch (e) {
     if (e && typeof e === 'object' && 'code' in e) throw e;
     throw { code: 'internal', message: String(e), fix: 'Try again.' };
   }
+}
+
+// An answer boot.js asked for before the modules loaded ('info' or 'accounts'), once; null
+// when there is none (then ask with call()).
+export function early(name) {
+  const boot = window.latchkeyBoot;
+  const pending = boot && boot[name];
+  if (!pending) return null;
+  boot[name] = null;
+  return settle(pending);
 }
 
 export function on(event, handler) {

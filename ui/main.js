@@ -1,18 +1,29 @@
 // Entry point: a tiny router over the views, kept in step with the app's events.
-import { call, h, on, errorBox, toastFollowsNavigation } from './ipc.js';
+import { call, early, h, on, errorBox, toastFollowsNavigation } from './ipc.js';
 import { renderHome, prefetchAccounts } from './views/accounts.js';
-import { renderAdd, renderMethod, renderPat, renderOwn, renderOther, renderMachine } from './views/add.js';
-import { renderSignin, renderFinished, renderDevice } from './views/waiting.js';
-import { renderDetails, renderRename } from './views/details.js';
-import { renderTest } from './views/apitest.js';
-import { renderSettings } from './views/settings.js';
+
+// Views other than the accounts list load when first shown, so the first paint waits for
+// three modules, not eight.
+const lazy = (path, name) => async (...args) => (await import(path))[name](...args);
 
 const view = document.getElementById('view');
 let current = 'home';
 
 const routes = {
-  home: renderHome, add: renderAdd, method: renderMethod, pat: renderPat, own: renderOwn, other: renderOther, machine: renderMachine,
-  signin: renderSignin, finished: renderFinished, device: renderDevice, details: renderDetails, rename: renderRename, test: renderTest, settings: renderSettings,
+  home: renderHome,
+  add: lazy('./views/add.js', 'renderAdd'),
+  method: lazy('./views/add.js', 'renderMethod'),
+  pat: lazy('./views/add.js', 'renderPat'),
+  own: lazy('./views/add.js', 'renderOwn'),
+  other: lazy('./views/add.js', 'renderOther'),
+  machine: lazy('./views/add.js', 'renderMachine'),
+  signin: lazy('./views/waiting.js', 'renderSignin'),
+  finished: lazy('./views/waiting.js', 'renderFinished'),
+  device: lazy('./views/waiting.js', 'renderDevice'),
+  details: lazy('./views/details.js', 'renderDetails'),
+  rename: lazy('./views/details.js', 'renderRename'),
+  test: lazy('./views/apitest.js', 'renderTest'),
+  settings: lazy('./views/settings.js', 'renderSettings'),
 };
 
 export async function nav(name, params = {}) {
@@ -59,7 +70,7 @@ on('login-finished', (result) => {
 
 (async () => {
   // Both first questions go out at once; the skeleton in index.html is on screen meanwhile.
-  const [info] = await Promise.all([call('app_info').catch(() => null), prefetchAccounts()]);
+  const [info] = await Promise.all([(early('info') || call('app_info')).catch(() => null), prefetchAccounts()]);
   if (info && info.problem) {
     view.replaceChildren(h('section', { 'data-view': 'problem' }, errorBox(info.problem)));
     document.body.dataset.ready = 'true';

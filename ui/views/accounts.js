@@ -1,5 +1,5 @@
 // Home: the connected accounts, or the first-run empty state.
-import { call, h, toast, confirmDialog, errorBox, relTime } from '../ipc.js';
+import { call, early, h, toast, confirmDialog, errorBox, relTime } from '../ipc.js';
 
 const STATUS = {
   valid: (a) => (a.expires_at ? `Valid · expires ${relTime(a.expires_at)}` : 'Valid'),
@@ -105,7 +105,7 @@ export function accountList(accounts, nav, rerender) {
 // The first list is asked for at start-up, alongside app_info; the first render uses it.
 let first = null;
 export function prefetchAccounts() {
-  first = call('list_accounts');
+  first = early('accounts') || call('list_accounts');
   return first.catch(() => null);
 }
 

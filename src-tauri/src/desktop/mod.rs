@@ -161,7 +161,10 @@ pub fn run(link: Option<String>, minimized: bool) -> i32 {
             commands::set_settings,
         ])
         .setup(move |app| {
-            register_scheme(app.handle());
+            // Registering runs `update-desktop-database` and `xdg-mime` (tens of ms): off the
+            // start-up path, on a thread of its own.
+            let handle = app.handle().clone();
+            std::thread::spawn(move || register_scheme(&handle));
             if let Ok(a) = self::state(app.handle()).accounts.clone() {
                 // Sign-ins abandoned while the app was closed leave the keyring now.
                 tauri::async_runtime::spawn(async move {
