@@ -710,6 +710,24 @@ impl WebApp {
         assert!(st.success(), "sending WM_DELETE_WINDOW failed");
     }
 
+    /// Waits until the focused element is inside `css` (a view takes the focus when its
+    /// render has finished, which can be after its first element appears).
+    pub fn wait_focus_in(&self, css: &str, limit: Duration) {
+        let start = Instant::now();
+        let script = format!(
+            "const a = document.activeElement; return !!(a && a.closest({}));",
+            json!(css)
+        );
+        while self.js(&script) != json!(true) {
+            assert!(
+                start.elapsed() < limit,
+                "the focus never moved into {css}; it is on {}",
+                self.js("const a = document.activeElement; return a ? a.outerHTML.slice(0, 200) : 'nothing'")
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
     /// Waits until `css` matches an element; returns its WebDriver id.
     pub fn wait_for(&self, css: &str, limit: Duration) -> String {
         let start = Instant::now();

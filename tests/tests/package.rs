@@ -415,7 +415,7 @@ fn installed_token_works(inst: &Installed, home: &TestHome, idp: &Idp) {
 }
 
 #[test]
-fn the_installed_app_signs_in_through_the_link_the_desktop_delivers() {
+fn the_installed_app_signs_in_through_the_link_the_desktop_delivers_s28() {
     require_session();
     let deb = package("deb");
     let inst = Installed::new(&deb);

@@ -34,6 +34,13 @@ fn clipboard() -> String {
     String::from_utf8_lossy(&o.stdout).to_string()
 }
 
+/// The tests that read or write the X clipboard share one display: one at a time.
+static CLIPBOARD: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn clipboard_lock() -> std::sync::MutexGuard<'static, ()> {
+    CLIPBOARD.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 fn set_clipboard(text: &str) {
     let mut c = Command::new("xclip")
         .args(["-i", "-selection", "clipboard"])
@@ -68,12 +75,12 @@ fn add_pat_with_keyboard(app: &WebApp, pat: &str) {
     }
     assert_eq!(app.js("return document.activeElement.id"), "connect");
     app.keys(ENTER);
-    app.wait_for("[data-view=add]", T);
+    app.wait_focus_in("[data-view=add]", T);
     app.keys(ENTER); // Taskade is first and focused
-    app.wait_for("[data-view=method]", T);
+    app.wait_focus_in("[data-view=method]", T);
     app.keys(TAB); // browser sign-in → personal token
     app.keys(ENTER);
-    app.wait_for("[data-view=pat]", T);
+    app.wait_focus_in("[data-view=pat]", T);
     app.keys(pat); // the token field is focused
     app.keys(TAB);
     app.keys("Work");
@@ -118,6 +125,7 @@ fn a_rejected_token_gets_a_clear_message_and_nothing_is_saved() {
 
 #[test]
 fn copy_puts_the_token_on_the_clipboard_and_clears_it_only_if_unchanged_s22() {
+    let _clip = clipboard_lock();
     let pat = "tskdp_clipboard_8830";
     let idp = Idp::start_with(IdpConfig {
         pats: vec![pat.into()],
@@ -649,6 +657,7 @@ fn closing_the_window_without_a_tray_quits_when_the_person_chose_so() {
 #[test]
 fn walkthrough_of_a_first_launch() {
     let _one = TRAY_NAME.lock().unwrap_or_else(|e| e.into_inner());
+    let _clip = clipboard_lock();
     let _host = tray_host();
     let idp = Idp::start();
     let home = TestHome::new();
@@ -824,6 +833,7 @@ impl Drop for Sway {
 /// marked for password managers, not the X one, and is cleared after the set time.
 #[test]
 fn copy_works_on_wayland_and_clears_there_s22() {
+    let _clip = clipboard_lock();
     let sway = Sway::start();
     let pat = "tskdp_wayland_6612";
     let idp = Idp::start_with(IdpConfig {
@@ -868,4 +878,38 @@ fn copy_works_on_wayland_and_clears_there_s22() {
         std::thread::sleep(Duration::from_millis(200));
     }
     assert!(!app.log_text().contains(pat), "S19");
+}
+
+/// Where the Wayland clipboard cannot be used (GNOME's compositor has no data-control
+/// protocol; here the Wayland socket is missing), copy falls back to the X11 clipboard, which
+/// GNOME shares with Wayland apps through XWayland.
+#[test]
+fn copy_falls_back_to_x11_when_wayland_offers_no_clipboard_s22() {
+    let _clip = clipboard_lock();
+    let pat = "tskdp_fallback_7731";
+    let idp = Idp::start_with(IdpConfig {
+        pats: vec![pat.into()],
+        ..Default::default()
+    });
+    let home = TestHome::new();
+    let mut env = env_for(&idp);
+    env.push((
+        "WAYLAND_DISPLAY".into(),
+        home.path().join("no-such-wayland-0").display().to_string(),
+    ));
+    let app = start(&home, &env);
+    add_pat_with_keyboard(&app, pat);
+    set_clipboard("before");
+    let id = app
+        .js("return document.querySelector('[data-account]').dataset.account")
+        .as_str()
+        .unwrap()
+        .to_string();
+    app.click_css(&format!("[data-copy='{id}']"));
+    app.wait_text("Copied", T);
+    let start = Instant::now();
+    while clipboard() != pat {
+        assert!(start.elapsed() < T, "the X clipboard never got the token");
+        std::thread::sleep(Duration::from_millis(100));
+    }
 }
