@@ -388,17 +388,39 @@ fn pss_tree(pid: u32) -> f64 {
         tree.extend(parent.iter().filter(|(_, pp)| **pp == cur).map(|(p, _)| *p));
         i += 1;
     }
-    let kb: u64 = tree
+    let per: Vec<(String, u64)> = tree
         .iter()
-        .filter_map(|p| std::fs::read_to_string(format!("/proc/{p}/smaps_rollup")).ok())
-        .filter_map(|s| {
-            s.lines()
+        .filter_map(|p| {
+            let s = std::fs::read_to_string(format!("/proc/{p}/smaps_rollup")).ok()?;
+            let kb = s
+                .lines()
                 .find(|l| l.starts_with("Pss:"))
                 .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|v| v.parse::<u64>().ok())
+                .and_then(|v| v.parse::<u64>().ok())?;
+            let comm = std::fs::read_to_string(format!("/proc/{p}/comm")).unwrap_or_default();
+            Some((comm.trim().to_string(), kb))
         })
-        .sum();
-    kb as f64 / 1024.0
+        .collect();
+    let mut split = LAST_SPLIT.lock().unwrap();
+    split.clear();
+    for (comm, kb) in &per {
+        *split.entry(comm.clone()).or_insert(0.0) += *kb as f64 / 1024.0;
+    }
+    per.iter().map(|(_, kb)| kb).sum::<u64>() as f64 / 1024.0
+}
+
+/// The last pss_tree reading by process name, in MiB.
+static LAST_SPLIT: std::sync::Mutex<std::collections::BTreeMap<String, f64>> =
+    std::sync::Mutex::new(std::collections::BTreeMap::new());
+
+fn last_split() -> String {
+    LAST_SPLIT
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|(k, v)| format!("{k} {v:.0} MiB"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn idle_pss(home: &TestHome, binary: &Path, args: &[&str], env: &[(&str, &str)], secs: u64) -> f64 {
@@ -434,10 +456,13 @@ fn p3(runs: usize, bare: Option<&Path>) -> Vec<Row> {
     let bare_home = TestHome::new();
     let env = [("LATCHKEY_TASKADE_BASE", idp.issuer.as_str())];
     let (mut shown, mut hidden, mut base) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut ours_split, mut bare_split) = (String::new(), String::new());
     for _ in 0..runs {
         shown.push(idle_pss(&home, &bin(), &[], &env, secs));
+        ours_split = last_split();
         hidden.push(idle_pss(&home, &bin(), &["--minimized"], &env, secs));
         base.push(idle_pss(&bare_home, bare, &[], &[], secs));
+        bare_split = last_split();
     }
     let b = summary(&base).0;
     let rs = summary(&shown).0 / b;
@@ -453,6 +478,15 @@ fn p3(runs: usize, bare: Option<&Path>) -> Vec<Row> {
             ratio: Some(rs),
             goal: "≤ 1.1×".into(),
             met: Some(rs <= 1.1),
+        },
+        Row {
+            id: "P3",
+            what: "where the memory goes, window shown (PSS by process, last run)".into(),
+            figure: format!("Latchkey: {ours_split}"),
+            baseline: format!("bare: {bare_split}"),
+            ratio: None,
+            goal: "report".into(),
+            met: None,
         },
         Row {
             id: "P3",
