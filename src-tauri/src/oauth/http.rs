@@ -10,6 +10,10 @@ pub const BODY_CAP: usize = 2 * 1024 * 1024;
 pub const TIMEOUT_ENV: &str = "LATCHKEY_HTTP_TIMEOUT";
 /// Environment variable naming a PEM bundle of extra trusted CAs.
 pub const CA_ENV: &str = "LATCHKEY_CA_BUNDLE";
+/// How long an idle connection is kept for reuse: shorter than the shortest common server
+/// keep-alive (Node's 5 s), so the app never sends a request on a connection the server is
+/// closing at that moment ("connection closed before message completed").
+pub const POOL_IDLE: Duration = Duration::from_secs(4);
 
 /// Why an HTTP exchange failed. Never carries a URL query or a body.
 #[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
@@ -81,6 +85,7 @@ impl Http {
             .redirect(reqwest::redirect::Policy::none())
             .connect_timeout(connect)
             .timeout(total)
+            .pool_idle_timeout(POOL_IDLE)
             .user_agent(concat!("latchkey/", env!("CARGO_PKG_VERSION")))
             .https_only(false);
         if let Some(path) = std::env::var_os(CA_ENV).filter(|v| !v.is_empty()) {
@@ -204,5 +209,56 @@ impl<'c> oauth2::AsyncHttpClient<'c> for Http {
 
     fn call(&'c self, request: oauth2::HttpRequest) -> Self::Future {
         Box::pin(self.send(request))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    /// A keep-alive server that counts the connections it accepts.
+    async fn counting_server() -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = l.local_addr().unwrap();
+        let n = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let count = n.clone();
+        tokio::spawn(async move {
+            while let Ok((mut s, _)) = l.accept().await {
+                count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                tokio::spawn(async move {
+                    let mut buf = [0u8; 4096];
+                    while let Ok(k) = s.read(&mut buf).await {
+                        if k == 0 {
+                            break;
+                        }
+                        let _ = s
+                            .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: keep-alive\r\n\r\n{}")
+                            .await;
+                    }
+                });
+            }
+        });
+        (format!("http://{addr}/"), n)
+    }
+
+    #[tokio::test]
+    async fn idle_connections_are_dropped_before_servers_close_them() {
+        let (url, n) = counting_server().await;
+        let http = Http::new().unwrap();
+        http.get(&url, None).await.unwrap();
+        http.get(&url, None).await.unwrap();
+        assert_eq!(
+            n.load(std::sync::atomic::Ordering::SeqCst),
+            1,
+            "reused at once"
+        );
+        tokio::time::sleep(POOL_IDLE + Duration::from_millis(700)).await;
+        http.get(&url, None).await.unwrap();
+        assert_eq!(
+            n.load(std::sync::atomic::Ordering::SeqCst),
+            2,
+            "an idle connection older than POOL_IDLE is not reused"
+        );
     }
 }
