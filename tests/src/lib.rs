@@ -1060,6 +1060,21 @@ pub fn note_pending_state(home: &TestHome, state: &str) {
         .expect("index");
 }
 
+/// A home with the test IdP as provider "idp" (custom-scheme redirect, public client).
+pub fn idp_home(idp: &Idp) -> TestHome {
+    let home = TestHome::new();
+    add_provider(
+        &accounts_in(&home),
+        idp_provider(
+            idp,
+            "idp",
+            "latchkey-public",
+            latchkey::provider::ClientAuth::None,
+        ),
+    );
+    home
+}
+
 /// Stores `p` as one of the person's providers in `accounts`' index.
 pub fn add_provider(accounts: &latchkey::accounts::Accounts, p: latchkey::provider::ProviderSpec) {
     accounts

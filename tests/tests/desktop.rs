@@ -1,21 +1,10 @@
 //! Sign-in from the desktop and the accounts window: a real WebKit window driven by
 //! WebKitWebDriver, the real IdP, the real keyring, the real X clipboard.
 
-use latchkey::provider::ClientAuth;
 use latchkey_e2e::*;
 use std::time::Duration;
 
 const T: Duration = Duration::from_secs(30);
-
-/// A home with the test IdP as provider "idp" (custom-scheme redirect, public client).
-fn idp_home(idp: &Idp) -> TestHome {
-    let home = TestHome::new();
-    add_provider(
-        &accounts_in(&home),
-        idp_provider(idp, "idp", "latchkey-public", ClientAuth::None),
-    );
-    home
-}
 
 fn browser_env<'a>(
     idp: &'a Idp,

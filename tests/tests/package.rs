@@ -7,7 +7,6 @@
 //! extracted into a temporary prefix that PATH and XDG_DATA_DIRS point at (as root too, with
 //! LATCHKEY_TEST_EXTRACT=1).
 
-use latchkey::provider::ClientAuth;
 use latchkey_e2e::*;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -372,15 +371,6 @@ fn gio_default(env: &[(&str, String)]) -> String {
         .unwrap_or_default()
         .trim()
         .to_string()
-}
-
-fn idp_home(idp: &Idp) -> TestHome {
-    let home = TestHome::new();
-    add_provider(
-        &accounts_in(&home),
-        idp_provider(idp, "idp", "latchkey-public", ClientAuth::None),
-    );
-    home
 }
 
 /// Starts the installed app in a real window, with the test browser delivering the answer.

@@ -54,14 +54,43 @@ fn set_clipboard(text: &str) {
 
 /// A Taskade stand-in that accepts `pat`, a window, and that token added with the keyboard.
 fn window_with_token(pat: &str) -> (Idp, TestHome, WebApp) {
+    window_with_token_in(pat, |_| {}, &[])
+}
+
+/// The same, with the home prepared by `prepare` before the app starts and `extra` in the
+/// app's environment.
+fn window_with_token_in(
+    pat: &str,
+    prepare: impl FnOnce(&TestHome),
+    extra: &[(String, String)],
+) -> (Idp, TestHome, WebApp) {
     let idp = Idp::start_with(IdpConfig {
         pats: vec![pat.into()],
         ..Default::default()
     });
     let home = TestHome::new();
-    let app = start(&home, &env_for(&idp));
+    prepare(&home);
+    let mut env = env_for(&idp);
+    env.extend(extra.iter().cloned());
+    let app = start(&home, &env);
     add_pat_with_keyboard(&app, pat);
     (idp, home, app)
+}
+
+/// Sets how long a copied token stays on the clipboard.
+fn clear_after(home: &TestHome, secs: u64) {
+    accounts_in(home)
+        .vault()
+        .update_index(|idx| idx.settings.clipboard_clear_secs = secs)
+        .unwrap();
+}
+
+/// The id of the first account card in the window.
+fn first_account_id(app: &WebApp) -> String {
+    app.js("return document.querySelector('[data-account]').dataset.account")
+        .as_str()
+        .unwrap()
+        .to_string()
 }
 
 fn add_pat_with_keyboard(app: &WebApp, pat: &str) {
@@ -127,22 +156,8 @@ fn a_rejected_token_gets_a_clear_message_and_nothing_is_saved() {
 fn copy_puts_the_token_on_the_clipboard_and_clears_it_only_if_unchanged_s22() {
     let _clip = clipboard_lock();
     let pat = "tskdp_clipboard_8830";
-    let idp = Idp::start_with(IdpConfig {
-        pats: vec![pat.into()],
-        ..Default::default()
-    });
-    let home = TestHome::new();
-    let acc = accounts_in(&home);
-    acc.vault()
-        .update_index(|idx| idx.settings.clipboard_clear_secs = 2)
-        .unwrap();
-    let app = start(&home, &env_for(&idp));
-    add_pat_with_keyboard(&app, pat);
-    let id = app
-        .js("return document.querySelector('[data-account]').dataset.account")
-        .as_str()
-        .unwrap()
-        .to_string();
+    let (_idp, _home, app) = window_with_token_in(pat, |h| clear_after(h, 2), &[]);
+    let id = first_account_id(&app);
     app.click_css(&format!("[data-copy='{id}']"));
     app.wait_text("Copied — clipboard clears in 2 s", T);
     assert_eq!(clipboard(), pat, "xclip reads the token while the app runs");
@@ -171,11 +186,7 @@ fn copy_puts_the_token_on_the_clipboard_and_clears_it_only_if_unchanged_s22() {
 fn test_call_shows_the_answer_and_a_friendly_401() {
     let pat = "tskdp_testcall_5512";
     let (idp, _home, app) = window_with_token(pat);
-    let id = app
-        .js("return document.querySelector('[data-account]').dataset.account")
-        .as_str()
-        .unwrap()
-        .to_string();
+    let id = first_account_id(&app);
     app.click_css(&format!("[data-test='{id}']"));
     app.click_css("[data-preset='Workspaces']");
     let text = app.wait_text("HTTP 200", T);
@@ -233,11 +244,7 @@ fn remove_revokes_wipes_and_says_what_happened_s17() {
 fn details_show_where_the_secret_lives_and_reveal_hides_again() {
     let pat = "tskdp_reveal_7001";
     let (_idp, _home, app) = window_with_token(pat);
-    let id = app
-        .js("return document.querySelector('[data-account]').dataset.account")
-        .as_str()
-        .unwrap()
-        .to_string();
+    let id = first_account_id(&app);
     app.click_css(&format!("[data-account='{id}'] [aria-haspopup=menu]"));
     app.click_css("[data-action=Details]");
     let text = app.wait_text("Stored in", T);
@@ -680,11 +687,7 @@ fn walkthrough_of_a_first_launch() {
     shot(3, "accounts");
 
     // 3. Copy the token.
-    let id = app
-        .js("return document.querySelector('[data-account]').dataset.account")
-        .as_str()
-        .unwrap()
-        .to_string();
+    let id = first_account_id(&app);
     app.click_css(&format!("[data-copy='{id}']"));
     app.wait_text("Copied", T);
     let token = rt()
@@ -836,26 +839,13 @@ fn copy_works_on_wayland_and_clears_there_s22() {
     let _clip = clipboard_lock();
     let sway = Sway::start();
     let pat = "tskdp_wayland_6612";
-    let idp = Idp::start_with(IdpConfig {
-        pats: vec![pat.into()],
-        ..Default::default()
-    });
-    let home = TestHome::new();
-    accounts_in(&home)
-        .vault()
-        .update_index(|idx| idx.settings.clipboard_clear_secs = 3)
-        .unwrap();
-    let mut env = env_for(&idp);
-    env.push(("WAYLAND_DISPLAY".into(), sway.socket.display().to_string()));
-    env.push(("GDK_BACKEND".into(), "wayland".into()));
-    let app = start(&home, &env);
-    add_pat_with_keyboard(&app, pat);
+    let wayland = [
+        ("WAYLAND_DISPLAY".into(), sway.socket.display().to_string()),
+        ("GDK_BACKEND".into(), "wayland".into()),
+    ];
+    let (_idp, _home, app) = window_with_token_in(pat, |h| clear_after(h, 3), &wayland);
     set_clipboard("x11 text");
-    let id = app
-        .js("return document.querySelector('[data-account]').dataset.account")
-        .as_str()
-        .unwrap()
-        .to_string();
+    let id = first_account_id(&app);
     app.click_css(&format!("[data-copy='{id}']"));
     app.wait_text("Copied — clipboard clears in 3 s", T);
     assert_eq!(
@@ -887,24 +877,14 @@ fn copy_works_on_wayland_and_clears_there_s22() {
 fn copy_falls_back_to_x11_when_wayland_offers_no_clipboard_s22() {
     let _clip = clipboard_lock();
     let pat = "tskdp_fallback_7731";
-    let idp = Idp::start_with(IdpConfig {
-        pats: vec![pat.into()],
-        ..Default::default()
-    });
-    let home = TestHome::new();
-    let mut env = env_for(&idp);
-    env.push((
+    let missing = tempfile::tempdir().unwrap();
+    let no_socket = [(
         "WAYLAND_DISPLAY".into(),
-        home.path().join("no-such-wayland-0").display().to_string(),
-    ));
-    let app = start(&home, &env);
-    add_pat_with_keyboard(&app, pat);
+        missing.path().join("wayland-0").display().to_string(),
+    )];
+    let (_idp, _home, app) = window_with_token_in(pat, |_| {}, &no_socket);
     set_clipboard("before");
-    let id = app
-        .js("return document.querySelector('[data-account]').dataset.account")
-        .as_str()
-        .unwrap()
-        .to_string();
+    let id = first_account_id(&app);
     app.click_css(&format!("[data-copy='{id}']"));
     app.wait_text("Copied", T);
     let start = Instant::now();
