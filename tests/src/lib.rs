@@ -525,18 +525,7 @@ impl AppProcess {
 
     /// Waits until the log contains `needle`.
     pub fn wait_log(&self, needle: &str, limit: Duration) -> String {
-        let start = Instant::now();
-        loop {
-            let t = self.log_text();
-            if t.contains(needle) {
-                return t;
-            }
-            assert!(
-                start.elapsed() < limit,
-                "app log never showed {needle:?} within {limit:?}:\n{t}"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        wait_for_log(|| self.log_text(), needle, limit)
     }
 
     /// True while the process runs.
@@ -875,6 +864,27 @@ impl WebApp {
     /// The captured log.
     pub fn log_text(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Waits until the driver's and the app's log contains `needle`.
+    pub fn wait_log(&self, needle: &str, limit: Duration) -> String {
+        wait_for_log(|| self.log_text(), needle, limit)
+    }
+}
+
+/// Polls a log until it contains `needle`; returns the log.
+fn wait_for_log(read: impl Fn() -> String, needle: &str, limit: Duration) -> String {
+    let start = Instant::now();
+    loop {
+        let t = read();
+        if t.contains(needle) {
+            return t;
+        }
+        assert!(
+            start.elapsed() < limit,
+            "app log never showed {needle:?} within {limit:?}:\n{t}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
     }
 }
 

@@ -590,22 +590,6 @@ fn tray_host() -> dbus::blocking::Connection {
     c
 }
 
-/// Waits until the app's log shows `needle`.
-fn wait_log(app: &WebApp, needle: &str) -> String {
-    let start = Instant::now();
-    loop {
-        let log = app.log_text();
-        if log.contains(needle) {
-            return log;
-        }
-        assert!(
-            start.elapsed() < T,
-            "the app never logged {needle:?}:\n{log}"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
 /// A desktop with no tray (GNOME without the AppIndicator extension): closing the window
 /// keeps Latchkey refreshing in the background and says once how to reach it; with a tray
 /// host on the bus it stays in the tray as before.
@@ -617,7 +601,7 @@ fn closing_the_window_without_a_tray_keeps_refreshing_and_says_so() {
     app.wait_for("[data-view=empty]", T);
     app.close_window();
     // One notice says how to reach it (logged right after the decision).
-    let log = wait_log(&app, "Latchkey keeps your tokens fresh in the background");
+    let log = app.wait_log("Latchkey keeps your tokens fresh in the background", T);
     assert!(
         log.contains("no tray on this desktop; Latchkey keeps refreshing in the background"),
         "{log}"
@@ -631,7 +615,7 @@ fn closing_the_window_without_a_tray_keeps_refreshing_and_says_so() {
     let app = start(&home, &[]);
     app.wait_for("[data-view=empty]", T);
     app.close_window();
-    wait_log(&app, "Latchkey keeps your tokens fresh from the tray");
+    app.wait_log("Latchkey keeps your tokens fresh from the tray", T);
     assert!(
         !app_pids(home.path()).is_empty(),
         "still running, in the tray"
@@ -650,7 +634,7 @@ fn closing_the_window_without_a_tray_quits_when_the_person_chose_so() {
     let app = start(&home, &[]);
     app.wait_for("[data-view=empty]", T);
     app.close_window();
-    wait_log(&app, "quitting as the settings ask");
+    app.wait_log("quitting as the settings ask", T);
     let start = Instant::now();
     while !app_pids(home.path()).is_empty() {
         assert!(start.elapsed() < T, "Latchkey should have quit");
@@ -710,7 +694,7 @@ fn walkthrough_of_a_first_launch() {
     // 5. Close to the tray: still running, still refreshing.
     let first = app.window_handle();
     app.close_window();
-    wait_log(&app, "Latchkey keeps your tokens fresh from the tray");
+    app.wait_log("Latchkey keeps your tokens fresh from the tray", T);
     assert!(
         !app_pids(home.path()).is_empty(),
         "still running in the tray"
