@@ -1,29 +1,18 @@
 // Entry point: a tiny router over the views, kept in step with the app's events.
 import { call, early, h, on, errorBox, toastFollowsNavigation } from './ipc.js';
 import { renderHome, prefetchAccounts } from './views/accounts.js';
-
-// Views other than the accounts list load when first shown, so the first paint waits for
-// three modules, not eight.
-const lazy = (path, name) => async (...args) => (await import(path))[name](...args);
+import { renderAdd, renderMethod, renderPat, renderOwn, renderOther, renderMachine } from './views/add.js';
+import { renderSignin, renderFinished, renderDevice } from './views/waiting.js';
+import { renderDetails, renderRename } from './views/details.js';
+import { renderTest } from './views/apitest.js';
+import { renderSettings } from './views/settings.js';
 
 const view = document.getElementById('view');
 let current = 'home';
 
 const routes = {
-  home: renderHome,
-  add: lazy('./views/add.js', 'renderAdd'),
-  method: lazy('./views/add.js', 'renderMethod'),
-  pat: lazy('./views/add.js', 'renderPat'),
-  own: lazy('./views/add.js', 'renderOwn'),
-  other: lazy('./views/add.js', 'renderOther'),
-  machine: lazy('./views/add.js', 'renderMachine'),
-  signin: lazy('./views/waiting.js', 'renderSignin'),
-  finished: lazy('./views/waiting.js', 'renderFinished'),
-  device: lazy('./views/waiting.js', 'renderDevice'),
-  details: lazy('./views/details.js', 'renderDetails'),
-  rename: lazy('./views/details.js', 'renderRename'),
-  test: lazy('./views/apitest.js', 'renderTest'),
-  settings: lazy('./views/settings.js', 'renderSettings'),
+  home: renderHome, add: renderAdd, method: renderMethod, pat: renderPat, own: renderOwn, other: renderOther, machine: renderMachine,
+  signin: renderSignin, finished: renderFinished, device: renderDevice, details: renderDetails, rename: renderRename, test: renderTest, settings: renderSettings,
 };
 
 export async function nav(name, params = {}) {
