@@ -79,6 +79,20 @@ ensure_idp2() {
 # Packagers from crates.io, pinned: they build offline from the registry.
 CARGO_DEB_VERSION=3.8.0
 CARGO_GENERATE_RPM_VERSION=0.21.1
+# A full test run needs about 4 GiB under target/ (debug builds of both crates, the test
+# binaries, the packages). Says so up front rather than failing half an hour in with ENOSPC.
+check_disk() {
+  local need_kib=$((4 * 1024 * 1024)) free_kib
+  mkdir -p target
+  free_kib=$(df -Pk target | awk 'NR==2 {print $4}')
+  if [ "${free_kib:-0}" -lt "$need_kib" ]; then
+    say "only $((free_kib / 1024)) MiB free under $PWD/target; a full test run needs about 4 GiB."
+    say "Free some space (for example: cargo clean, or remove old clones' target folders), then run again."
+    [ -d target/debug ] || exit 1
+    say "target/debug exists, so a partial rebuild may still fit: going on."
+  fi
+}
+
 ensure_packagers() {
   if ! cargo deb --version 2>/dev/null | grep -q "$CARGO_DEB_VERSION"; then
     say "installing cargo-deb $CARGO_DEB_VERSION"
@@ -97,7 +111,13 @@ build_packages() {
   local profile=$1 dir stage=target/packaging out=target/packages
   dir=$([ "$profile" = dev ] && echo debug || echo "$profile")
   say "building latchkey and latchkey-desktop ($profile)"
-  cargo build --profile "$profile" -p latchkey --bins --quiet
+  if [ "$profile" = dev ]; then
+    # The same build the end-to-end suites use: with -p latchkey alone, cargo would unify fewer
+    # features and compile the library and its dependencies a second time.
+    cargo build --workspace --bins --quiet
+  else
+    cargo build --profile "$profile" -p latchkey --bins --quiet
+  fi
   rm -rf "$stage" "$out"
   mkdir -p "$stage/bin" "$stage/man" "$stage/completions" "$out"
   for b in latchkey latchkey-desktop; do
@@ -134,6 +154,7 @@ case "$cmd" in
     ensure_idp
     ensure_idp2
     ensure_packagers
+    check_disk
     start=$(date +%s)
     say "cargo fmt --check"
     cargo fmt --all -- --check
