@@ -579,6 +579,11 @@ impl WebApp {
             .env("LATCHKEY_LOG", "info,latchkey=debug")
             .stdout(Stdio::null())
             .stderr(f);
+        // WebKit 2.50's snapshot never answers when the page renders on the CPU, which Latchkey
+        // does on machines without a GPU (like this one), so WebDriver screenshots would hang.
+        // Sessions keep WebKit's GPU path unless the caller says otherwise; the CPU path is
+        // tested without WebDriver (desktop.rs) and by every suite that starts the app plainly.
+        c.env("LATCHKEY_WEBVIEW_GPU", "1");
         for (k, v) in env {
             c.env(k, v);
         }

@@ -269,3 +269,69 @@ fn a_forged_link_at_cold_start_shows_nothing_and_writes_nothing_s8() {
     }
     assert_eq!(files_under(home.path()), before, "nothing written");
 }
+
+/// The names of the threads of the app's WebKit web process, once it has one.
+fn web_process_threads(app_pid: u32) -> Option<Vec<String>> {
+    let web = std::fs::read_dir("/proc").ok()?.flatten().find_map(|e| {
+        let pid = e.file_name().to_string_lossy().parse::<u32>().ok()?;
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+        let (comm, rest) = stat.rsplit_once(')')?;
+        let ppid = rest.split_whitespace().nth(1)?.parse::<u32>().ok()?;
+        (ppid == app_pid && comm.contains("(WebKitWebProces")).then_some(pid)
+    })?;
+    let tasks = std::fs::read_dir(format!("/proc/{web}/task")).ok()?;
+    Some(
+        tasks
+            .flatten()
+            .filter_map(|t| std::fs::read_to_string(t.path().join("comm")).ok())
+            .map(|c| c.trim().to_string())
+            .collect(),
+    )
+}
+
+fn gpu_threads(app: &AppProcess, limit: Duration) -> Vec<String> {
+    let end = std::time::Instant::now() + limit;
+    loop {
+        let found: Vec<String> = web_process_threads(app.pid())
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|n| n.contains("GPU"))
+            .collect();
+        if !found.is_empty() || std::time::Instant::now() > end {
+            return found;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// The window is text and buttons, so WebKit renders it on the CPU (about 80 MiB less in the
+/// web process: BENCHMARKS.md, P3). `LATCHKEY_WEBVIEW_GPU=1` gives WebKit its GPU path back,
+/// which on this WebKit (2.50, Skia) shows as a `SkiaGPUWorker` thread in the web process.
+#[test]
+fn the_window_renders_on_the_cpu_unless_the_gpu_is_asked_for() {
+    require_session();
+    let home = TestHome::new();
+    // The control first: it shows that the check can see the GPU path at all.
+    let gpu = AppProcess::start(&home, &[], &[("LATCHKEY_WEBVIEW_GPU", "1")]);
+    gpu.wait_log("window loaded", T);
+    let with_gpu = gpu_threads(&gpu, T);
+    assert!(
+        !with_gpu.is_empty(),
+        "with LATCHKEY_WEBVIEW_GPU=1 the web process should start a GPU worker; threads: {:?}",
+        web_process_threads(gpu.pid())
+    );
+    drop(gpu);
+    kill_apps(home.path());
+
+    let cpu = AppProcess::start(&home, &[], &[]);
+    cpu.wait_log("window loaded", T);
+    let found = gpu_threads(&cpu, Duration::from_secs(3));
+    assert!(
+        found.is_empty(),
+        "the default window should render on the CPU, but the web process runs {found:?}"
+    );
+    assert!(
+        web_process_threads(cpu.pid()).is_some(),
+        "the window has a web process"
+    );
+}

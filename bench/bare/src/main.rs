@@ -17,10 +17,23 @@ fn main() {
             let icon = app.default_window_icon().cloned().expect("icon");
             TrayIconBuilder::new().icon(icon).build(app)?;
             if !minimized {
-                WebviewWindowBuilder::new(app, "main", WebviewUrl::App("index.html".into()))
+                let w = WebviewWindowBuilder::new(app, "main", WebviewUrl::App("index.html".into()))
                     .title("Bare")
                     .inner_size(720.0, 680.0)
                     .build()?;
+                // Reference only (P3): the bare app with the CPU rendering Latchkey uses on
+                // machines without a GPU, so the benchmark can show what the setting alone saves.
+                #[cfg(target_os = "linux")]
+                if std::env::var_os("BARE_CPU_RENDERING").is_some() {
+                    w.with_webview(|pw| {
+                        use webkit2gtk::{HardwareAccelerationPolicy, SettingsExt, WebViewExt};
+                        if let Some(s) = WebViewExt::settings(&pw.inner()) {
+                            s.set_hardware_acceleration_policy(HardwareAccelerationPolicy::Never);
+                        }
+                    })?;
+                }
+                #[cfg(not(target_os = "linux"))]
+                let _ = w;
             }
             let _ = app.get_webview_window("main");
             Ok(())

@@ -308,6 +308,7 @@ fn tick_interval() -> std::time::Duration {
 fn start_background(app: &AppHandle) {
     static STARTED: std::sync::Once = std::sync::Once::new();
     STARTED.call_once(|| {
+        tracing::debug!("window loaded; starting the tray and the refresher");
         let app = app.clone();
         let for_main = app.clone();
         let run = move || {
@@ -385,9 +386,74 @@ pub fn show_main_window(app: &AppHandle) {
             }
         })
         .build();
-    if let Err(e) = built {
-        tracing::error!(error = %e, "could not open the Latchkey window");
+    match built {
+        Ok(w) => tune_webview(&w),
+        Err(e) => tracing::error!(error = %e, "could not open the Latchkey window"),
     }
+}
+
+/// Tunes WebKit for what this window is: one local page of text and buttons.
+/// - The page never navigates, so WebKit's page and memory caches only cost memory;
+///   "document viewer" is WebKit's cache model for exactly that.
+/// - On a machine with no GPU (a VM, a remote desktop, a headless session) WebKit would
+///   emulate one on the CPU through Mesa's llvmpipe. Rendering the page on the CPU directly
+///   draws the same pixels with about 80 MiB less in the web process (BENCHMARKS.md, P3).
+///   Where a GPU exists WebKit keeps its default. `LATCHKEY_WEBVIEW_GPU=1` or `=0` forces
+///   either way.
+fn tune_webview(w: &tauri::WebviewWindow) {
+    #[cfg(target_os = "linux")]
+    let r = w.with_webview(|pw| {
+        use webkit2gtk::{
+            CacheModel, HardwareAccelerationPolicy, SettingsExt, WebContextExt, WebViewExt,
+        };
+        let view = pw.inner();
+        if let Some(ctx) = view.context() {
+            ctx.set_cache_model(CacheModel::DocumentViewer);
+        }
+        let forced = std::env::var_os("LATCHKEY_WEBVIEW_GPU");
+        let gpu = gpu_rendering(forced.as_deref(), || {
+            has_render_node(std::path::Path::new("/dev/dri"))
+        });
+        tracing::debug!(gpu, "webview rendering");
+        if !gpu {
+            if let Some(settings) = WebViewExt::settings(&view) {
+                settings.set_hardware_acceleration_policy(HardwareAccelerationPolicy::Never);
+            }
+        }
+    });
+    #[cfg(not(target_os = "linux"))]
+    let r: tauri::Result<()> = {
+        let _ = w;
+        Ok(())
+    };
+    if let Err(e) = r {
+        tracing::warn!(error = %e, "could not tune the webview");
+    }
+}
+
+/// Whether the webview keeps WebKit's GPU rendering: as `LATCHKEY_WEBVIEW_GPU` says (`1`,
+/// `true`, `yes`, `on` or `0`, `false`, `no`, `off`), else when the machine has a GPU.
+#[cfg_attr(not(target_os = "linux"), allow(dead_code))]
+fn gpu_rendering(forced: Option<&std::ffi::OsStr>, has_gpu: impl FnOnce() -> bool) -> bool {
+    let v = forced
+        .and_then(|v| v.to_str())
+        .map(|v| v.trim().to_ascii_lowercase());
+    match v.as_deref() {
+        Some("1" | "true" | "yes" | "on") => true,
+        Some("0" | "false" | "no" | "off") => false,
+        _ => has_gpu(),
+    }
+}
+
+/// Whether `dir` (normally /dev/dri) holds a DRM render node, which every GPU driver that
+/// Mesa or a vendor's GL can use provides. Without one, GL is software emulation.
+#[cfg_attr(not(target_os = "linux"), allow(dead_code))]
+fn has_render_node(dir: &std::path::Path) -> bool {
+    std::fs::read_dir(dir).is_ok_and(|entries| {
+        entries
+            .flatten()
+            .any(|e| e.file_name().to_string_lossy().starts_with("renderD"))
+    })
 }
 
 /// Turns start-at-login on or off through the official autostart plugin.
@@ -412,4 +478,35 @@ fn quits_without_tray(app: &AppHandle) -> bool {
         .ok()
         .and_then(|a| a.vault().index().ok())
         .is_some_and(|i| i.settings.quit_without_tray)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{gpu_rendering, has_render_node};
+    use std::ffi::OsStr;
+
+    #[test]
+    fn the_webview_uses_the_gpu_only_where_there_is_one_unless_told() {
+        assert!(gpu_rendering(None, || true));
+        assert!(!gpu_rendering(None, || false));
+        assert!(!gpu_rendering(Some(OsStr::new("")), || false));
+        for on in ["1", "true", "Yes", " on "] {
+            assert!(gpu_rendering(Some(OsStr::new(on)), || false), "{on:?}");
+        }
+        for off in ["0", "false", "No", "off"] {
+            assert!(!gpu_rendering(Some(OsStr::new(off)), || true), "{off:?}");
+        }
+    }
+
+    #[test]
+    fn a_render_node_means_a_gpu() {
+        let d = std::env::temp_dir().join(format!("latchkey-dri-{}", std::process::id()));
+        std::fs::create_dir_all(&d).unwrap();
+        assert!(!has_render_node(&d.join("missing")));
+        std::fs::write(d.join("card0"), "").unwrap();
+        assert!(!has_render_node(&d), "a card node alone is no render node");
+        std::fs::write(d.join("renderD128"), "").unwrap();
+        assert!(has_render_node(&d));
+        std::fs::remove_dir_all(&d).unwrap();
+    }
 }

@@ -312,7 +312,12 @@ fn p2(runs: usize, bare: Option<&Path>) -> Vec<Row> {
     let idp = Idp::start();
     let home = home_with_accounts(&idp, 20);
     let bare_home = TestHome::new();
-    let env = [("LATCHKEY_TASKADE_BASE", idp.issuer.as_str())];
+    // An empty LATCHKEY_WEBVIEW_GPU undoes the test harness's choice: the app renders the way
+    // it does for people on this machine.
+    let env = [
+        ("LATCHKEY_TASKADE_BASE", idp.issuer.as_str()),
+        ("LATCHKEY_WEBVIEW_GPU", ""),
+    ];
     ui_ready_ms(&home, &bin(), &env);
     ui_ready_ms(&bare_home, bare, &[]);
     let (mut a, mut b) = (Vec::new(), Vec::new());
@@ -455,19 +460,43 @@ fn p3(runs: usize, bare: Option<&Path>) -> Vec<Row> {
     let home = home_with_accounts(&idp, 20);
     let bare_home = TestHome::new();
     let env = [("LATCHKEY_TASKADE_BASE", idp.issuer.as_str())];
-    let (mut shown, mut hidden, mut base) = (Vec::new(), Vec::new(), Vec::new());
-    let (mut ours_split, mut bare_split) = (String::new(), String::new());
+    let (mut shown, mut hidden, mut base, mut base_cpu) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let (mut ours_split, mut bare_split, mut bare_cpu_split) =
+        (String::new(), String::new(), String::new());
+    let cpu = [("BARE_CPU_RENDERING", "1")];
     for _ in 0..runs {
         shown.push(idle_pss(&home, &bin(), &[], &env, secs));
         ours_split = last_split();
         hidden.push(idle_pss(&home, &bin(), &["--minimized"], &env, secs));
         base.push(idle_pss(&bare_home, bare, &[], &[], secs));
         bare_split = last_split();
+        base_cpu.push(idle_pss(&bare_home, bare, &[], &cpu, secs));
+        bare_cpu_split = last_split();
     }
     let b = summary(&base).0;
     let rs = summary(&shown).0 / b;
     let rh = summary(&hidden).0 / b;
+    let rc = summary(&shown).0 / summary(&base_cpu).0;
+    let render_node = std::fs::read_dir("/dev/dri").is_ok_and(|d| {
+        d.flatten()
+            .any(|e| e.file_name().to_string_lossy().starts_with("renderD"))
+    });
+    let gpu = if render_node {
+        "this machine has a GPU, so Latchkey kept WebKit's GPU path"
+    } else {
+        "this machine has no GPU, so Latchkey rendered on the CPU"
+    };
     vec![
+        Row {
+            id: "P3",
+            what: format!("idle memory, window shown, against the bare app rendering the same way ({gpu}; reference)"),
+            figure: fmt_mib(&shown),
+            baseline: format!("bare app, CPU rendering: {} ({bare_cpu_split})", fmt_mib(&base_cpu)),
+            ratio: Some(rc),
+            goal: "reference".into(),
+            met: None,
+        },
         Row {
             id: "P3",
             what: format!(
