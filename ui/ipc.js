@@ -48,6 +48,26 @@ export function h(tag, attrs = {}, ...children) {
   return el;
 }
 
+// Small icons drawn as inline SVG rather than symbol characters: a symbol that the UI font
+// lacks sends the text engine through every installed font for a fallback, which costs the
+// first paint tens of milliseconds and can end as an empty box.
+const SVG = 'http://www.w3.org/2000/svg';
+export function moreIcon() {
+  const svg = document.createElementNS(SVG, 'svg');
+  svg.setAttribute('class', 'glyph');
+  svg.setAttribute('viewBox', '0 0 24 24');
+  svg.setAttribute('aria-hidden', 'true');
+  for (const cx of [5, 12, 19]) {
+    const c = document.createElementNS(SVG, 'circle');
+    c.setAttribute('cx', cx);
+    c.setAttribute('cy', 12);
+    c.setAttribute('r', 2);
+    c.setAttribute('fill', 'currentColor');
+    svg.append(c);
+  }
+  return svg;
+}
+
 // A toast belongs to the view it is shown on. One that announces where the person goes next
 // ("Connected…" then the accounts) passes { leadsOn: true } and stays for that next view.
 export function toast(text, { leadsOn = false } = {}) {

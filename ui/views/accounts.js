@@ -1,5 +1,5 @@
 // Home: the connected accounts, or the first-run empty state.
-import { call, early, h, toast, confirmDialog, errorBox, relTime } from '../ipc.js';
+import { call, early, h, toast, confirmDialog, errorBox, relTime, moreIcon } from '../ipc.js';
 
 const STATUS = {
   valid: (a) => (a.expires_at ? `Valid · expires ${relTime(a.expires_at)}` : 'Valid'),
@@ -58,7 +58,7 @@ function menuButton(a, nav, rerender) {
   // The menu's items are made when it first opens: a list of many accounts then costs one
   // button per card, not seven nodes more.
   const wrap = h('div', { class: 'menu-wrap' });
-  const btn = h('button', { type: 'button', class: 'secondary icon', 'aria-haspopup': 'menu', 'aria-expanded': 'false', 'aria-label': `More actions for ${a.identity || a.id}` }, '⋯');
+  const btn = h('button', { type: 'button', class: 'secondary icon', 'aria-haspopup': 'menu', 'aria-expanded': 'false', 'aria-label': `More actions for ${a.identity || a.id}` }, moreIcon());
   let list = null;
   const close = () => { if (list) list.hidden = true; btn.setAttribute('aria-expanded', 'false'); };
   const build = () => {
