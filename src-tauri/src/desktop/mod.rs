@@ -411,9 +411,7 @@ fn tune_webview(w: &tauri::WebviewWindow) {
             ctx.set_cache_model(CacheModel::DocumentViewer);
         }
         let forced = std::env::var_os("LATCHKEY_WEBVIEW_GPU");
-        let gpu = gpu_rendering(forced.as_deref(), || {
-            has_render_node(std::path::Path::new("/dev/dri"))
-        });
+        let gpu = gpu_rendering(forced.as_deref(), machine_has_gpu);
         tracing::debug!(gpu, "webview rendering");
         if !gpu {
             if let Some(settings) = WebViewExt::settings(&view) {
@@ -445,9 +443,13 @@ fn gpu_rendering(forced: Option<&std::ffi::OsStr>, has_gpu: impl FnOnce() -> boo
     }
 }
 
+/// Whether this machine has a GPU that WebKit could render with: a DRM render node in /dev/dri.
+pub fn machine_has_gpu() -> bool {
+    has_render_node(std::path::Path::new("/dev/dri"))
+}
+
 /// Whether `dir` (normally /dev/dri) holds a DRM render node, which every GPU driver that
 /// Mesa or a vendor's GL can use provides. Without one, GL is software emulation.
-#[cfg_attr(not(target_os = "linux"), allow(dead_code))]
 fn has_render_node(dir: &std::path::Path) -> bool {
     std::fs::read_dir(dir).is_ok_and(|entries| {
         entries

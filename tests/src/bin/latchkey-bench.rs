@@ -494,11 +494,7 @@ fn p3(runs: usize, bare: Option<&Path>) -> Vec<Row> {
     let rs = summary(&shown).0 / b;
     let rh = summary(&hidden).0 / b;
     let rc = summary(&shown).0 / summary(&base_cpu).0;
-    let render_node = std::fs::read_dir("/dev/dri").is_ok_and(|d| {
-        d.flatten()
-            .any(|e| e.file_name().to_string_lossy().starts_with("renderD"))
-    });
-    let gpu = if render_node {
+    let gpu = if latchkey::desktop::machine_has_gpu() {
         "this machine has a GPU, so Latchkey kept WebKit's GPU path"
     } else {
         "this machine has no GPU, so Latchkey rendered on the CPU"
