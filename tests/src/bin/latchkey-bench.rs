@@ -25,6 +25,60 @@ struct Row {
     met: Option<bool>,
 }
 
+impl Row {
+    /// A row with a goal: met when `ratio` is at most `limit`.
+    fn goal(
+        id: &'static str,
+        what: impl Into<String>,
+        figure: String,
+        baseline: String,
+        ratio: f64,
+        limit: f64,
+    ) -> Row {
+        Row {
+            id,
+            what: what.into(),
+            figure,
+            baseline,
+            ratio: Some(ratio),
+            goal: format!("≤ {limit}×"),
+            met: Some(ratio <= limit),
+        }
+    }
+
+    /// A ratio given for reference, with no goal.
+    fn reference(
+        id: &'static str,
+        what: impl Into<String>,
+        figure: String,
+        baseline: String,
+        ratio: f64,
+    ) -> Row {
+        Row {
+            id,
+            what: what.into(),
+            figure,
+            baseline,
+            ratio: Some(ratio),
+            goal: "reference".into(),
+            met: None,
+        }
+    }
+
+    /// A figure reported as it is: no ratio, no goal.
+    fn report(id: &'static str, what: impl Into<String>, figure: String, baseline: String) -> Row {
+        Row {
+            id,
+            what: what.into(),
+            figure,
+            baseline,
+            ratio: None,
+            goal: "report".into(),
+            met: None,
+        }
+    }
+}
+
 fn env_num(name: &str, default: usize) -> usize {
     std::env::var(name)
         .ok()
@@ -227,15 +281,14 @@ fn p1(runs: usize) -> Vec<Row> {
         }
     }
     let ratio = summary(&a).0 / summary(&b).0;
-    let mut rows = vec![Row {
-        id: "P1",
-        what: "`latchkey token` on a fresh token".into(),
-        figure: fmt_ms(&a),
-        baseline: format!("`secret-tool lookup`: {}", fmt_ms(&b)),
-        ratio: Some(ratio),
-        goal: "≤ 1.3×".into(),
-        met: Some(ratio <= 1.3),
-    }];
+    let mut rows = vec![Row::goal(
+        "P1",
+        "`latchkey token` on a fresh token",
+        fmt_ms(&a),
+        format!("`secret-tool lookup`: {}", fmt_ms(&b)),
+        ratio,
+        1.3,
+    )];
     if has_gh {
         let r = summary(&a).0 / summary(&g).0;
         rows.push(Row {
@@ -360,24 +413,20 @@ fn p2(runs: usize, bare: Option<&Path>) -> Vec<Row> {
         )
     };
     vec![
-        Row {
-            id: "P2",
-            what: "where the launch time goes (medians)".into(),
-            figure: split,
-            baseline: format!("bare: {bare_split}"),
-            ratio: None,
-            goal: "report".into(),
-            met: None,
-        },
-        Row {
-            id: "P2",
-            what: "launch to UI ready (WebDriver new session → first render), 20 accounts".into(),
-            figure: fmt_ms(&a),
-            baseline: format!("bare Tauri app, same plugins: {}", fmt_ms(&b)),
-            ratio: Some(r),
-            goal: "≤ 1.1×".into(),
-            met: Some(r <= 1.1),
-        },
+        Row::report(
+            "P2",
+            "where the launch time goes (medians)",
+            split,
+            format!("bare: {bare_split}"),
+        ),
+        Row::goal(
+            "P2",
+            "launch to UI ready (WebDriver new session → first render), 20 accounts",
+            fmt_ms(&a),
+            format!("bare Tauri app, same plugins: {}", fmt_ms(&b)),
+            r,
+            1.1,
+        ),
     ]
 }
 
@@ -500,44 +549,12 @@ fn p3(runs: usize, bare: Option<&Path>) -> Vec<Row> {
         "this machine has no GPU, so Latchkey rendered on the CPU"
     };
     vec![
-        Row {
-            id: "P3",
-            what: format!("idle memory, window shown, against the bare app rendering the same way ({gpu}; reference)"),
-            figure: fmt_mib(&shown),
-            baseline: format!("bare app, CPU rendering: {} ({bare_cpu_split})", fmt_mib(&base_cpu)),
-            ratio: Some(rc),
-            goal: "reference".into(),
-            met: None,
-        },
-        Row {
-            id: "P3",
-            what: format!(
+        Row::reference("P3", format!("idle memory, window shown, against the bare app rendering the same way ({gpu}; reference)"), fmt_mib(&shown), format!("bare app, CPU rendering: {} ({bare_cpu_split})", fmt_mib(&base_cpu)), rc),
+        Row::goal("P3", format!(
                 "idle memory, window shown ({secs} s after start, 20 accounts, summed PSS)"
-            ),
-            figure: fmt_mib(&shown),
-            baseline: format!("bare app, window shown: {}", fmt_mib(&base)),
-            ratio: Some(rs),
-            goal: "≤ 1.1×".into(),
-            met: Some(rs <= 1.1),
-        },
-        Row {
-            id: "P3",
-            what: "where the memory goes, window shown (PSS by process, last run)".into(),
-            figure: format!("Latchkey: {ours_split}"),
-            baseline: format!("bare: {bare_split}"),
-            ratio: None,
-            goal: "report".into(),
-            met: None,
-        },
-        Row {
-            id: "P3",
-            what: "idle memory, hidden to the tray (no webview)".into(),
-            figure: fmt_mib(&hidden),
-            baseline: format!("bare app, window shown: {}", fmt_mib(&base)),
-            ratio: Some(rh),
-            goal: "≤ 0.3×".into(),
-            met: Some(rh <= 0.3),
-        },
+            ), fmt_mib(&shown), format!("bare app, window shown: {}", fmt_mib(&base)), rs, 1.1),
+        Row::report("P3", "where the memory goes, window shown (PSS by process, last run)", format!("Latchkey: {ours_split}"), format!("bare: {bare_split}")),
+        Row::goal("P3", "idle memory, hidden to the tray (no webview)", fmt_mib(&hidden), format!("bare app, window shown: {}", fmt_mib(&base)), rh, 0.3),
     ]
 }
 
@@ -735,14 +752,9 @@ fn p4(runs: usize) -> Vec<Row> {
     );
     let row = |baseline: String, base: &[f64], goal: Option<f64>| {
         let r = summary(&a).0 / summary(base).0;
-        Row {
-            id: "P4",
-            what: what.clone(),
-            figure: fmt_ms(&a),
-            baseline,
-            ratio: Some(r),
-            goal: goal.map_or("reference".into(), |g| format!("≤ {g}×")),
-            met: goal.map(|g| r <= g),
+        match goal {
+            Some(g) => Row::goal("P4", what.clone(), fmt_ms(&a), baseline, r, g),
+            None => Row::reference("P4", what.clone(), fmt_ms(&a), baseline, r),
         }
     };
     vec![
@@ -770,15 +782,7 @@ fn p4(runs: usize) -> Vec<Row> {
             &b,
             None,
         ),
-        Row {
-            id: "P4",
-            what: format!("the keyring's write floor: {N} `secret-tool store` calls, no HTTP"),
-            figure: fmt_ms(&e),
-            baseline: "—".into(),
-            ratio: None,
-            goal: "report".into(),
-            met: None,
-        },
+        Row::report("P4", format!("the keyring's write floor: {N} `secret-tool store` calls, no HTTP"), fmt_ms(&e), "—".into()),
     ]
 }
 
@@ -851,19 +855,16 @@ fn p5(n: usize) -> Vec<Row> {
     }
     drop(app);
     kill_apps(home.path());
-    vec![Row {
-        id: "P5",
-        what: format!("sign-in latency: `latchkey LINK` → running app → account stored (n={n})"),
-        figure: format!(
+    vec![Row::report(
+        "P5",
+        format!("sign-in latency: `latchkey LINK` → running app → account stored (n={n})"),
+        format!(
             "p50 {:.0} ms, p95 {:.0} ms",
             percentile(&lat, 50.0),
             percentile(&lat, 95.0)
         ),
-        baseline: "—".into(),
-        ratio: None,
-        goal: "report".into(),
-        met: None,
-    }]
+        "—".into(),
+    )]
 }
 
 // ---- P6: binary size ------------------------------------------------------------------------
