@@ -940,6 +940,22 @@ x.XSync(d, 0)
 "#;
 
 /// PIDs of `latchkey` processes whose environment carries this LATCHKEY_HOME.
+/// The processes whose parent is `pid` (from /proc/*/stat).
+pub fn child_pids(pid: u32) -> Vec<u32> {
+    std::fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| {
+            let p = e.file_name().to_string_lossy().parse::<u32>().ok()?;
+            let stat = std::fs::read_to_string(format!("/proc/{p}/stat")).ok()?;
+            // The command name in brackets may hold spaces; the fields after it do not.
+            let ppid = stat.rsplit_once(')')?.1.split_whitespace().nth(1)?;
+            (ppid.parse::<u32>().ok()? == pid).then_some(p)
+        })
+        .collect()
+}
+
 pub fn app_pids(home: &Path) -> Vec<u32> {
     let needle = format!("LATCHKEY_HOME={}", home.display());
     std::fs::read_dir("/proc")

@@ -272,12 +272,9 @@ fn a_forged_link_at_cold_start_shows_nothing_and_writes_nothing_s8() {
 
 /// The names of the threads of the app's WebKit web process, once it has one.
 fn web_process_threads(app_pid: u32) -> Option<Vec<String>> {
-    let web = std::fs::read_dir("/proc").ok()?.flatten().find_map(|e| {
-        let pid = e.file_name().to_string_lossy().parse::<u32>().ok()?;
-        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-        let (comm, rest) = stat.rsplit_once(')')?;
-        let ppid = rest.split_whitespace().nth(1)?.parse::<u32>().ok()?;
-        (ppid == app_pid && comm.contains("(WebKitWebProces")).then_some(pid)
+    let web = child_pids(app_pid).into_iter().find(|p| {
+        std::fs::read_to_string(format!("/proc/{p}/comm"))
+            .is_ok_and(|c| c.starts_with("WebKitWebProces"))
     })?;
     let tasks = std::fs::read_dir(format!("/proc/{web}/task")).ok()?;
     Some(

@@ -434,28 +434,11 @@ fn p2(runs: usize, bare: Option<&Path>) -> Vec<Row> {
 
 /// Summed PSS (MiB) of `pid` and all its descendants.
 fn pss_tree(pid: u32) -> f64 {
-    let mut parent = std::collections::HashMap::new();
-    for e in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Ok(p) = e.file_name().to_string_lossy().parse::<u32>() else {
-            continue;
-        };
-        if let Ok(stat) = std::fs::read_to_string(format!("/proc/{p}/stat")) {
-            if let Some(rest) = stat.rsplit_once(')').map(|x| x.1) {
-                if let Some(pp) = rest
-                    .split_whitespace()
-                    .nth(1)
-                    .and_then(|x| x.parse::<u32>().ok())
-                {
-                    parent.insert(p, pp);
-                }
-            }
-        }
-    }
     let mut tree = vec![pid];
     let mut i = 0;
     while i < tree.len() {
-        let cur = tree[i];
-        tree.extend(parent.iter().filter(|(_, pp)| **pp == cur).map(|(p, _)| *p));
+        let kids = child_pids(tree[i]);
+        tree.extend(kids);
         i += 1;
     }
     let per: Vec<(String, u64)> = tree
