@@ -16,3 +16,4 @@ for s in 16 22 24 32 48 64 128 256 512; do
   mkdir -p "hicolor/${s}x${s}/apps"
   rsvg-convert -w "$s" -h "$s" latchkey.svg -o "hicolor/${s}x${s}/apps/dev.latchkey.app.png"
 done
+python3 make_ico.py
