@@ -19,87 +19,33 @@ pub fn configured_command(setting: Option<&str>) -> Option<String> {
         .or_else(|| setting.map(str::to_string).filter(|v| !v.trim().is_empty()))
 }
 
-/// Builds the process for a browser command and URL.
-pub fn command_for(cmd: &str, url: &Secret) -> Command {
-    #[cfg(unix)]
-    {
-        let script = if cmd.contains("%s") {
-            cmd.replace("%s", "\"$1\"")
-        } else {
-            format!("{cmd} \"$1\"")
-        };
-        let mut c = Command::new("sh");
-        c.arg("-c")
-            .arg(script)
-            .arg("latchkey-browser")
-            .arg(url.expose());
-        c
-    }
-    #[cfg(not(unix))]
-    {
-        let mut parts = cmd.split_whitespace();
-        let mut c = Command::new(parts.next().unwrap_or("cmd"));
-        let mut used = false;
-        for p in parts {
-            if p.contains("%s") {
-                c.arg(p.replace("%s", url.expose()));
-                used = true;
-            } else {
-                c.arg(p);
-            }
-        }
-        if !used {
-            c.arg(url.expose());
-        }
-        c
-    }
+/// Builds the process for a configured browser command and the URL (see
+/// [`crate::platform::browser_command`] for how each OS reads the command).
+pub fn command_for(cmd: &str, url: &Secret) -> Result<Command, String> {
+    crate::platform::browser_command(cmd, url)
 }
 
-/// The platform's default opener, for the command line (the app uses the opener plugin).
-pub fn default_command(url: &Secret) -> Command {
-    #[cfg(target_os = "macos")]
-    let mut c = Command::new("open");
-    #[cfg(target_os = "windows")]
-    let mut c = {
-        let mut c = Command::new("rundll32");
-        c.arg("url.dll,FileProtocolHandler");
-        c
-    };
-    #[cfg(not(any(target_os = "macos", target_os = "windows")))]
-    let mut c = Command::new("xdg-open");
-    c.arg(url.expose());
-    c
-}
-
-/// Whether a browser could plausibly be opened here: a configured command, or on Linux and
-/// the BSDs a graphical session (`DISPLAY` or `WAYLAND_DISPLAY`) with `xdg-open` on the PATH.
-/// Over SSH or on a headless server this is false, and sign-in falls back to the device flow.
+/// Whether a browser could plausibly be opened here: a configured command, or the OS's
+/// default handler where one can show a browser (not over SSH or on a headless server, where
+/// sign-in falls back to the device flow).
 pub fn can_open(setting: Option<&str>) -> bool {
-    if configured_command(setting).is_some() {
-        return true;
-    }
-    #[cfg(any(target_os = "macos", target_os = "windows"))]
-    {
-        true
-    }
-    #[cfg(not(any(target_os = "macos", target_os = "windows")))]
-    {
-        let graphical = ["DISPLAY", "WAYLAND_DISPLAY"]
-            .iter()
-            .any(|v| std::env::var_os(v).is_some_and(|x| !x.is_empty()));
-        let opener = std::env::var_os("PATH")
-            .is_some_and(|path| std::env::split_paths(&path).any(|d| d.join("xdg-open").is_file()));
-        graphical && opener
+    configured_command(setting).is_some() || crate::platform::can_open_url()
+}
+
+/// Starts the browser: the configured command, or the OS's default handler. A command that
+/// fails to start, or exits non-zero within two seconds, is reported so the caller can offer
+/// "Copy link" instead.
+pub fn open(url: &Secret, setting: Option<&str>) -> Result<(), String> {
+    match configured_command(setting) {
+        Some(c) => spawn_watched(command_for(&c, url)?),
+        None => crate::platform::open_url(url),
     }
 }
 
-/// Starts the browser. A command that fails to start, or exits non-zero within two seconds,
-/// is reported so the caller can offer "Copy link" instead.
-pub fn open(url: &Secret, setting: Option<&str>) -> Result<(), String> {
-    let mut cmd = match configured_command(setting) {
-        Some(c) => command_for(&c, url),
-        None => default_command(url),
-    };
+/// Starts a browser process and watches it for two seconds: a start failure or a non-zero
+/// exit in that time is an error; a process still running then is a browser that stays open,
+/// reaped in the background.
+pub fn spawn_watched(mut cmd: Command) -> Result<(), String> {
     let mut child = cmd
         .stdin(Stdio::null())
         .stdout(Stdio::null())
@@ -112,10 +58,14 @@ pub fn open(url: &Secret, setting: Option<&str>) -> Result<(), String> {
             Ok(Some(s)) if s.success() => return Ok(()),
             Ok(Some(s)) => return Err(format!("the browser command failed ({s})")),
             Ok(None) => std::thread::sleep(Duration::from_millis(50)),
-            Err(e) => return Err(format!("could not watch the browser command ({e})")),
+            // Started, but not watchable (Wine cannot watch a Linux program it started):
+            // the browser is open as far as anyone can tell.
+            Err(e) => {
+                tracing::debug!(error = %e, "could not watch the browser command");
+                return Ok(());
+            }
         }
     }
-    // Still running after two seconds: a browser that stays open. Reap it in the background.
     std::thread::spawn(move || {
         let _ = child.wait();
     });
@@ -133,6 +83,7 @@ mod tests {
         let out = dir.path().join("out");
         let url = Secret::new("https://idp.example/auth?a=1&b=$(touch /tmp/latchkey-pwned);x");
         let st = command_for(&format!("echo %s > {}", out.display()), &url)
+            .unwrap()
             .status()
             .unwrap();
         assert!(st.success());
@@ -141,6 +92,7 @@ mod tests {
             format!("{}\n", url.expose())
         );
         let st = command_for(&format!("sh -c 'echo \"$0\" >> {}'", out.display()), &url)
+            .unwrap()
             .status()
             .unwrap();
         assert!(st.success());

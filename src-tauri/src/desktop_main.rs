@@ -1,5 +1,6 @@
-// No console window for the desktop app on Windows.
-#![cfg_attr(not(debug_assertions), windows_subsystem = "windows")]
+// A window program on Windows (subsystem "windows"): no console window opens with the app, in
+// development builds too. Its stderr goes where a terminal redirects it (`2> log.txt`).
+#![windows_subsystem = "windows"]
 
 fn main() {
     std::process::exit(latchkey::run());

@@ -12,6 +12,7 @@ pub mod link;
 pub mod logging;
 pub mod oauth;
 pub mod paths;
+pub mod platform;
 pub mod provider;
 pub mod refresh;
 pub mod secret;
@@ -25,22 +26,10 @@ pub fn now() -> i64 {
         .unwrap_or(0)
 }
 
-/// Switches core dumps off for this process (soft and hard limit 0), so a crash never
-/// writes the tokens in memory to disk (S26). Crash handlers such as systemd-coredump and
-/// apport honour the limit too.
+/// Keeps tokens out of crash dumps and reports (S26, S31): see
+/// [`platform::harden_process`].
 pub fn no_core_dumps() {
-    #[cfg(unix)]
-    {
-        let zero = libc::rlimit {
-            rlim_cur: 0,
-            rlim_max: 0,
-        };
-        // SAFETY: setrlimit reads the struct we pass and has no other preconditions.
-        let rc = unsafe { libc::setrlimit(libc::RLIMIT_CORE, &zero) };
-        if rc != 0 {
-            tracing::warn!("could not switch core dumps off");
-        }
-    }
+    platform::harden_process();
 }
 
 /// What a process was started to do.
@@ -88,7 +77,8 @@ pub fn run_command() -> i32 {
     }
 }
 
-/// Replaces this process with `latchkey-desktop` (same pid and environment on Unix).
+/// Hands over to `latchkey-desktop`: replaces this process on Unix (same pid and
+/// environment); on Windows starts it and returns.
 fn hand_to_desktop(args: &[std::ffi::OsString]) -> i32 {
     let exe = std::env::current_exe().ok().and_then(|p| {
         p.parent()
@@ -102,21 +92,10 @@ fn hand_to_desktop(args: &[std::ffi::OsString]) -> i32 {
     };
     let mut cmd = std::process::Command::new(&exe);
     cmd.args(args);
-    #[cfg(unix)]
-    {
-        use std::os::unix::process::CommandExt;
-        let e = cmd.exec();
+    platform::hand_off(cmd).unwrap_or_else(|e| {
         eprintln!("latchkey: could not start {} ({e}).", exe.display());
         1
-    }
-    #[cfg(not(unix))]
-    match cmd.status() {
-        Ok(st) => st.code().unwrap_or(1),
-        Err(e) => {
-            eprintln!("latchkey: could not start {} ({e}).", exe.display());
-            1
-        }
-    }
+    })
 }
 
 /// The `latchkey-desktop` program: returns the process exit code.

@@ -1,6 +1,5 @@
 //! Logging setup. Only redacted forms of secrets ever reach `tracing` (S19).
 
-use std::io::IsTerminal;
 use tracing_subscriber::EnvFilter;
 
 /// Environment variable that sets the log filter (`debug`, `info`, `latchkey=trace`…).
@@ -12,7 +11,7 @@ pub fn init_desktop() {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
+        .with_ansi(crate::platform::stderr_ansi())
         .with_target(false)
         .try_init();
 }
@@ -23,7 +22,7 @@ pub fn init_cli() {
         let _ = tracing_subscriber::fmt()
             .with_env_filter(filter)
             .with_writer(std::io::stderr)
-            .with_ansi(std::io::stderr().is_terminal())
+            .with_ansi(crate::platform::stderr_ansi())
             .with_target(false)
             .try_init();
     }

@@ -3,7 +3,7 @@
 
 use super::println_out;
 use crate::accounts::Accounts;
-use crate::errors::UserError;
+use crate::errors::{ExitClass, UserError};
 use clap::Subcommand;
 
 #[derive(Subcommand, Debug)]
@@ -31,6 +31,16 @@ pub(super) fn config_browser(command: Option<String>, reset: bool) -> Result<i32
             return Ok(0);
         }
     };
+    if let Some(c) = &new {
+        crate::platform::check_browser_command(c).map_err(|why| {
+            UserError::new(
+                "bad_browser_command",
+                why,
+                "Nothing was changed; run the command again with a browser program.",
+                ExitClass::Other,
+            )
+        })?;
+    }
     let said = new.clone();
     accounts
         .vault()

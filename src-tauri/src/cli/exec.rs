@@ -33,17 +33,17 @@ pub(super) fn exec(
             ExitClass::Other,
         )
     })?;
-    let status = std::process::Command::new(prog)
-        .args(args)
-        .env(env_name, t.expose())
-        .status()
-        .map_err(|e| {
-            UserError::new(
-                "exec_failed",
-                format!("Could not run {}: {e}", prog.to_string_lossy()),
-                "Check the command name and your PATH.",
-                ExitClass::Other,
-            )
-        })?;
-    Ok(status.code().unwrap_or(1))
+    let mut cmd = std::process::Command::new(prog);
+    cmd.args(args).env(env_name, t.expose());
+    drop(t);
+    // Unix: exec(2), so the command keeps our pid and its own exit status; Windows: start,
+    // wait and pass the exit code on (crate::platform).
+    crate::platform::run_with_exit_code(cmd).map_err(|e| {
+        UserError::new(
+            "exec_failed",
+            format!("Could not run {}: {e}", prog.to_string_lossy()),
+            "Check the command name and your PATH.",
+            ExitClass::Other,
+        )
+    })
 }

@@ -5,7 +5,6 @@ use super::{println_out, read_stdin_secret, runtime};
 use crate::accounts::{AccountView, Accounts, LoginOptions};
 use crate::errors::{ExitClass, UserError};
 use crate::oauth::loopback::PageOutcome;
-use std::io::IsTerminal;
 use std::time::Duration;
 
 /// How `login` reaches the person.
@@ -154,14 +153,14 @@ pub(super) async fn device_login(
 
 pub(super) fn stop_spinner(spinner: tokio::task::JoinHandle<()>) {
     spinner.abort();
-    if std::io::stderr().is_terminal() {
+    if crate::platform::stderr_ansi() {
         eprint!("\r\x1b[K");
     }
 }
 
 pub(super) fn spinner_task(what: &'static str) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
-        if !std::io::stderr().is_terminal() {
+        if !crate::platform::stderr_ansi() {
             return;
         }
         let frames = ['⠋', '⠙', '⠹', '⠸', '⠼', '⠴', '⠦', '⠧', '⠇', '⠏'];

@@ -269,18 +269,8 @@ fn read_stdin_secret(what: &str) -> Result<Secret, UserError> {
         eprint!("Paste the {what} and press Enter (it is not shown): ");
         let _ = std::io::stderr().flush();
         let mut line = String::new();
-        // No echo while the secret is typed or pasted; `stty` talks to the terminal on stdin.
-        #[cfg(unix)]
-        let echo_off = std::process::Command::new("stty")
-            .arg("-echo")
-            .status()
-            .is_ok_and(|s| s.success());
-        let read = std::io::stdin().read_line(&mut line);
-        #[cfg(unix)]
-        if echo_off {
-            let _ = std::process::Command::new("stty").arg("echo").status();
-            eprintln!();
-        }
+        // No echo while the secret is typed or pasted.
+        let read = crate::platform::with_echo_off(|| std::io::stdin().read_line(&mut line));
         read.map_err(|_| {
             UserError::new(
                 "stdin",

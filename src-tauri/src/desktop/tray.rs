@@ -15,6 +15,7 @@ const TRAY_ID: &str = "main";
 
 /// The bus name a tray host owns on Linux desktops (KDE, most others; GNOME only with the
 /// AppIndicator extension).
+#[cfg(target_os = "linux")]
 pub const WATCHER: &str = "org.kde.StatusNotifierWatcher";
 
 /// True when the desktop shows tray icons. On Linux that means a StatusNotifierWatcher on the

@@ -2,8 +2,8 @@
 //! bound to loopback only, without SO_REUSEADDR/SO_REUSEPORT. It answers until the callback
 //! carrying its own state arrives, then closes. Pages load nothing external, send
 //! `Referrer-Policy: no-referrer`, and never echo query values. The browser hears how the
-//! sign-in ended only once Latchkey knows. On Linux, connections from another user's
-//! processes are refused.
+//! sign-in ended only once Latchkey knows. On Linux and Windows, connections from another
+//! user's processes are refused (`platform::same_user_peer`).
 
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -101,7 +101,7 @@ impl Loopback {
                 Err(_) => return None,
             };
             // S4: on a shared machine another user could race the browser to this port.
-            if !same_user(peer, self.port) {
+            if !crate::platform::same_user_peer(peer, self.port) {
                 tracing::warn!(
                     "loopback listener refused a connection from another user's process"
                 );
@@ -127,42 +127,6 @@ impl Loopback {
             let _ = respond(&mut stream, 400, STRAY_PAGE).await;
         }
     }
-}
-
-/// True when the process at the other end of a loopback connection runs as this user.
-#[cfg(target_os = "linux")]
-fn same_user(peer: std::net::SocketAddr, port: u16) -> bool {
-    let table = std::fs::read_to_string("/proc/net/tcp").unwrap_or_default();
-    // SAFETY: getuid has no preconditions and cannot fail.
-    let me = unsafe { libc::getuid() };
-    // Without the table (no /proc) there is nothing to tell; keep working as before.
-    peer_uid(&table, peer, port).is_none_or(|uid| uid == me)
-}
-
-#[cfg(not(target_os = "linux"))]
-fn same_user(_peer: std::net::SocketAddr, _port: u16) -> bool {
-    true
-}
-
-/// The owner of the socket at `peer` whose remote end is 127.0.0.1:`port`, from a
-/// `/proc/net/tcp` table (addresses are hex, IPv4 in host byte order on little-endian).
-pub fn peer_uid(table: &str, peer: std::net::SocketAddr, port: u16) -> Option<u32> {
-    let std::net::SocketAddr::V4(peer) = peer else {
-        return None;
-    };
-    let hex = |ip: std::net::Ipv4Addr, port: u16| {
-        format!("{:08X}:{:04X}", u32::from_le_bytes(ip.octets()), port)
-    };
-    let local = hex(*peer.ip(), peer.port());
-    let remote = hex(std::net::Ipv4Addr::LOCALHOST, port);
-    table.lines().skip(1).find_map(|line| {
-        let cols: Vec<&str> = line.split_whitespace().collect();
-        (cols.len() > 7
-            && cols[1].eq_ignore_ascii_case(&local)
-            && cols[2].eq_ignore_ascii_case(&remote))
-        .then(|| cols[7].parse().ok())
-        .flatten()
-    })
 }
 
 /// Reads the request head (bounded) and returns the target of a GET.
@@ -292,19 +256,6 @@ mod tests {
     }
 
     /// S4: the owner of the connecting socket is read from the kernel's table.
-    #[test]
-    fn the_peer_owner_is_found_in_the_socket_table_s4() {
-        let table = "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode
-   0: 0100007F:9C40 0100007F:A3F1 01 00000000:00000000 00:00000000 00000000  1000        0 1 1
-   1: 0100007F:A3F1 0100007F:9C40 01 00000000:00000000 00:00000000 00000000     0        0 2 1
-";
-        let peer: std::net::SocketAddr = "127.0.0.1:40000".parse().unwrap();
-        assert_eq!(peer_uid(table, peer, 41969), Some(1000));
-        let other: std::net::SocketAddr = "127.0.0.1:41969".parse().unwrap();
-        assert_eq!(peer_uid(table, other, 40000), Some(0));
-        assert_eq!(peer_uid(table, peer, 1), None);
-    }
-
     /// S4: a connection from this user's own process is served (the real table).
     #[cfg(target_os = "linux")]
     #[tokio::test]

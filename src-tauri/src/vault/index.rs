@@ -256,12 +256,7 @@ fn io<'a>(action: &'static str, path: &'a Path) -> impl FnOnce(std::io::Error) -
 /// Creates the data directory with mode 0700 (and tightens an existing one).
 pub fn ensure_private_dir(dir: &Path) -> Result<(), IndexError> {
     fs::create_dir_all(dir).map_err(io("create", dir))?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        fs::set_permissions(dir, fs::Permissions::from_mode(0o700)).map_err(io("secure", dir))?;
-    }
-    Ok(())
+    crate::platform::secure_dir(dir).map_err(io("secure", dir))
 }
 
 /// Result of reading the index: the data plus a notice when a damaged file was set aside.
@@ -324,13 +319,7 @@ pub fn store(path: &Path, index: &Index) -> Result<(), IndexError> {
         .prefix(".accounts.json.")
         .tempfile_in(dir)
         .map_err(io("create a temp file in", dir))?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        tmp.as_file()
-            .set_permissions(fs::Permissions::from_mode(0o600))
-            .map_err(io("secure", path))?;
-    }
+    crate::platform::secure_file(tmp.as_file()).map_err(io("secure", path))?;
     tmp.write_all(&json).map_err(io("write", path))?;
     tmp.write_all(b"\n").map_err(io("write", path))?;
     tmp.as_file().sync_all().map_err(io("sync", path))?;

@@ -1,0 +1,48 @@
+//! The platform room: every difference between Linux, macOS and Windows that the use cases
+//! meet, one function per concern. Nothing outside this module (and the desktop shell's own
+//! tray and link glue) tests the operating system; callers ask here.
+//!
+//! | concern | Linux and the BSDs | macOS | Windows |
+//! |---|---|---|---|
+//! | [`harden_process`] (S26) | core dumps off (`RLIMIT_CORE` 0) | the same | no Windows Error Reporting dialog, no heap in its reports, and an unhandled exception ends the process at once (S31) |
+//! | [`stderr_ansi`] | a terminal | a terminal | a console that accepted virtual-terminal mode; never in a pipe |
+//! | [`with_echo_off`] | `stty -echo` | the same | the console's echo bit |
+//! | [`run_with_exit_code`] (`exec`) | `exec(2)`: same pid, signals and exit code | the same | start, wait and pass the exit code; Ctrl+C reaches the child, the parent waits it out |
+//! | [`hand_off`] (to `latchkey-desktop`) | `exec(2)` | the same | start it and return |
+//! | [`open_url`], [`browser_command`] (S1, S29) | `xdg-open`; a configured command gets the URL as `"$1"` | `open` | `ShellExecuteW`; a configured command is split by the Windows rules, the URL is one quoted argument, interpreters are refused |
+//! | [`same_user_peer`] (S4, S30) | `/proc/net/tcp` owner uid | no check (see SECURITY.md) | `GetExtendedTcpTable` owner pid, then that process's user SID |
+//! | [`secure_dir`], [`secure_file`] | modes 0700 and 0600 | the same | the profile's own ACL (`%APPDATA%` is the person's, SYSTEM's and Administrators' only) |
+
+pub mod cmdline;
+pub mod tcp;
+
+#[cfg(unix)]
+mod unix;
+#[cfg(unix)]
+use unix as imp;
+#[cfg(windows)]
+mod windows;
+#[cfg(windows)]
+use windows as imp;
+
+pub use imp::{
+    can_open_url, hand_off, harden_process, open_url, run_with_exit_code, same_user_peer,
+    secure_dir, secure_file, stderr_ansi, with_echo_off,
+};
+
+use crate::secret::Secret;
+use std::process::Command;
+
+/// Builds the process for a configured browser command and the URL (S1): on Unix the command
+/// is shell text and the URL its positional parameter; on Windows the command is a Windows
+/// command line and the URL one quoted argument (S29). An unusable command is an error that
+/// says how to fix it.
+pub fn browser_command(cmd: &str, url: &Secret) -> Result<Command, String> {
+    imp::browser_command(cmd, url)
+}
+
+/// Checks a browser command before it is saved, so `latchkey config browser` refuses what
+/// would fail later (on Unix any shell text is accepted).
+pub fn check_browser_command(cmd: &str) -> Result<(), String> {
+    imp::browser_command(cmd, &Secret::new("https://example.invalid/")).map(|_| ())
+}

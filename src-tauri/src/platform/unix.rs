@@ -1,0 +1,124 @@
+//! Linux, the BSDs and macOS.
+
+use crate::secret::Secret;
+use std::io::IsTerminal;
+use std::os::unix::process::CommandExt;
+use std::path::Path;
+use std::process::Command;
+
+/// Switches core dumps off for this process (soft and hard limit 0), so a crash never
+/// writes the tokens in memory to disk (S26). Crash handlers such as systemd-coredump,
+/// apport and macOS's ReportCrash honour the limit for the core itself.
+pub fn harden_process() {
+    let zero = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: setrlimit reads the struct we pass and has no other preconditions.
+    let rc = unsafe { libc::setrlimit(libc::RLIMIT_CORE, &zero) };
+    if rc != 0 {
+        tracing::warn!("could not switch core dumps off");
+    }
+}
+
+/// Whether stderr understands ANSI escapes (a terminal).
+pub fn stderr_ansi() -> bool {
+    std::io::stderr().is_terminal()
+}
+
+/// Runs `f` with the terminal on stdin not echoing what is typed (`stty -echo`); prints the
+/// newline the hidden Enter did not.
+pub fn with_echo_off<R>(f: impl FnOnce() -> R) -> R {
+    let echo_off = Command::new("stty")
+        .arg("-echo")
+        .status()
+        .is_ok_and(|s| s.success());
+    let r = f();
+    if echo_off {
+        let _ = Command::new("stty").arg("echo").status();
+        eprintln!();
+    }
+    r
+}
+
+/// Replaces this process with `cmd` (`exec(2)`): the same pid, so signals, job control and
+/// the exit status are the command's own. Returns only when the command could not start.
+pub fn run_with_exit_code(mut cmd: Command) -> std::io::Result<i32> {
+    Err(cmd.exec())
+}
+
+/// Hands this process over to the desktop program (`exec(2)`, same pid and environment).
+pub fn hand_off(mut cmd: Command) -> std::io::Result<i32> {
+    Err(cmd.exec())
+}
+
+/// The configured browser command as shell text, with the URL as its positional parameter
+/// `"$1"` (in place of `%s`, or after the command): never spliced into the text (S1).
+pub fn browser_command(cmd: &str, url: &Secret) -> Result<Command, String> {
+    if cmd.trim().is_empty() {
+        return Err("The browser command is empty. Name a browser, e.g. firefox %s".into());
+    }
+    let script = if cmd.contains("%s") {
+        cmd.replace("%s", "\"$1\"")
+    } else {
+        format!("{cmd} \"$1\"")
+    };
+    let mut c = Command::new("sh");
+    c.arg("-c")
+        .arg(script)
+        .arg("latchkey-browser")
+        .arg(url.expose());
+    Ok(c)
+}
+
+/// Opens the URL with the desktop's default handler: `open` on macOS, `xdg-open` elsewhere.
+pub fn open_url(url: &Secret) -> Result<(), String> {
+    let mut c = Command::new(if cfg!(target_os = "macos") {
+        "open"
+    } else {
+        "xdg-open"
+    });
+    c.arg(url.expose());
+    crate::browser::spawn_watched(c)
+}
+
+/// Whether the default handler can plausibly open a browser: always on macOS; elsewhere only
+/// in a graphical session (`DISPLAY` or `WAYLAND_DISPLAY`) with `xdg-open` on the PATH. Over
+/// SSH or on a headless server this is false, and sign-in falls back to the device flow.
+pub fn can_open_url() -> bool {
+    if cfg!(target_os = "macos") {
+        return true;
+    }
+    let graphical = ["DISPLAY", "WAYLAND_DISPLAY"]
+        .iter()
+        .any(|v| std::env::var_os(v).is_some_and(|x| !x.is_empty()));
+    let opener = std::env::var_os("PATH")
+        .is_some_and(|path| std::env::split_paths(&path).any(|d| d.join("xdg-open").is_file()));
+    graphical && opener
+}
+
+/// True when the process at the other end of a loopback connection runs as this user (S4).
+/// Linux reads the socket's owner from `/proc/net/tcp`; without the table there is nothing to
+/// tell and the connection is served. macOS has no such table (SECURITY.md, S4).
+pub fn same_user_peer(peer: std::net::SocketAddr, port: u16) -> bool {
+    if cfg!(target_os = "linux") {
+        let table = std::fs::read_to_string("/proc/net/tcp").unwrap_or_default();
+        // SAFETY: getuid has no preconditions and cannot fail.
+        let me = unsafe { libc::getuid() };
+        super::tcp::peer_uid(&table, peer, port).is_none_or(|uid| uid == me)
+    } else {
+        true
+    }
+}
+
+/// Makes a folder private to this user (mode 0700).
+pub fn secure_dir(dir: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+}
+
+/// Makes a file private to this user (mode 0600).
+pub fn secure_file(file: &std::fs::File) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    file.set_permissions(std::fs::Permissions::from_mode(0o600))
+}
