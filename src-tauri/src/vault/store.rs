@@ -48,10 +48,35 @@ impl KeyringBackend {
         0
     }
 
-    #[cfg(not(target_os = "linux"))]
+    #[cfg(target_os = "macos")]
     fn entry(key: &str) -> Result<keyring::Entry, StoreError> {
         keyring::Entry::new(SERVICE, key).map_err(classify)
     }
+
+    /// A generic credential named so that a person browsing Credential Manager knows what it
+    /// is: the target `Latchkey: account:<id>` (chunks `…#<slot>.<n>`), the key as the user
+    /// name, and a comment saying how to remove it properly.
+    #[cfg(windows)]
+    fn entry(key: &str) -> Result<keyring::Entry, StoreError> {
+        let cred = windows_credential(key);
+        Ok(keyring::Entry::new_with_credential(Box::new(cred)))
+    }
+}
+
+/// The Windows credential for a vault key (see `KeyringBackend::entry`).
+#[cfg(windows)]
+pub fn windows_credential(key: &str) -> keyring::windows::WinCredential {
+    keyring::windows::WinCredential {
+        username: key.to_string(),
+        target_name: windows_target(key),
+        target_alias: String::new(),
+        comment: "Kept by Latchkey for your sign-ins. Remove accounts in Latchkey (or with latchkey logout) rather than here, so that the provider revokes them too.".into(),
+    }
+}
+
+/// The Credential Manager target name of a vault key.
+pub fn windows_target(key: &str) -> String {
+    format!("Latchkey: {key}")
 }
 
 fn platform_description() -> String {
