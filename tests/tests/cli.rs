@@ -262,6 +262,8 @@ fn logout_revokes_and_wipes_s17() {
         stderr_of(&o)
     );
     assert_eq!(idp.check_token(&t), 401);
+    // The refresh token and then the access token (S17).
+    assert_eq!(idp.stats()["revocations"], 2);
     assert_eq!(secret_tool_lookup(&format!("account:{id}")), None);
     assert!(stdout(&run(&home, &idp, &["list"], None)).contains("No accounts yet"));
 }
