@@ -5,6 +5,10 @@
 #   ./dev.sh bench [P1 … P6]   release build, the bare Tauri baseline, then the benchmarks
 #   ./dev.sh bench sizes       both packaged the same way: .deb/.rpm file and installed sizes
 #   ./dev.sh package [release|dev]   .deb and .rpm in target/packages (cargo-deb, cargo-generate-rpm)
+#   ./dev.sh windows [dev|release]   latchkey.exe, latchkey-desktop.exe and the per-user NSIS
+#                    installer in target/packages, cross-built with mingw-w64
+#   ./dev.sh macos   clippy -D warnings for both macOS targets (type-checked; a Mac builds them)
+#   ./dev.sh wine CMD…   run a Windows program in the test Wine prefix (e.g. ./dev.sh wine target/x86_64-pc-windows-gnu/debug/latchkey.exe status)
 #   ./dev.sh battery [links|crash]   the full forged-link and kill -9 batteries (headless)
 #   ./dev.sh fuzz [SECONDS]   each cargo-fuzz target for SECONDS (default 600), nightly toolchain
 #   ./dev.sh audit   cargo deny check advisories (needs the RustSec database from GitHub)
@@ -21,6 +25,14 @@ PACKAGE_PACKAGES=(dpkg-dev binutils gzip)
 PACKAGE_CHECK_PACKAGES=(lintian appstream rpm)
 TEST_PACKAGES=(xvfb xauth webkit2gtk-driver imagemagick x11-utils xdotool at-spi2-core xclip librsvg2-bin dunst python3 python3-venv
   sway wl-clipboard)
+
+# Windows from Linux: Rust's mingw-w64 target, Debian's mingw-w64 linker and resource compiler,
+# NSIS for the installer, and Wine 8 to run the command line and the installer in the tests.
+WINDOWS_TARGET=x86_64-pc-windows-gnu
+WINDOWS_PACKAGES=(gcc-mingw-w64-x86-64 binutils-mingw-w64-x86-64 nsis)
+WINE_PACKAGES=(wine64)
+WINE=/usr/lib/wine/wine64
+MACOS_TARGETS=(x86_64-apple-darwin aarch64-apple-darwin)
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 
@@ -49,6 +61,67 @@ ensure_rust() {
   if command -v rustup >/dev/null 2>&1; then
     cargo fmt --version >/dev/null 2>&1 || rustup component add rustfmt
     cargo clippy --version >/dev/null 2>&1 || rustup component add clippy
+  fi
+}
+
+ensure_targets() {
+  local t
+  for t in "$@"; do
+    rustup target list --installed 2>/dev/null | grep -qx "$t" || { say "adding the Rust target $t"; rustup target add "$t"; }
+  done
+}
+
+# Builds both Windows programs (cargo profile $1) and the installer into target/packages/.
+build_windows() {
+  local profile=$1 dir stage=target/windows-stage version
+  dir=$([ "$profile" = dev ] && echo debug || echo "$profile")
+  version=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n1)
+  say "building latchkey.exe and latchkey-desktop.exe ($profile, $WINDOWS_TARGET)"
+  cargo build --target "$WINDOWS_TARGET" --profile "$profile" -p latchkey --bins --quiet
+  rm -rf "$stage" && mkdir -p "$stage" target/packages
+  for b in latchkey latchkey-desktop; do
+    x86_64-w64-mingw32-strip --strip-unneeded -o "$stage/$b.exe" "target/$WINDOWS_TARGET/$dir/$b.exe"
+  done
+  # The mingw build links the WebView2 loader dynamically (webview2-com-sys ships Microsoft's
+  # redistributable DLL): it goes next to the programs.
+  cp "target/$WINDOWS_TARGET/$dir/WebView2Loader.dll" "$stage/"
+  say "makensis: the per-user installer"
+  makensis -V2 -DVERSION="$version" -DSRCDIR="$PWD/$stage" -DICON="$PWD/icons/icon.ico" \
+    -DOUTFILE="$PWD/target/packages/Latchkey-$version-setup.exe" src-tauri/packaging/windows/installer.nsi
+  ls -l "$stage"/*.exe "target/packages/Latchkey-$version-setup.exe"
+}
+
+# clippy -D warnings for both macOS targets. Linting links nothing, so the one Objective-C
+# build script (objc2-exception-helper) gets a stand-in compiler (tests/cross/macos-cc).
+lint_macos() {
+  local t
+  ensure_targets "${MACOS_TARGETS[@]}"
+  for t in "${MACOS_TARGETS[@]}"; do
+    say "cargo clippy --target $t (both programs, -D warnings)"
+    if [ "$(uname -s)" = Darwin ]; then
+      cargo clippy --target "$t" -p latchkey --bins --quiet -- -D warnings
+    else
+      env "CC_${t//-/_}=$PWD/tests/cross/macos-cc" cargo clippy --target "$t" -p latchkey --bins --quiet -- -D warnings
+    fi
+  done
+}
+
+# The test Wine prefix in target/wine-prefix: made once, with the ProcessPrng shim Wine 8 needs
+# to start any Rust program (tests/cross/wine/processprng.c; test scaffolding, never shipped).
+wine_env() {
+  export WINEPREFIX="$PWD/target/wine-prefix" WINEDEBUG=-all WINEARCH=win64
+  # No Mono or Gecko install prompts; the shim wins over any builtin of the same name.
+  export WINEDLLOVERRIDES="mscoree,mshtml=;bcryptprimitives=n"
+}
+ensure_wine_prefix() {
+  wine_env
+  local shim="$WINEPREFIX/drive_c/windows/system32/bcryptprimitives.dll"
+  if [ ! -f "$shim" ] || [ tests/cross/wine/processprng.c -nt "$shim" ]; then
+    say "making the Wine test prefix ($WINEPREFIX) with the ProcessPrng shim for Wine 8"
+    rm -rf "$WINEPREFIX"
+    DISPLAY='' "$WINE" wineboot --init >/dev/null 2>&1 || true
+    /usr/lib/wine/wineserver -w
+    x86_64-w64-mingw32-gcc -O2 -shared -o "$shim" tests/cross/wine/processprng.c -ladvapi32
   fi
 }
 
@@ -118,7 +191,8 @@ build_packages() {
   else
     cargo build --profile "$profile" -p latchkey --bins --quiet
   fi
-  rm -rf "$stage" "$out"
+  rm -rf "$stage"
+  rm -f "$out"/*.deb "$out"/*.rpm
   mkdir -p "$stage/bin" "$stage/man" "$stage/completions" "$out"
   for b in latchkey latchkey-desktop; do
     strip --strip-unneeded -o "$stage/bin/$b" "target/$dir/$b"
@@ -149,8 +223,10 @@ case "$cmd" in
     exec ./target/release/latchkey "$@"
     ;;
   test)
-    NEED_NODE=1 ensure_apt "${APT_PACKAGES[@]}" "${TEST_PACKAGES[@]}" "${PACKAGE_PACKAGES[@]}" "${PACKAGE_CHECK_PACKAGES[@]}"
+    NEED_NODE=1 ensure_apt "${APT_PACKAGES[@]}" "${TEST_PACKAGES[@]}" "${PACKAGE_PACKAGES[@]}" "${PACKAGE_CHECK_PACKAGES[@]}" \
+      "${WINDOWS_PACKAGES[@]}" "${WINE_PACKAGES[@]}"
     ensure_rust
+    ensure_targets "$WINDOWS_TARGET"
     ensure_idp
     ensure_idp2
     ensure_packagers
@@ -167,8 +243,19 @@ case "$cmd" in
     cargo build --workspace --bins --quiet
     say "packaging the debug binaries (the package tests install and check them)"
     build_packages dev
-    say "cargo test --workspace (inside a headless session: Xvfb, D-Bus, gnome-keyring)"
+    say "Windows: clippy -D warnings, both programs and the installer (the Wine suite runs them)"
+    cargo clippy --target "$WINDOWS_TARGET" -p latchkey --all-targets --quiet -- -D warnings
+    build_windows dev
+    lint_macos
+    ensure_wine_prefix
+    say "the library's unit tests built for Windows, run under Wine"
+    CARGO_TARGET_X86_64_PC_WINDOWS_GNU_RUNNER="$WINE" WINEPATH="Z:${PWD//\//\\}\\target\\$WINDOWS_TARGET\\debug" \
+      cargo test --target "$WINDOWS_TARGET" -p latchkey --lib --quiet
+    export LATCHKEY_WINDOWS_BIN="$PWD/target/$WINDOWS_TARGET/debug" \
+      LATCHKEY_WINDOWS_INSTALLER="$PWD/target/packages/Latchkey-$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n1)-setup.exe"
+    say "cargo test --workspace (inside a headless session: Xvfb, D-Bus, gnome-keyring; Wine for the Windows suite)"
     tests/session.sh cargo test --workspace "$@"
+    /usr/lib/wine/wineserver -k 2>/dev/null || true
     say "all checks passed in $(( $(date +%s) - start )) s"
     ;;
   bench)
@@ -214,6 +301,21 @@ case "$cmd" in
     ensure_packagers
     build_packages "${1:-release}"
     ;;
+  windows)
+    ensure_apt "${WINDOWS_PACKAGES[@]}"
+    ensure_rust
+    ensure_targets "$WINDOWS_TARGET"
+    build_windows "${1:-release}"
+    ;;
+  macos)
+    ensure_rust
+    lint_macos
+    ;;
+  wine)
+    ensure_apt "${WINDOWS_PACKAGES[@]}" "${WINE_PACKAGES[@]}"
+    ensure_wine_prefix
+    exec "$WINE" "$@"
+    ;;
   battery)
     NEED_NODE=1 ensure_apt "${APT_PACKAGES[@]}" "${TEST_PACKAGES[@]}"
     ensure_rust
@@ -241,7 +343,7 @@ case "$cmd" in
     cargo deny check advisories
     ;;
   *)
-    echo "usage: ./dev.sh app | test [cargo test args] | bench [P1 … P6] | package [release|dev] | battery [links|crash] | fuzz [SECONDS] | audit" >&2
+    echo "usage: ./dev.sh app | test [cargo test args] | bench [P1 … P6] | package [release|dev] | windows [dev|release] | macos | wine CMD… | battery [links|crash] | fuzz [SECONDS] | audit" >&2
     exit 1
     ;;
 esac
