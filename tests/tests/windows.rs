@@ -71,10 +71,16 @@ impl WinHome {
         }
     }
 
-    /// `wine64 <exe> ARGS` with this home and the IdP as the Taskade stand-in.
+    /// `wine64 <exe> ARGS` (a program of the build) with this home and the IdP as the Taskade
+    /// stand-in.
     fn exe(&self, exe: &str, idp: Option<&Idp>, args: &[&str]) -> Command {
+        self.program(&self.wine.bin.join(exe), idp, args)
+    }
+
+    /// The same for a program anywhere (an installed one).
+    fn program(&self, program: &Path, idp: Option<&Idp>, args: &[&str]) -> Command {
         let mut c = Command::new(WINE);
-        c.arg(self.wine.bin.join(exe))
+        c.arg(program)
             .args(args)
             .env("LATCHKEY_HOME", win_path(self.dir.path()))
             .env_remove("DISPLAY")
@@ -87,7 +93,17 @@ impl WinHome {
     }
 
     fn run(&self, idp: Option<&Idp>, args: &[&str], stdin: Option<&str>) -> Output {
-        let mut c = self.exe("latchkey.exe", idp, args);
+        self.run_program(&self.wine.bin.join("latchkey.exe"), idp, args, stdin)
+    }
+
+    fn run_program(
+        &self,
+        program: &Path,
+        idp: Option<&Idp>,
+        args: &[&str],
+        stdin: Option<&str>,
+    ) -> Output {
+        let mut c = self.program(program, idp, args);
         c.stdin(if stdin.is_some() {
             Stdio::piped()
         } else {
@@ -550,23 +566,12 @@ fn the_installer_registers_everything_and_the_uninstaller_removes_it() {
         ..Default::default()
     });
     let home = WinHome::new();
-    let mut c = Command::new(WINE);
-    c.arg(on_disk.join("latchkey.exe"))
-        .args(["add-token", "taskade"])
-        .env("WINEPREFIX", &w.prefix)
-        .env("LATCHKEY_HOME", win_path(home.dir.path()))
-        .env("LATCHKEY_TASKADE_BASE", &idp.issuer)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut child = c.spawn().unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(pat.as_bytes())
-        .unwrap();
-    let o = wait_output(child, Duration::from_secs(60));
+    let o = home.run_program(
+        &on_disk.join("latchkey.exe"),
+        Some(&idp),
+        &["add-token", "taskade"],
+        Some(pat),
+    );
     assert!(o.status.success(), "{}", stderr_of(&o));
     let id = String::from_utf8_lossy(&o.stdout).trim().to_string();
 
