@@ -1,8 +1,8 @@
 //! Opening the authorization URL in the person's browser (never a webview, S1).
 //!
 //! `LATCHKEY_BROWSER` or the browser-command setting wins: the URL is passed as the
-//! command's last argument, or in place of `%s`. The URL is handed to the shell as a
-//! positional parameter, never spliced into the command text.
+//! command's last argument, or in place of `%s`, never spliced into command text (how each OS
+//! reads the command: [`crate::platform::browser_command`]).
 
 use crate::secret::Secret;
 use std::process::{Command, Stdio};
@@ -19,12 +19,6 @@ pub fn configured_command(setting: Option<&str>) -> Option<String> {
         .or_else(|| setting.map(str::to_string).filter(|v| !v.trim().is_empty()))
 }
 
-/// Builds the process for a configured browser command and the URL (see
-/// [`crate::platform::browser_command`] for how each OS reads the command).
-pub fn command_for(cmd: &str, url: &Secret) -> Result<Command, String> {
-    crate::platform::browser_command(cmd, url)
-}
-
 /// Whether a browser could plausibly be opened here: a configured command, or the OS's
 /// default handler where one can show a browser (not over SSH or on a headless server, where
 /// sign-in falls back to the device flow).
@@ -37,7 +31,7 @@ pub fn can_open(setting: Option<&str>) -> bool {
 /// "Copy link" instead.
 pub fn open(url: &Secret, setting: Option<&str>) -> Result<(), String> {
     match configured_command(setting) {
-        Some(c) => spawn_watched(command_for(&c, url)?),
+        Some(c) => spawn_watched(crate::platform::browser_command(&c, url)?),
         None => crate::platform::open_url(url),
     }
 }
@@ -82,7 +76,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let out = dir.path().join("out");
         let url = Secret::new("https://idp.example/auth?a=1&b=$(touch /tmp/latchkey-pwned);x");
-        let st = command_for(&format!("echo %s > {}", out.display()), &url)
+        let st = crate::platform::browser_command(&format!("echo %s > {}", out.display()), &url)
             .unwrap()
             .status()
             .unwrap();
@@ -91,10 +85,13 @@ mod tests {
             std::fs::read_to_string(&out).unwrap(),
             format!("{}\n", url.expose())
         );
-        let st = command_for(&format!("sh -c 'echo \"$0\" >> {}'", out.display()), &url)
-            .unwrap()
-            .status()
-            .unwrap();
+        let st = crate::platform::browser_command(
+            &format!("sh -c 'echo \"$0\" >> {}'", out.display()),
+            &url,
+        )
+        .unwrap()
+        .status()
+        .unwrap();
         assert!(st.success());
         assert!(std::fs::read_to_string(&out)
             .unwrap()
