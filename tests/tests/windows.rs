@@ -148,6 +148,14 @@ fn credentials(wine: &Wine) -> Vec<String> {
         .collect()
 }
 
+/// The credentials that hold account `id` (its record, or the record's chunks).
+fn account_credentials(wine: &Wine, id: &str) -> Vec<String> {
+    credentials(wine)
+        .into_iter()
+        .filter(|c| c.contains(&format!("account:{id}")))
+        .collect()
+}
+
 /// One registry value as Wine's reg.exe prints it, or None.
 fn reg_value(wine: &Wine, key: &str, name: Option<&str>) -> Option<String> {
     let mut c = Command::new(WINE);
@@ -346,10 +354,9 @@ fn the_windows_command_line_end_to_end_under_wine() {
         "logout revoked at the server"
     );
     assert_eq!(idp.check_token(&last), 401, "the revoked token is dead");
-    assert!(
-        !credentials(&home.wine)
-            .iter()
-            .any(|c| c.contains(&format!("account:{id}"))),
+    assert_eq!(
+        account_credentials(&home.wine, &id),
+        Vec::<String>::new(),
         "logout removed the credential"
     );
 }
@@ -368,10 +375,7 @@ fn a_large_token_round_trips_through_credential_manager_chunks() {
     let o = home.run(Some(&idp), &["add-token", "taskade"], Some(&pat));
     assert!(o.status.success(), "{}", stderr_of(&o));
     let id = String::from_utf8_lossy(&o.stdout).trim().to_string();
-    let mine: Vec<String> = credentials(&home.wine)
-        .into_iter()
-        .filter(|c| c.starts_with(&format!("Latchkey: account:{id}")))
-        .collect();
+    let mine = account_credentials(&home.wine, &id);
     assert!(
         mine.len() >= 4,
         "a header and at least three chunks of at most 1,280 characters: {mine:?}"
@@ -380,10 +384,9 @@ fn a_large_token_round_trips_through_credential_manager_chunks() {
     let hits = files_holding(&home.wine.prefix, started, CANARY.as_bytes());
     assert!(hits.is_empty(), "the token reached a file: {hits:?}");
     home.ok(Some(&idp), &["logout", &id]);
-    assert!(
-        !credentials(&home.wine)
-            .iter()
-            .any(|c| c.starts_with(&format!("Latchkey: account:{id}"))),
+    assert_eq!(
+        account_credentials(&home.wine, &id),
+        Vec::<String>::new(),
         "every chunk removed"
     );
 }
