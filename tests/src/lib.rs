@@ -391,6 +391,9 @@ impl Idp {
             .cookie_store(true)
             .redirect(reqwest::redirect::Policy::none())
             .timeout(Duration::from_secs(20))
+            // Node closes an idle keep-alive connection after 5 s; a test that waits longer
+            // between two calls would otherwise reuse one the server is closing (reset).
+            .pool_idle_timeout(Duration::from_secs(4))
             .build()
             .expect("client");
         Idp {
