@@ -12,6 +12,7 @@
 //! | [`open_url`], [`browser_command`] (S1, S29) | `xdg-open`; a configured command gets the URL as `"$1"` | `open` | `ShellExecuteW`; a configured command is split by the Windows rules, the URL is one quoted argument, interpreters are refused |
 //! | [`same_user_peer`] (S4, S30) | `/proc/net/tcp` owner uid | no check (see SECURITY.md) | `GetExtendedTcpTable` owner pid, then that process's user SID |
 //! | [`secure_dir`], [`secure_file`] | modes 0700 and 0600 | the same | the profile's own ACL (`%APPDATA%` is the person's, SYSTEM's and Administrators' only) |
+//! | [`read_shared`], [`replace_file`] (the index) | `read`, `rename(2)` | the same | readers share delete access; a replace refused while another program holds the file is retried for 3 s |
 
 pub mod cmdline;
 pub mod tcp;
@@ -26,8 +27,8 @@ mod windows;
 use windows as imp;
 
 pub use imp::{
-    can_open_url, hand_off, harden_process, open_url, run_with_exit_code, same_user_peer,
-    secure_dir, secure_file, stderr_ansi, with_echo_off,
+    can_open_url, hand_off, harden_process, open_url, read_shared, replace_file,
+    run_with_exit_code, same_user_peer, secure_dir, secure_file, stderr_ansi, with_echo_off,
 };
 
 use crate::secret::Secret;

@@ -122,3 +122,14 @@ pub fn secure_file(file: &std::fs::File) -> std::io::Result<()> {
     use std::os::unix::fs::PermissionsExt;
     file.set_permissions(std::fs::Permissions::from_mode(0o600))
 }
+
+/// Reads a whole file that another process may replace at the same moment; on Unix a rename
+/// never waits for readers.
+pub fn read_shared(path: &Path) -> std::io::Result<Vec<u8>> {
+    std::fs::read(path)
+}
+
+/// Moves a finished temp file over `path` in one step (rename(2)).
+pub fn replace_file(tmp: tempfile::NamedTempFile, path: &Path) -> std::io::Result<()> {
+    tmp.persist(path).map(drop).map_err(|e| e.error)
+}

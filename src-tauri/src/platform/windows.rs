@@ -292,6 +292,65 @@ pub fn secure_file(_file: &std::fs::File) -> std::io::Result<()> {
     Ok(())
 }
 
+/// Reads a whole file that another process may replace at the same moment. The handle shares
+/// delete access, so a writer's replace does not fail with "Access denied" while it is open.
+pub fn read_shared(path: &Path) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    use std::os::windows::fs::OpenOptionsExt;
+    use windows_sys::Win32::Storage::FileSystem::{
+        FILE_SHARE_DELETE, FILE_SHARE_READ, FILE_SHARE_WRITE,
+    };
+    let mut file = std::fs::OpenOptions::new()
+        .read(true)
+        .share_mode(FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE)
+        .open(path)?;
+    let mut bytes = Vec::new();
+    file.read_to_end(&mut bytes)?;
+    Ok(bytes)
+}
+
+/// Moves a finished temp file over `path`. `std::fs::rename` replaces with POSIX semantics
+/// where the system has them (Windows 10 1607 and later on NTFS), so readers holding the old
+/// file with delete sharing ([`read_shared`]) never stop it. Where it falls back to the old
+/// semantics (older file systems, Wine), or another program holds the file without delete
+/// sharing (an older Latchkey, a virus scanner, a search indexer), the refusal is tried again
+/// for up to 3 s before it is reported.
+pub fn replace_file(tmp: tempfile::NamedTempFile, path: &Path) -> std::io::Result<()> {
+    use std::os::windows::ffi::OsStrExt;
+    use windows_sys::Win32::Foundation::{
+        ERROR_ACCESS_DENIED, ERROR_LOCK_VIOLATION, ERROR_SHARING_VIOLATION,
+    };
+    use windows_sys::Win32::Storage::FileSystem::{SetFileAttributesW, FILE_ATTRIBUTE_NORMAL};
+    let from = tmp.into_temp_path();
+    // tempfile marks its files temporary (kept in cache, maybe never written); the index is not.
+    let wide: Vec<u16> = from.as_os_str().encode_wide().chain([0]).collect();
+    // SAFETY: `wide` is a NUL-terminated UTF-16 path that outlives the call.
+    if unsafe { SetFileAttributesW(wide.as_ptr(), FILE_ATTRIBUTE_NORMAL) } == 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(3);
+    let mut pause = std::time::Duration::from_millis(2);
+    loop {
+        match std::fs::rename(&from, path) {
+            Ok(()) => {
+                let _ = from.keep();
+                return Ok(());
+            }
+            Err(e) => {
+                let busy = matches!(
+                    e.raw_os_error().map(|c| c as u32),
+                    Some(ERROR_ACCESS_DENIED | ERROR_SHARING_VIOLATION | ERROR_LOCK_VIOLATION)
+                );
+                if !busy || std::time::Instant::now() >= deadline {
+                    return Err(e);
+                }
+                std::thread::sleep(pause);
+                pause = (pause * 2).min(std::time::Duration::from_millis(50));
+            }
+        }
+    }
+}
+
 /// Run under Wine by `./dev.sh test` (`cargo test --target x86_64-pc-windows-gnu --lib
 /// platform::`, Wine as the runner). Each helper is this test program started again with one
 /// test selected: a second process of the same user, as a browser would be.

@@ -270,7 +270,7 @@ pub struct Loaded {
 /// Reads `accounts.json`. A damaged file is renamed to `accounts.json.damaged-<time>` and an
 /// empty index is returned with a notice; a newer schema is an error and the file stays put.
 pub fn load(path: &Path) -> Result<Loaded, IndexError> {
-    let bytes = match fs::read(path) {
+    let bytes = match crate::platform::read_shared(path) {
         Ok(b) => b,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             return Ok(Loaded {
@@ -323,8 +323,7 @@ pub fn store(path: &Path, index: &Index) -> Result<(), IndexError> {
     tmp.write_all(&json).map_err(io("write", path))?;
     tmp.write_all(b"\n").map_err(io("write", path))?;
     tmp.as_file().sync_all().map_err(io("sync", path))?;
-    tmp.persist(path)
-        .map_err(|e| io("replace", path)(e.error))?;
+    crate::platform::replace_file(tmp, path).map_err(io("replace", path))?;
     if let Ok(d) = File::open(dir) {
         let _ = d.sync_all();
     }
@@ -396,6 +395,44 @@ mod tests {
                 0o700
             );
         }
+    }
+
+    /// Readers never stop a writer: on Windows a reader holding the file made the writer's
+    /// replace fail with "Access denied" (CI, the Wine suite's four parallel `token`
+    /// processes). Each reader here reads every millisecond, as often as processes can start.
+    /// Runs on every platform; `./dev.sh test` runs it under Wine, whose rename has the old
+    /// Windows semantics (no replacing a file that is open), so there the retry is what passes.
+    #[test]
+    fn writes_replace_the_index_while_other_threads_read_it() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("accounts.json");
+        let mut idx = Index::default();
+        idx.accounts.push(entry("a1"));
+        store(&p, &idx).unwrap();
+        let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let readers: Vec<_> = (0..4)
+            .map(|_| {
+                let (p, done) = (p.clone(), done.clone());
+                std::thread::spawn(move || {
+                    let mut reads = 0u32;
+                    while !done.load(std::sync::atomic::Ordering::Relaxed) {
+                        let loaded = load(&p).expect("a reader always sees a whole index");
+                        assert!(loaded.set_aside.is_none(), "never a half-written file");
+                        reads += 1;
+                        std::thread::sleep(std::time::Duration::from_millis(1));
+                    }
+                    reads
+                })
+            })
+            .collect();
+        for n in 0..50 {
+            idx.accounts[0].updated = n;
+            store(&p, &idx).expect("a write never fails because someone reads");
+        }
+        done.store(true, std::sync::atomic::Ordering::Relaxed);
+        let reads: u32 = readers.into_iter().map(|r| r.join().unwrap()).sum();
+        assert!(reads > 0);
+        assert_eq!(load(&p).unwrap().index.accounts[0].updated, 49);
     }
 
     #[test]
