@@ -307,6 +307,41 @@ mod tests {
         );
     }
 
+    /// F3: another user's client that writes its callback and resets the connection at once
+    /// (SO_LINGER {1, 0}) has left the socket table when Latchkey looks; it is still refused.
+    #[tokio::test]
+    async fn a_reset_connection_from_another_user_is_refused_s4() {
+        // SAFETY: getuid has no preconditions.
+        if unsafe { libc::getuid() } != 0 {
+            eprintln!("skipped: only root can connect as another user here");
+            return;
+        }
+        let lb = Loopback::bind().unwrap();
+        let port = lb.port();
+        let server = tokio::spawn(lb.serve_until_callback(Duration::from_secs(3), |_| true));
+        let script = format!(
+            "import socket, struct\n\
+             s = socket.create_connection(('127.0.0.1', {port}))\n\
+             s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack('ii', 1, 0))\n\
+             s.sendall(b'GET /callback?code=c&state=s HTTP/1.1\\r\\nHost: x\\r\\n\\r\\n')\n\
+             s.close()\n"
+        );
+        // Five tries; once the listener has taken a callback it closes and later tries fail
+        // to connect, which the final check reports.
+        for _ in 0..5 {
+            tokio::process::Command::new("setpriv")
+                .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+                .args(["/usr/bin/python3", "-c", &script])
+                .output()
+                .await
+                .expect("setpriv /usr/bin/python3");
+        }
+        assert!(
+            server.await.unwrap().is_none(),
+            "the other user's reset callback was not taken"
+        );
+    }
+
     #[tokio::test]
     async fn listener_gives_up_after_its_deadline() {
         let lb = Loopback::bind().unwrap();

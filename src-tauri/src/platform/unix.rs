@@ -98,14 +98,23 @@ pub fn can_open_url() -> bool {
 }
 
 /// True when the process at the other end of a loopback connection runs as this user (S4).
-/// Linux reads the socket's owner from `/proc/net/tcp`; without the table there is nothing to
-/// tell and the connection is served. macOS has no such table (SECURITY.md, S4).
+/// Linux reads the socket's owner from `/proc/net/tcp` and `/proc/net/tcp6`; a peer in
+/// neither is refused (F3). Only without `/proc` at all is the connection served unchecked.
+/// macOS has no such table (SECURITY.md, S4).
 pub fn same_user_peer(peer: std::net::SocketAddr, port: u16) -> bool {
     if cfg!(target_os = "linux") {
-        let table = std::fs::read_to_string("/proc/net/tcp").unwrap_or_default();
+        let v4 = std::fs::read_to_string("/proc/net/tcp");
+        let v6 = std::fs::read_to_string("/proc/net/tcp6");
+        if v4.is_err() && v6.is_err() {
+            // No /proc at all (a sandbox): nothing can be checked.
+            return true;
+        }
+        let table = format!("{}\n{}", v4.unwrap_or_default(), v6.unwrap_or_default());
         // SAFETY: getuid has no preconditions and cannot fail.
         let me = unsafe { libc::getuid() };
-        super::tcp::peer_uid(&table, peer, port).is_none_or(|uid| uid == me)
+        // A peer missing from the tables (it reset the connection right after writing, F3)
+        // is refused: only a peer found to be this user is served.
+        super::tcp::peer_uid(&table, peer, port) == Some(me)
     } else {
         true
     }
@@ -132,4 +141,28 @@ pub fn read_shared(path: &Path) -> std::io::Result<Vec<u8>> {
 /// Moves a finished temp file over `path` in one step (rename(2)).
 pub fn replace_file(tmp: tempfile::NamedTempFile, path: &Path) -> std::io::Result<()> {
     tmp.persist(path).map(drop).map_err(|e| e.error)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// F3: a peer that is in no socket table (it reset its connection before Latchkey looked)
+    /// is refused; it used to count as this user.
+    #[test]
+    fn a_peer_missing_from_the_socket_tables_is_refused_s4() {
+        if !std::path::Path::new("/proc/net/tcp").exists() {
+            eprintln!("skipped: no /proc here");
+            return;
+        }
+        let nobody: std::net::SocketAddr = "127.0.0.1:9".parse().unwrap();
+        assert!(!same_user_peer(nobody, 1));
+        // A real connection of this user is served.
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = l.local_addr().unwrap().port();
+        let c = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+        let (_s, peer) = l.accept().unwrap();
+        assert_eq!(peer, c.local_addr().unwrap());
+        assert!(same_user_peer(peer, port));
+    }
 }
