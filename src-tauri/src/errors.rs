@@ -30,6 +30,10 @@ pub struct UserError {
     /// Which exit code the CLI uses.
     #[serde(skip)]
     pub class: ExitClass,
+    /// A site the person must agree to before the action can go on (the window asks, then
+    /// repeats the action with this value). Public information only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub confirm: Option<String>,
 }
 
 impl UserError {
@@ -45,7 +49,14 @@ impl UserError {
             message: message.into(),
             fix: fix.into(),
             class,
+            confirm: None,
         }
+    }
+
+    /// The same error, asking the person to agree to `site` first.
+    pub fn with_confirm(mut self, site: String) -> Self {
+        self.confirm = Some(site);
+        self
     }
 }
 

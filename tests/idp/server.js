@@ -33,8 +33,8 @@ const discoveryMode = cfg.discovery || '';
 const knownScopes = cfg.scopes || ['openid', 'offline_access', 'email', 'profile', 'api'];
 
 // Counters read by tests through GET /__test/stats.
-const stats = { token_requests: 0, invalid_grant: 0, grant_errors: [], revocations: 0, registrations: 0 };
-const mode = { deny: false, tokenStatus: 0, tokenDelayMs: 0, tokenFault: '' };
+const stats = { token_requests: 0, invalid_grant: 0, grant_errors: [], revocations: 0, registrations: 0, foreign_api_tokens: 0, introspections: 0 };
+const mode = { deny: false, tokenStatus: 0, tokenDelayMs: 0, tokenFault: '', user: 'alice', foreignAs: '' };
 
 const server = http.createServer();
 server.listen(0, '127.0.0.1', () => {
@@ -228,6 +228,28 @@ server.listen(0, '127.0.0.1', () => {
       ctx.body = mode;
       return;
     }
+    if (ctx.path === '/oauth2/introspect' && ctx.method === 'POST') {
+      await next();
+      if (ctx.status === 200) stats.introspections += 1;
+      return;
+    }
+    // A hostile API (F1): its metadata names another server (`mode.foreignAs`), and it
+    // answers 200 to any bearer token, counting those it was handed.
+    if (ctx.path === '/.well-known/oauth-protected-resource/mcp-foreign') {
+      ctx.body = prm(`${issuer}/mcp-foreign`, { authorization_servers: [mode.foreignAs], scopes_supported: ['api', 'openid'] });
+      return;
+    }
+    if (ctx.path === '/mcp-foreign') {
+      if (/^Bearer\s/i.test(ctx.get('authorization'))) {
+        stats.foreign_api_tokens += 1;
+        ctx.body = { ok: true };
+        return;
+      }
+      ctx.status = 401;
+      ctx.set('WWW-Authenticate', `Bearer resource_metadata="${issuer}/.well-known/oauth-protected-resource/mcp-foreign", scope="api"`);
+      ctx.body = { ok: false };
+      return;
+    }
     if (ctx.path === '/oauth2/revoke' && ctx.method === 'POST') {
       await next();
       if (ctx.status === 200) stats.revocations += 1;
@@ -315,7 +337,7 @@ server.listen(0, '127.0.0.1', () => {
       if (mode.deny) {
         result = { error: 'access_denied', error_description: 'End-User aborted interaction' };
       } else if (prompt.name === 'login') {
-        result = { login: { accountId: 'alice' } };
+        result = { login: { accountId: mode.user || 'alice' } };
       } else {
         const grant = details.grantId
           ? await provider.Grant.find(details.grantId)

@@ -3,7 +3,23 @@
 //! themselves.
 
 use latchkey_e2e::*;
-use std::process::Output;
+use std::io::BufRead;
+use std::process::{Output, Stdio};
+use std::time::Duration;
+
+/// The CLI with the test browser, and no Taskade override: the built-in providers keep their
+/// real servers, so the test IdP is not a server Latchkey "knows" (F1 would ask about it).
+fn run_api(home: &TestHome, args: &[&str], stdin: Option<&str>) -> Output {
+    let (browser, latchkey) = (test_browser(), bin());
+    home.run_env(
+        args,
+        stdin,
+        &[
+            ("LATCHKEY_BROWSER", browser.to_str().unwrap()),
+            ("LATCHKEY_BIN", latchkey.to_str().unwrap()),
+        ],
+    )
+}
 
 fn out(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).trim().to_string()
@@ -31,7 +47,7 @@ fn call(url: &str, token: &str) -> u16 {
 fn an_api_is_connected_by_its_address_and_its_tokens_stay_bound_to_it_s27() {
     let idp = Idp::start();
     let home = TestHome::new();
-    let run = |args: &[&str]| run_against(&home, &idp, args, None, &[]);
+    let run = |args: &[&str]| run_api(&home, args, None);
     let mcp = format!("{}/mcp", idp.issuer);
     let mcp2 = format!("{}/mcp2", idp.issuer);
     let o = run(&["login", "--resource", &mcp]);
@@ -57,8 +73,20 @@ fn an_api_is_connected_by_its_address_and_its_tokens_stay_bound_to_it_s27() {
         "exec",
     );
     assert_eq!(call(&mcp, &t1), 200);
-    // A second API: its own account and token; neither API takes the other's.
-    let second = ok(&run(&["login", "--resource", &mcp2]), "second resource");
+    // A second API at the same server: the server is now one the person uses, so the CLI
+    // asks (F1); without a terminal that takes --yes. Its own account and token; neither API
+    // takes the other's.
+    let asked = run(&["login", "--resource", &mcp2]);
+    assert_eq!(asked.status.code(), Some(1), "{}", stderr_of(&asked));
+    assert!(
+        stderr_of(&asked).contains("You already use that server"),
+        "{}",
+        stderr_of(&asked)
+    );
+    let second = ok(
+        &run(&["login", "--resource", &mcp2, "--yes"]),
+        "second resource",
+    );
     assert_ne!(first, second);
     let t2 = ok(&run(&["token", &second]), "token 2");
     assert_eq!(call(&mcp2, &t2), 200);
@@ -108,7 +136,8 @@ fn bad_addresses_get_clear_errors_and_store_nothing_s27() {
             "couldn't read its sign-in settings",
         ),
     ] {
-        let o = run_against(&home, &idp, &["login", "--resource", &address], None, &[]);
+        // `--yes`: `mcp-badas` names another site, and these failures come after the question.
+        let o = run_api(&home, &["login", "--resource", &address, "--yes"], None);
         assert!(!o.status.success(), "{address}");
         assert!(
             stderr_of(&o).contains(words),
@@ -122,18 +151,22 @@ fn bad_addresses_get_clear_errors_and_store_nothing_s27() {
             "{address}"
         );
     }
-    let o = run_against(
+    let revoked = idp.stats()["revocations"].as_u64().unwrap();
+    let o = run_api(
         &home,
-        &idp,
         &["login", "--resource", &format!("{i}/mcp-ignored")],
         None,
-        &[],
     );
     assert_eq!(o.status.code(), Some(1), "{}", stderr_of(&o));
     assert!(
-        stderr_of(&o).contains("ignore resource indicators"),
-        "{}",
+        stderr_of(&o).contains("ignore resource indicators")
+            && stderr_of(&o).contains(&format!("is for {i}/api")),
+        "decided from the server's introspection answer: {}",
         stderr_of(&o)
+    );
+    assert!(
+        idp.stats()["revocations"].as_u64().unwrap() > revoked,
+        "the refused tokens were revoked"
     );
     assert!(home.index()["accounts"]
         .as_array()
@@ -166,4 +199,204 @@ fn the_window_connects_an_api_by_its_address() {
     let shown = app.wait_for("[data-resource]", t);
     assert!(app.text(&shown).contains("/mcp"));
     app.screenshot("window-resource-account");
+}
+
+/// F1 (S32): an API whose sign-in server is another site is asked about, and without a
+/// terminal refused unless `--yes`, before anything is registered or requested there. With
+/// `--yes`, a server that ignores `resource` issues a token for itself: the introspection
+/// answer shows it, the token never reaches the API (which would have said 200 to anything),
+/// the new tokens are revoked and nothing is kept.
+#[test]
+fn an_api_that_names_another_site_is_asked_about_and_gets_no_token_for_elsewhere_s32() {
+    let api = Idp::start();
+    let server = Idp::start();
+    api.set_mode(serde_json::json!({ "foreignAs": server.issuer }));
+    let home = TestHome::new();
+    let address = format!("{}/mcp-foreign", api.issuer);
+    let o = run_api(&home, &["login", "--resource", &address], None);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr_of(&o));
+    let e = stderr_of(&o);
+    assert!(
+        e.contains(&address)
+            && e.contains(&server.issuer)
+            && e.contains("another site")
+            && e.contains("--yes"),
+        "{e}"
+    );
+    assert_eq!(
+        server.stats()["registrations"],
+        0,
+        "nothing registered there"
+    );
+    assert_eq!(server.stats()["token_requests"], 0);
+    assert!(home.index()["providers"]
+        .as_array()
+        .is_none_or(|p| p.is_empty()));
+
+    let o = run_api(&home, &["login", "--resource", &address, "--yes"], None);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr_of(&o));
+    let e = stderr_of(&o);
+    assert!(
+        e.contains("ignore resource indicators") && e.contains(&format!("{}/api", server.issuer)),
+        "{e}"
+    );
+    assert_eq!(
+        api.stats()["foreign_api_tokens"],
+        0,
+        "the token was judged locally and never handed to the API"
+    );
+    assert!(server.stats()["introspections"].as_u64().unwrap() >= 1);
+    assert!(
+        server.stats()["revocations"].as_u64().unwrap() >= 1,
+        "the refused tokens were revoked"
+    );
+    assert!(home.index()["accounts"]
+        .as_array()
+        .is_none_or(|a| a.is_empty()));
+}
+
+/// F2 (S27): the device flow and machine accounts name the API too, and their tokens are
+/// checked: both end with tokens the API accepts, which the other APIs refuse.
+#[test]
+fn device_and_machine_grants_name_the_api_s27() {
+    let idp = Idp::start();
+    let home = TestHome::new();
+    let mcp = format!("{}/mcp", idp.issuer);
+    let mut c = home.cli();
+    c.args(["login", "--resource", &mcp, "--device"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = c.spawn().unwrap();
+    let mut err = std::io::BufReader::new(child.stderr.take().unwrap());
+    let (page, code) = loop {
+        let mut line = String::new();
+        assert!(err.read_line(&mut line).unwrap() > 0, "no code printed");
+        if let Some(rest) = line.trim().strip_prefix("To sign in, open ") {
+            let (page, code) = rest
+                .split_once(" on any device and enter the code: ")
+                .unwrap();
+            break (page.to_string(), code.to_string());
+        }
+    };
+    let drain = std::thread::spawn(move || {
+        let mut sink = String::new();
+        let _ = std::io::Read::read_to_string(&mut err, &mut sink);
+        sink
+    });
+    approve_device(&page, &code);
+    let o = wait_output(child, Duration::from_secs(60));
+    assert!(
+        o.status.success(),
+        "device login: {}",
+        drain.join().unwrap()
+    );
+    let person = out(&o);
+    let t = ok(&run_api(&home, &["token", &person], None), "token");
+    assert_eq!(
+        call(&mcp, &t),
+        200,
+        "the device grant's token is for the API"
+    );
+    assert_eq!(call(&format!("{}/mcp2", idp.issuer), &t), 401);
+
+    let listed: serde_json::Value =
+        serde_json::from_str(&ok(&run_api(&home, &["list", "--json"], None), "list")).unwrap();
+    let provider = listed[0]["provider"].as_str().unwrap().to_string();
+    let machine = ok(
+        &run_api(
+            &home,
+            &[
+                "login",
+                &provider,
+                "--client-credentials",
+                "--client-id",
+                "latchkey-machine",
+            ],
+            Some("machine-secret-value"),
+        ),
+        "machine login",
+    );
+    let t = ok(&run_api(&home, &["token", &machine], None), "machine token");
+    assert_eq!(call(&mcp, &t), 200, "the machine token is for the API");
+    assert_eq!(call(&format!("{}/mcp2", idp.issuer), &t), 401);
+}
+
+/// F10: a second person signing in to the same API gets an account of their own; the first
+/// person's stays (the server's introspection answer tells them apart).
+#[test]
+fn two_people_at_one_api_keep_two_accounts_s24() {
+    let idp = Idp::start();
+    let home = TestHome::new();
+    let mcp = format!("{}/mcp", idp.issuer);
+    let alice = ok(
+        &run_api(&home, &["login", "--resource", &mcp], None),
+        "alice",
+    );
+    let t_alice = ok(&run_api(&home, &["token", &alice], None), "alice token");
+    idp.set_mode(serde_json::json!({ "user": "bob" }));
+    let bob = ok(&run_api(&home, &["login", "--resource", &mcp], None), "bob");
+    assert_ne!(alice, bob, "bob's sign-in did not replace alice's account");
+    assert_eq!(call(&mcp, &t_alice), 200, "alice's token still works");
+    let listed: serde_json::Value =
+        serde_json::from_str(&ok(&run_api(&home, &["list", "--json"], None), "list")).unwrap();
+    assert_eq!(listed.as_array().unwrap().len(), 2, "{listed}");
+    // Alice again is alice's account.
+    idp.set_mode(serde_json::json!({ "user": "alice" }));
+    assert_eq!(
+        ok(
+            &run_api(&home, &["login", "--resource", &mcp], None),
+            "alice again"
+        ),
+        alice
+    );
+}
+
+/// F1 (S32): the window asks before signing in at another site, naming both; Cancel goes
+/// back with nothing registered, Continue signs in there and the refused token leaves no
+/// account.
+#[test]
+fn the_window_asks_before_signing_in_at_another_site_s32() {
+    let api = Idp::start();
+    let server = Idp::start();
+    api.set_mode(serde_json::json!({ "foreignAs": server.issuer }));
+    let home = TestHome::new();
+    let env = [
+        ("LATCHKEY_BROWSER", test_browser().display().to_string()),
+        ("LATCHKEY_BIN", bin().display().to_string()),
+    ];
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let app = WebApp::start(&home, &env);
+    let t = Duration::from_secs(30);
+    let address = format!("{}/mcp-foreign", api.issuer);
+    app.wait_for("[data-view=empty]", t);
+    app.click_css("#connect");
+    app.click_css("[data-provider=other]");
+    app.type_into("[data-input=issuer]", &address);
+    app.click_css("[data-view=other] button[type=submit]");
+    let dialog = app.wait_for(".dialog[role=dialog]", t);
+    let said = app.text(&dialog);
+    assert!(
+        said.contains(&server.issuer) && said.contains(&address),
+        "{said}"
+    );
+    // Twice: WebKit can hand back the frame before the dialog for the first one.
+    app.screenshot("window-confirm-sign-in-server");
+    app.screenshot("window-confirm-sign-in-server");
+    app.keys("\u{E00C}"); // Escape: the same as Cancel
+    app.wait_for("[data-view=other]", t);
+    assert_eq!(
+        server.stats()["registrations"],
+        0,
+        "nothing registered there"
+    );
+
+    app.type_into("[data-input=issuer]", &address);
+    app.click_css("[data-view=other] button[type=submit]");
+    app.wait_for(".dialog[role=dialog]", t);
+    app.click_css(".dialog button:not(.secondary)");
+    app.wait_text("ignore resource indicators", t);
+    assert_eq!(server.stats()["registrations"], 1);
+    assert_eq!(api.stats()["foreign_api_tokens"], 0);
+    assert!(accounts_in(&home).list().unwrap().is_empty());
 }

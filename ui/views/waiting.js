@@ -1,5 +1,5 @@
 // Waiting for the person to approve in their browser.
-import { call, h, toast, errorBox } from '../ipc.js';
+import { call, h, toast, errorBox, confirmDialog } from '../ipc.js';
 
 export async function renderSignin(view, nav, params) {
   view.replaceChildren(h('section', { 'data-view': 'starting' }, h('p', { class: 'muted' }, 'Opening your browser…')));
@@ -8,9 +8,17 @@ export async function renderSignin(view, nav, params) {
     started = await call('begin_login', { options: {
       provider: params.provider || '', clientId: params.clientId || null, clientSecret: params.clientSecret || null,
       redirect: params.redirect || null, reauthOf: params.reauthOf || null, issuer: params.issuer || null,
-      scopes: params.scopes || null,
+      scopes: params.scopes || null, confirmedServer: params.confirmedServer || null,
     } });
   } catch (e) {
+    // The API chose a sign-in server on another site, or one already in use: ask first.
+    if (e.confirm && params.confirmedServer !== e.confirm) {
+      view.replaceChildren(h('section', { 'data-view': 'confirm-server' }, h('p', { class: 'muted' }, 'Waiting for your answer…')));
+      const yes = await confirmDialog({ title: `Sign in at ${e.confirm}?`, body: `${e.message} Continue only if you trust ${e.confirm} with this API.`, confirm: 'Continue' });
+      if (yes) nav('signin', { ...params, confirmedServer: e.confirm });
+      else nav('other');
+      return;
+    }
     view.replaceChildren(h('section', { 'data-view': 'signin-error' }, errorBox(e, { label: 'Back', run: () => nav('add') })));
     return;
   }

@@ -37,7 +37,11 @@ impl Accounts {
         if rec.scopes.is_empty() {
             rec.scopes = scopes;
         }
-        let identity = self.identity(&p, &rec, &client.id).await;
+        let claims = self.check_resource_accepts(&p, &client, &rec).await?;
+        let identity = self
+            .identity(&p, &rec, &client.id)
+            .await
+            .with_claims(claims.as_ref());
         self.save_signed_in(&p, rec, identity, &client.id, opts)
             .await
     }

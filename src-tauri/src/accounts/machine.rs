@@ -53,6 +53,7 @@ impl Accounts {
         let rec = oauth::client_credentials(self.http()?, &p, &client, &scopes, crate::now())
             .await
             .map_err(|e| oauth_user_error(e, &p.id))?;
+        self.check_resource_accepts(&p, &client, &rec).await?;
         let key = vault::client_secret_key(&p.id, client_id);
         self.blocking(move |v| v.put_secret(&key, &secret)).await?;
         let who = NewAccount {

@@ -22,6 +22,7 @@ pub use api::ApiResponse;
 pub use details::{jwt_claims, AccountDetails};
 pub use machine::offers_client_credentials;
 pub use removal::RemovalReport;
+pub use resource::Confirm;
 pub use signin::{is_pending_in, LoginStart};
 
 use crate::errors::{ExitClass, UserError};

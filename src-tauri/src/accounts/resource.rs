@@ -9,6 +9,57 @@ use crate::provider::{self, ApiPreset, IdentitySource, ProviderSpec};
 use crate::secret::Secret;
 use crate::{oauth, vault::TokenRecord};
 
+/// Whether the person agreed to sign in at the server an API names (F1).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum Confirm {
+    /// Not yet: when the server is another site, or one the person already uses, stop and
+    /// ask (the error carries the server to confirm).
+    #[default]
+    Ask,
+    /// The person agreed to this server (the window's confirmation names it).
+    Server(String),
+    /// `--yes`: agreed to whatever server the API names.
+    Yes,
+}
+
+/// The origin (scheme, host, port) of a URL.
+fn origin(u: &str) -> Option<String> {
+    url::Url::parse(u)
+        .ok()
+        .map(|u| u.origin().ascii_serialization())
+}
+
+/// Why signing in at `issuer` for `resource` needs the person's yes: another site, or a
+/// server whose accounts the person has (a built-in provider, a provider in use).
+fn reason_to_ask(resource: &str, issuer: &str, known: &[String]) -> Option<&'static str> {
+    let same = |a: &str, b: &str| a.trim_end_matches('/') == b.trim_end_matches('/');
+    if known
+        .iter()
+        .any(|k| same(k, issuer) || origin(k) == origin(issuer))
+    {
+        return Some("known");
+    }
+    (origin(resource) != origin(issuer)).then_some("other_site")
+}
+
+/// Issuers and token endpoints of the built-in providers and of providers accounts use.
+fn known_servers(idx: &crate::vault::index::Index) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut add = |p: &ProviderSpec| {
+        out.extend(p.issuer.clone());
+        out.extend(p.token_url.clone());
+    };
+    for p in provider::presets() {
+        add(&p);
+    }
+    for a in &idx.accounts {
+        if let Some(p) = provider::find(&a.provider, &idx.providers) {
+            add(&p);
+        }
+    }
+    out
+}
+
 fn resource_error(e: ResourceError) -> UserError {
     let (code, fix, class) = match &e {
         ResourceError::NotHttps(_) => ("not_https", "Use the API's https:// address (plain http only for 127.0.0.1).", ExitClass::Other),
@@ -16,6 +67,7 @@ fn resource_error(e: ResourceError) -> UserError {
         ResourceError::NoMetadata(_) => ("no_resource_metadata", "Check the address: it should be the API itself (for example https://api.example.com/mcp). For a sign-in server, use `latchkey provider add ID --issuer URL`.", ExitClass::Other),
         ResourceError::WrongResource(..) => ("resource_mismatch", "The API's metadata names another address, so Latchkey won't use it. Check the address, or tell the API's operator.", ExitClass::Other),
         ResourceError::BadMetadata(_) => ("bad_resource_metadata", "The API's metadata is incomplete. Tell the API's operator.", ExitClass::Other),
+        ResourceError::Private(..) => ("private_address", "Connect an API on the internet only when its documents point to the internet. If you run this API yourself, tell its operator (you) to publish public addresses.", ExitClass::Other),
         ResourceError::Network(..) => ("network", "Check your connection and the address, then try again.", ExitClass::Network),
     };
     UserError::new(
@@ -30,7 +82,15 @@ impl Accounts {
     /// Sets up the provider entry for the API at `address`: its metadata must name it, its
     /// authorization server must be discoverable; nothing is stored otherwise. The same API
     /// again reuses its entry. Returns the provider id.
-    pub async fn add_resource_provider(&self, address: &str) -> Result<String, UserError> {
+    ///
+    /// An API whose sign-in server is another site, or a server the person already has
+    /// accounts at, needs the person's yes first (F1): without it the error
+    /// `confirm_sign_in_server` names both and carries the server to confirm.
+    pub async fn add_resource_provider(
+        &self,
+        address: &str,
+        confirm: &Confirm,
+    ) -> Result<String, UserError> {
         let http = self.http()?;
         let meta = resource::probe(http, address)
             .await
@@ -38,6 +98,40 @@ impl Accounts {
         let issuer = meta.authorization_servers[0]
             .trim_end_matches('/')
             .to_string();
+        crate::provider::check_endpoint(&issuer)
+            .map_err(|m| resource_error(ResourceError::NotHttps(oauth::plain_text(&m, 300))))?;
+        let idx = self.vault.index()?;
+        // Connected before, at this same server: the person agreed then.
+        let before = idx.providers.iter().any(|p| {
+            p.resource.as_deref() == Some(meta.resource.as_str())
+                && p.issuer.as_deref().map(|i| i.trim_end_matches('/')) == Some(issuer.as_str())
+        });
+        let known = known_servers(&idx);
+        if let Some(why) = reason_to_ask(&meta.resource, &issuer, &known).filter(|_| !before) {
+            let agreed = match confirm {
+                Confirm::Yes => true,
+                Confirm::Server(s) => s.trim_end_matches('/') == issuer,
+                Confirm::Ask => false,
+            };
+            if !agreed {
+                let shown = oauth::plain_text(&issuer, 300);
+                let whose = if why == "known" {
+                    " You already use that server (or Latchkey knows it), so the API would get a sign-in there."
+                } else {
+                    ""
+                };
+                return Err(UserError::new(
+                    "confirm_sign_in_server",
+                    format!(
+                        "To connect {}, Latchkey would sign you in at {shown}, another site the API chose.{whose}",
+                        meta.resource
+                    ),
+                    format!("Continue only if you trust {shown} with this API. On the command line, add --yes to agree."),
+                    ExitClass::Other,
+                )
+                .with_confirm(shown));
+            }
+        }
         let as_meta = oauth::discover(http, &issuer).await.map_err(|e| {
             UserError::new(
                 "resource_server_unusable",
@@ -58,6 +152,19 @@ impl Accounts {
                 )
             })
             .unwrap_or_else(|_| meta.resource.clone());
+        for u in [
+            &as_meta.authorization_endpoint,
+            &as_meta.token_endpoint,
+            &as_meta.registration_endpoint,
+            &as_meta.revocation_endpoint,
+            &as_meta.device_authorization_endpoint,
+            &as_meta.introspection_endpoint,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            resource::check_followable(&meta.resource, u).map_err(resource_error)?;
+        }
         let mut fresh = ProviderSpec::new("pending", &name);
         provider::apply_metadata(&mut fresh, &as_meta).map_err(|m| {
             UserError::new(
@@ -77,9 +184,11 @@ impl Accounts {
             method: "GET".into(),
             path: meta.resource.clone(),
         }];
-        // The API's own scopes first; the server's list when the API names none.
-        if !meta.scopes_supported.is_empty() {
-            fresh.default_scopes = meta.scopes_supported.clone();
+        // What the API's challenge asked for; the API's list when it named none; the
+        // server's defaults when the API says nothing (F1: never wider than the API asked).
+        let scopes = meta.scopes_to_ask();
+        if !scopes.is_empty() {
+            fresh.default_scopes = scopes;
         }
         let resource_id = meta.resource.clone();
         let id = self.vault.update_index(move |idx| {
@@ -90,7 +199,7 @@ impl Accounts {
             {
                 return p.id.clone();
             }
-            let id = provider::id_for_issuer(&resource_id, &idx.providers);
+            let id = provider::id_for_resource(&resource_id, &idx.providers);
             fresh.id = id.clone();
             idx.providers.push(fresh);
             id
@@ -106,8 +215,9 @@ impl Accounts {
         &self,
         address: &str,
         client_id: Option<&str>,
+        confirm: &Confirm,
     ) -> Result<(String, Option<String>), UserError> {
-        match self.add_resource_provider(address).await {
+        match self.add_resource_provider(address, confirm).await {
             Ok(id) => Ok((
                 id,
                 client_id
@@ -122,38 +232,130 @@ impl Accounts {
         }
     }
 
-    /// After a sign-in for a protected API: the API must accept the token its server issued.
-    /// A server that ignores `resource` hands out a token for someone else; then nothing is
-    /// saved and the person hears why.
+    /// After any grant for a protected API: the token must be for that API (F1, F2, S27).
+    /// Decided locally where possible, so the token goes nowhere new: a JWT's `aud` (or
+    /// `resource`) claim, else the server's introspection answer (RFC 7662). Only when
+    /// neither says is the token sent to the API itself, which must accept it. A token for
+    /// anything else is revoked and nothing is saved. Returns the claims that decided (their
+    /// `sub` tells people apart at the API).
     pub(super) async fn check_resource_accepts(
         &self,
         p: &ProviderSpec,
+        client: &oauth::ClientConfig,
         rec: &TokenRecord,
-    ) -> Result<(), UserError> {
+    ) -> Result<Option<serde_json::Value>, UserError> {
         let Some(resource) = &p.resource else {
-            return Ok(());
+            return Ok(None);
         };
         let token: &Secret = &rec.access_token;
-        let r = self
-            .http()?
-            .get(resource, Some(token.expose()))
-            .await
-            .map_err(|e| {
-                UserError::new(
-                    "network",
-                    format!("Could not reach {resource} to check the new token: {e}"),
-                    "Check your connection, then sign in again.",
-                    ExitClass::Network,
-                )
-            })?;
-        if r.status().as_u16() == 401 {
-            return Err(UserError::new(
-                "resource_ignored",
-                format!("{resource} refused the token its sign-in server just issued for it; the server seems to ignore resource indicators (RFC 8707), so its tokens are not bound to this API."),
-                "Nothing was saved. Tell the API's operator; until then, use a personal token if the API offers one.",
-                ExitClass::Other,
-            ));
+        let mut claims = super::jwt_claims(token.expose());
+        let mut verdict = claims
+            .as_ref()
+            .map(|c| resource::audience_in(c, resource))
+            .unwrap_or(resource::Audience::Unknown);
+        if verdict == resource::Audience::Unknown {
+            if let Some(answer) = oauth::introspect(self.http()?, p, client, token).await {
+                verdict = resource::audience_in(&answer, resource);
+                claims = Some(answer);
+            }
         }
-        Ok(())
+        let refused = match verdict {
+            resource::Audience::ThisApi => return Ok(claims),
+            resource::Audience::Elsewhere(aud) => Some(aud),
+            resource::Audience::Unknown => {
+                let r = self
+                    .http()?
+                    .get(resource, Some(token.expose()))
+                    .await
+                    .map_err(|e| {
+                        UserError::new(
+                            "network",
+                            format!("Could not reach {resource} to check the new token: {e}"),
+                            "Check your connection, then sign in again.",
+                            ExitClass::Network,
+                        )
+                    })?;
+                (r.status().as_u16() == 401).then(String::new)
+            }
+        };
+        let Some(aud) = refused else {
+            return Ok(None);
+        };
+        // Not for this API: the server ignored `resource`. The fresh grant is revoked.
+        let revoked = oauth::revoke(self.http()?, p, client, rec).await;
+        tracing::warn!(provider = %p.id, revoked = ?revoked, "a token not bound to its API was refused");
+        let said = if aud.is_empty() {
+            format!("{resource} refused the token its sign-in server just issued for it")
+        } else {
+            format!(
+                "The token {} just issued for {resource} is for {aud} instead",
+                p.name
+            )
+        };
+        Err(UserError::new(
+            "resource_ignored",
+            format!("{said}; the server seems to ignore resource indicators (RFC 8707), so its tokens are not bound to this API."),
+            "Nothing was saved, and the new tokens were revoked where the server allows. Tell the API's operator; until then, use a personal token if the API offers one.",
+            ExitClass::Other,
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// F1: the person is asked when the API's sign-in server is another site, or a server
+    /// Latchkey knows (a built-in provider, one in use), even on the API's own site.
+    #[test]
+    fn another_site_or_a_known_server_needs_a_yes_s32() {
+        let none: Vec<String> = Vec::new();
+        assert_eq!(
+            reason_to_ask(
+                "https://api.example.com/mcp",
+                "https://api.example.com",
+                &none
+            ),
+            None
+        );
+        assert_eq!(
+            reason_to_ask(
+                "https://api.example.com/mcp",
+                "https://login.other.com",
+                &none
+            ),
+            Some("other_site")
+        );
+        assert_eq!(
+            reason_to_ask(
+                "https://api.example.com/mcp",
+                "https://api.example.com:8443",
+                &none
+            ),
+            Some("other_site")
+        );
+        assert_eq!(
+            reason_to_ask(
+                "http://api.example.com/mcp",
+                "https://api.example.com",
+                &none
+            ),
+            Some("other_site")
+        );
+        let known = known_servers(&crate::vault::index::Index::default());
+        assert!(known.iter().any(|k| k.contains("github.com")), "{known:?}");
+        assert_eq!(
+            reason_to_ask(
+                "https://evil.example/mcp",
+                "https://github.com/login/oauth",
+                &known
+            ),
+            Some("known")
+        );
+        let google = crate::provider::google().issuer.unwrap();
+        assert_eq!(
+            reason_to_ask("https://accounts.google.com/mcp", &google, &known),
+            Some("known")
+        );
     }
 }

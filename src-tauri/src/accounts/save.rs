@@ -18,6 +18,28 @@ pub(super) struct Who {
     pub(super) subject: Option<String>,
 }
 
+impl Who {
+    /// Fills the subject (and a name, when there is none) from the claims that showed a token
+    /// is for its API (a JWT's or the server's introspection answer), so two people at one
+    /// API stay two accounts (F10).
+    pub(super) fn with_claims(mut self, claims: Option<&serde_json::Value>) -> Self {
+        let get = |k: &str| {
+            claims
+                .and_then(|c| c.get(k))
+                .and_then(|v| v.as_str())
+                .map(|s| crate::oauth::plain_text(s, 120))
+                .filter(|s| !s.is_empty())
+        };
+        if self.subject.is_none() {
+            self.subject = get("sub");
+        }
+        if self.name.is_none() {
+            self.name = get("username");
+        }
+        self
+    }
+}
+
 /// The claims of an ID token from the token endpoint, if they are for this client from this
 /// issuer and not expired (OIDC Core §3.1.3.7: over TLS the signature may go unchecked).
 pub fn id_token_claims(
@@ -121,12 +143,17 @@ impl Accounts {
                     .filter(same)
                     .find(|a| a.identity.as_deref() == Some(who))
             });
-            // An API connected by its address is one account: without a name or subject,
-            // signing in to it again updates that account.
-            let by_resource = p
-                .resource
-                .as_ref()
-                .and_then(|_| idx.accounts.iter().rev().find(same));
+            // An API connected by its address is one account when nothing tells people apart:
+            // only a sign-in with neither subject nor name updates it (F10); one with a
+            // subject never replaces another person's account.
+            let unknown = subject.is_none() && identity.is_none();
+            let by_resource = p.resource.as_ref().filter(|_| unknown).and_then(|_| {
+                idx.accounts
+                    .iter()
+                    .rev()
+                    .filter(same)
+                    .find(|a| a.subject.is_none() && a.identity.is_none())
+            });
             by_subject.or(by_name).or(by_resource).cloned()
         });
         let now = crate::now();

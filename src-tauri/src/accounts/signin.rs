@@ -176,13 +176,29 @@ impl Accounts {
         let p = self.provider(&tx.provider)?;
         let code = oauth::check_callback(&tx, &cb, &p.name)
             .map_err(|e| sign_in_error(e, &p, &tx.scopes))?;
+        // The code goes only where the provider pointed when the sign-in began.
+        if tx
+            .destinations
+            .as_ref()
+            .is_some_and(|d| *d != p.destinations())
+        {
+            return Err(UserError::new(
+                "provider_changed",
+                format!("{}'s settings changed while you were signing in, so Latchkey did not use the answer.", p.name),
+                format!("Sign in again: latchkey login {}", p.id),
+                ExitClass::Other,
+            ));
+        }
         let client = self.client_for(&p, Some(&tx.client_id)).await?;
         let now = crate::now();
         let rec = oauth::exchange_code(self.http()?, &p, &client, &tx, &code, now)
             .await
             .map_err(|e| sign_in_error(e, &p, &tx.scopes))?;
-        self.check_resource_accepts(&p, &rec).await?;
-        let identity = self.identity(&p, &rec, &tx.client_id).await;
+        let claims = self.check_resource_accepts(&p, &client, &rec).await?;
+        let identity = self
+            .identity(&p, &rec, &tx.client_id)
+            .await
+            .with_claims(claims.as_ref());
         let opts = LoginOptions {
             label: tx.label.clone(),
             reauth_of: tx.reauth_of.clone(),

@@ -2,9 +2,10 @@
 //! no browser can open, and the insecure password grant behind its switch.
 
 use super::{println_out, read_stdin_secret, runtime};
-use crate::accounts::{AccountView, Accounts, LoginOptions};
+use crate::accounts::{AccountView, Accounts, Confirm, LoginOptions};
 use crate::errors::{ExitClass, UserError};
 use crate::oauth::loopback::PageOutcome;
+use std::io::IsTerminal;
 use std::time::Duration;
 
 /// How `login` reaches the person.
@@ -212,16 +213,36 @@ pub(super) fn machine_login(
     Ok(0)
 }
 
-/// The provider to sign in to: the one named, or the one set up for `--resource URL`.
+/// The provider to sign in to: the one named, or the one set up for `--resource URL`. An
+/// API whose sign-in server is another site (or one the person uses) is asked about on a
+/// terminal; without one it needs `--yes` (F1).
 pub(super) fn which_provider(
     provider: Option<String>,
     resource: Option<String>,
+    yes: bool,
 ) -> Result<String, UserError> {
     match (provider, resource) {
         (Some(p), _) => Ok(p),
         (None, Some(address)) => {
             let accounts = Accounts::open()?;
-            let id = runtime()?.block_on(accounts.add_resource_provider(&address))?;
+            let rt = runtime()?;
+            let confirm = if yes { Confirm::Yes } else { Confirm::Ask };
+            let id = match rt.block_on(accounts.add_resource_provider(&address, &confirm)) {
+                Err(e) if e.confirm.is_some() && std::io::stdin().is_terminal() => {
+                    let site = e.confirm.clone().unwrap_or_default();
+                    eprintln!("{}", e.message);
+                    if !ask_yes_no(&format!("Sign in at {site}? [y/N] "))? {
+                        return Err(UserError::new(
+                            "cancelled",
+                            "Nothing was connected.",
+                            format!("Run `latchkey login --resource {address}` again when you are sure."),
+                            ExitClass::Other,
+                        ));
+                    }
+                    rt.block_on(accounts.add_resource_provider(&address, &Confirm::Server(site)))?
+                }
+                other => other?,
+            };
             let p = accounts.provider(&id)?;
             eprintln!(
                 "{} is protected by {}; signing in for it.",
@@ -237,6 +258,26 @@ pub(super) fn which_provider(
             ExitClass::Other,
         )),
     }
+}
+
+/// Asks a yes/no question on the terminal; only "y" or "yes" is a yes.
+fn ask_yes_no(question: &str) -> Result<bool, UserError> {
+    use std::io::Write;
+    eprint!("{question}");
+    let _ = std::io::stderr().flush();
+    let mut line = String::new();
+    std::io::stdin().read_line(&mut line).map_err(|e| {
+        UserError::new(
+            "io",
+            format!("Could not read your answer: {e}"),
+            "Run the command again, or add --yes.",
+            ExitClass::Other,
+        )
+    })?;
+    Ok(matches!(
+        line.trim().to_ascii_lowercase().as_str(),
+        "y" | "yes"
+    ))
 }
 
 /// Who an account is, for the "Signed in" line: the person, or the API its tokens are for.

@@ -59,6 +59,10 @@ enum Command {
         /// server, registers if needed, and asks for tokens valid only for that API (RFC 8707).
         #[arg(long, value_name = "URL", conflicts_with_all = ["client_credentials", "username"])]
         resource: Option<String>,
+        /// With --resource: agree without being asked when the API's sign-in server is another
+        /// site or one you already use (without a terminal, Latchkey refuses otherwise).
+        #[arg(long, requires = "resource")]
+        yes: bool,
         /// Use your own OAuth app's client id.
         #[arg(long)]
         client_id: Option<String>,
@@ -328,9 +332,10 @@ fn dispatch(cmd: Command) -> Result<i32, UserError> {
             no_browser,
             device,
             username,
+            yes,
             ..
         } => login::login(
-            &login::which_provider(provider, resource)?,
+            &login::which_provider(provider, resource, yes)?,
             LoginOptions {
                 client_id,
                 scopes,

@@ -26,6 +26,8 @@ pub struct BeginLogin {
     issuer: Option<String>,
     /// Space-separated scopes from the "Other…" form; the provider's defaults when empty.
     scopes: Option<String>,
+    /// The sign-in server the person agreed to in the window's confirmation (F1).
+    confirmed_server: Option<String>,
 }
 
 /// The waiting view's data. No URL, no state (S19).
@@ -55,7 +57,14 @@ pub async fn begin_login(
     {
         // An API's address (RFC 9728) or a sign-in server's: the accounts service tells.
         (provider_id, client_id) = a
-            .add_provider_by_address(issuer, options.client_id.as_deref())
+            .add_provider_by_address(
+                issuer,
+                options.client_id.as_deref(),
+                &options.confirmed_server.clone().map_or(
+                    crate::accounts::Confirm::Ask,
+                    crate::accounts::Confirm::Server,
+                ),
+            )
             .await?;
     } else if let Some(client_id) = options
         .client_id

@@ -36,6 +36,10 @@ pub struct Transaction {
     /// The protected API named with `resource=` (RFC 8707), if any.
     #[serde(default)]
     pub resource: Option<String>,
+    /// Where the provider pointed when the sign-in began: the code goes only to that token
+    /// endpoint, even if the provider entry changed meanwhile.
+    #[serde(default)]
+    pub destinations: Option<crate::provider::Destinations>,
     /// Label for the new account.
     pub label: Option<String>,
     /// Account being re-authenticated, if any.
@@ -108,6 +112,7 @@ pub fn begin(
         client_id: client.id.clone(),
         scopes: scopes.to_vec(),
         resource: p.resource.clone(),
+        destinations: Some(p.destinations()),
         label: None,
         reauth_of: None,
         created: now,

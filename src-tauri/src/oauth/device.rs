@@ -59,6 +59,10 @@ pub async fn device_begin(
     for s in scopes {
         req = req.add_scope(Scope::new(s.clone()));
     }
+    // RFC 8707 with RFC 8628: the API is named on the device request and on every poll (F2).
+    if let Some(r) = &p.resource {
+        req = req.add_extra_param("resource", r.clone());
+    }
     let details: StandardDeviceAuthorizationResponse = req
         .request_async(http)
         .await
@@ -95,8 +99,12 @@ pub async fn device_finish(
 ) -> Result<TokenRecord, OAuthError> {
     let c = token_client(p, client)?;
     let left = (start.expires - now()).max(1) as u64;
-    let resp = c
-        .exchange_device_access_token::<EmptyExtraDeviceAuthorizationFields>(&start.details)
+    let mut req =
+        c.exchange_device_access_token::<EmptyExtraDeviceAuthorizationFields>(&start.details);
+    if let Some(r) = &p.resource {
+        req = req.add_extra_param("resource", r.clone());
+    }
+    let resp = req
         .request_async(
             http,
             tokio::time::sleep,

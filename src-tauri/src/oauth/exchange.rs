@@ -178,6 +178,10 @@ pub async fn client_credentials(
     for s in scopes {
         req = req.add_scope(Scope::new(s.clone()));
     }
+    // RFC 8707: machine tokens, first and renewed, are for the API alone too (F2).
+    if let Some(r) = &p.resource {
+        req = req.add_extra_param("resource", r.clone());
+    }
     let resp = req
         .request_async(http)
         .await

@@ -22,7 +22,7 @@ pub use device::{device_begin, device_finish, offers_device_flow, DeviceStart, D
 pub use discovery::discover;
 pub use exchange::{client_credentials, exchange_code, expiry, refresh, RefreshOutcome};
 pub use registration::register_client;
-pub use revoke::{revoke, Revocation};
+pub use revoke::{introspect, revoke, Revocation};
 
 use crate::provider::{ClientAuth, ProviderSpec};
 use crate::secret::Secret;

@@ -74,10 +74,26 @@ fn revocation_request(
     token: &Secret,
     hint: &str,
 ) -> Result<::http::Request<Vec<u8>>, String> {
+    client_form_request(
+        url,
+        client,
+        &[("token", token.expose()), ("token_type_hint", hint)],
+    )
+    .map_err(|_| "could not build the revocation request".to_string())
+}
+
+/// A form POST to one of the server's endpoints (revocation, introspection) with the client's
+/// authentication (RFC 6749 §2.3.1): Basic, the secret in the body, or the public client's id.
+pub(super) fn client_form_request(
+    url: &str,
+    client: &ClientConfig,
+    pairs: &[(&str, &str)],
+) -> Result<::http::Request<Vec<u8>>, ::http::Error> {
     let enc = |s: &str| -> String { url::form_urlencoded::byte_serialize(s.as_bytes()).collect() };
     let mut form = url::form_urlencoded::Serializer::new(String::new());
-    form.append_pair("token", token.expose())
-        .append_pair("token_type_hint", hint);
+    for (k, v) in pairs {
+        form.append_pair(k, v);
+    }
     let mut b = ::http::Request::builder()
         .method("POST")
         .uri(url)
@@ -104,7 +120,34 @@ fn revocation_request(
         }
     }
     b.body(form.finish().into_bytes())
-        .map_err(|_| "could not build the revocation request".to_string())
+}
+
+/// RFC 7662: what the server says about one of its own tokens, when it has an introspection
+/// endpoint and answers this client. `None` when it cannot tell (no endpoint, refused, not
+/// JSON); the caller then decides another way.
+pub async fn introspect(
+    http: &Http,
+    p: &ProviderSpec,
+    client: &ClientConfig,
+    token: &Secret,
+) -> Option<serde_json::Value> {
+    let url = p.introspection_url.as_deref()?;
+    crate::provider::check_endpoint(url).ok()?;
+    let req = client_form_request(
+        url,
+        client,
+        &[
+            ("token", token.expose()),
+            ("token_type_hint", "access_token"),
+        ],
+    )
+    .ok()?;
+    let r = http.send(req).await.ok()?;
+    if !r.status().is_success() {
+        return None;
+    }
+    let v: serde_json::Value = serde_json::from_slice(r.body()).ok()?;
+    (v.get("active") == Some(&serde_json::Value::Bool(true))).then_some(v)
 }
 
 #[cfg(test)]

@@ -21,6 +21,9 @@ pub struct Metadata {
     pub userinfo_endpoint: Option<String>,
     /// Device authorization endpoint.
     pub device_authorization_endpoint: Option<String>,
+    /// RFC 7662 introspection endpoint.
+    #[serde(default)]
+    pub introspection_endpoint: Option<String>,
     /// RFC 9207.
     #[serde(default)]
     pub authorization_response_iss_parameter_supported: bool,
@@ -55,6 +58,7 @@ impl Metadata {
         self.device_authorization_endpoint = self
             .device_authorization_endpoint
             .or(other.device_authorization_endpoint);
+        self.introspection_endpoint = self.introspection_endpoint.or(other.introspection_endpoint);
         self.authorization_response_iss_parameter_supported |=
             other.authorization_response_iss_parameter_supported;
         join(
@@ -111,6 +115,7 @@ pub fn apply_metadata(p: &mut ProviderSpec, m: &Metadata) -> Result<(), String> 
         &m.registration_endpoint,
         &m.userinfo_endpoint,
         &m.device_authorization_endpoint,
+        &m.introspection_endpoint,
     ]
     .into_iter()
     .flatten()
@@ -136,6 +141,10 @@ pub fn apply_metadata(p: &mut ProviderSpec, m: &Metadata) -> Result<(), String> 
         .clone()
         .or(p.registration_url.take());
     p.userinfo_url = m.userinfo_endpoint.clone().or(p.userinfo_url.take());
+    p.introspection_url = m
+        .introspection_endpoint
+        .clone()
+        .or(p.introspection_url.take());
     p.device_url = m
         .device_authorization_endpoint
         .clone()

@@ -90,6 +90,9 @@ pub struct ProviderSpec {
     /// RFC 7591 registration endpoint.
     #[serde(default)]
     pub registration_url: Option<String>,
+    /// RFC 7662 introspection endpoint (used to check a new token's audience).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub introspection_url: Option<String>,
     /// OIDC userinfo endpoint.
     #[serde(default)]
     pub userinfo_url: Option<String>,
@@ -156,6 +159,7 @@ impl ProviderSpec {
             token_url: None,
             revocation_url: None,
             registration_url: None,
+            introspection_url: None,
             userinfo_url: None,
             device_url: None,
             api_bases: Vec::new(),
@@ -263,8 +267,28 @@ pub struct Destinations {
 /// that id is taken by a provider with another issuer, a suffix from the issuer's hash keeps
 /// the two apart; an existing provider is never replaced by another issuer (S24).
 pub fn id_for_issuer(issuer: &str, taken: &[ProviderSpec]) -> String {
-    use sha2::Digest;
     let issuer = issuer.trim_end_matches('/');
+    let same_issuer =
+        |p: &ProviderSpec| p.issuer.as_deref().map(|i| i.trim_end_matches('/')) == Some(issuer);
+    id_for(issuer, taken, same_issuer)
+}
+
+/// A provider id for an API connected by its address: never one that another provider entry
+/// holds, whatever its issuer (F10), so no older entry shadows the API's.
+pub fn id_for_resource(resource: &str, taken: &[ProviderSpec]) -> String {
+    let resource = resource.trim_end_matches('/');
+    id_for(resource, taken, |p| p.resource.as_deref() == Some(resource))
+}
+
+/// The readable id for `source` (host, port and path), or that id with a hash suffix when a
+/// preset or an entry that `reusable` does not accept holds it.
+fn id_for(
+    source: &str,
+    taken: &[ProviderSpec],
+    reusable: impl Fn(&ProviderSpec) -> bool,
+) -> String {
+    use sha2::Digest;
+    let issuer = source;
     let readable = url::Url::parse(issuer)
         .ok()
         .map(|u| {
@@ -294,11 +318,9 @@ pub fn id_for_issuer(issuer: &str, taken: &[ProviderSpec]) -> String {
         base
     };
     let free = |id: &str| {
-        let same_issuer =
-            |p: &ProviderSpec| p.issuer.as_deref().map(|i| i.trim_end_matches('/')) == Some(issuer);
         let user = taken.iter().find(|p| p.id == id);
         match user {
-            Some(p) => same_issuer(p),
+            Some(p) => reusable(p),
             None => !presets().iter().any(|p| p.id == id),
         }
     };
@@ -336,6 +358,23 @@ mod tests {
         assert!(SCHEME.contains('.') && SCHEME == SCHEME.to_lowercase());
         let conf = include_str!("../../../tauri.conf.json");
         assert!(conf.contains("\"schemes\": [\"dev.latchkey\"]"));
+    }
+
+    /// F10: an API connected by its address never gets an id another entry holds, whatever
+    /// that entry's issuer; the same API keeps its own.
+    #[test]
+    fn resource_ids_never_collide_s24() {
+        let mut other = ProviderSpec::new("a-example-mcp", "A");
+        other.issuer = Some("https://a.example/mcp".into());
+        let id = id_for_resource("https://a.example/mcp", std::slice::from_ref(&other));
+        assert_ne!(id, "a-example-mcp");
+        assert!(id.starts_with("a-example-mcp-"), "{id}");
+        let mut same = ProviderSpec::new("a-example-mcp", "A");
+        same.resource = Some("https://a.example/mcp".into());
+        assert_eq!(
+            id_for_resource("https://a.example/mcp/", &[same]),
+            "a-example-mcp"
+        );
     }
 
     /// S11: an API base matches on a path-segment boundary only.
