@@ -88,78 +88,142 @@ impl Accounts {
     /// Picks an account from a name: id, `provider:handle`, unique prefix, the provider's only
     /// account, or the default. Ambiguity lists the candidates.
     pub fn resolve(&self, name: Option<&str>) -> Result<String, UserError> {
-        let idx = self.vault.index()?;
-        let ids = |v: &[&AccountEntry]| {
-            v.iter()
-                .map(|a| a.id.as_str())
-                .collect::<Vec<_>>()
-                .join(", ")
-        };
-        let Some(name) = name else {
-            return match (idx.accounts.as_slice(), &idx.default_account) {
-                ([only], _) => Ok(only.id.clone()),
-                (_, Some(d)) if idx.account(d).is_some() => Ok(d.clone()),
-                ([], _) => Err(UserError::new(
-                    "no_accounts",
-                    "You have no accounts yet.",
-                    "Run: latchkey login taskade (or add-token)",
-                    ExitClass::Other,
-                )),
-                (all, _) => Err(UserError::new(
-                    "ambiguous_account",
-                    format!(
-                        "Which account? You have {}: {}.",
-                        all.len(),
-                        ids(&all.iter().collect::<Vec<_>>())
-                    ),
-                    "Name one, e.g. `latchkey token ID`.",
-                    ExitClass::Other,
-                )),
-            };
-        };
-        if idx.account(name).is_some() {
-            return Ok(name.to_string());
-        }
-        if let Some((p, who)) = name.split_once(':') {
-            let m: Vec<_> = idx
-                .accounts
-                .iter()
-                .filter(|a| a.provider == p && a.identity.as_deref() == Some(who))
-                .collect();
-            if let [one] = m.as_slice() {
-                return Ok(one.id.clone());
-            }
-        }
-        let by_provider: Vec<_> = idx.accounts.iter().filter(|a| a.provider == name).collect();
-        if let [one] = by_provider.as_slice() {
-            return Ok(one.id.clone());
-        }
-        let by_prefix: Vec<_> = idx
-            .accounts
-            .iter()
-            .filter(|a| a.id.starts_with(name))
-            .collect();
-        match (by_prefix.as_slice(), by_provider.as_slice()) {
-            ([one], _) => Ok(one.id.clone()),
-            (_, [_, _, ..]) | ([_, _, ..], _) => {
-                let c = if by_provider.len() > 1 {
-                    &by_provider
-                } else {
-                    &by_prefix
-                };
-                Err(UserError::new(
-                    "ambiguous_account",
-                    format!("{name:?} matches {} accounts: {}.", c.len(), ids(c)),
-                    "Use the full account id.",
-                    ExitClass::Other,
-                ))
-            }
-            _ => Err(UserError::new(
-                "unknown_account",
-                format!("There is no account {name:?}."),
-                "Run `latchkey list` to see your accounts.",
+        resolve_in(&self.vault.index()?, name)
+    }
+}
+
+/// [`Accounts::resolve`] over an index. A name that is a provider's id (built in or the
+/// person's) means that provider's accounts only: it never falls back to an id prefix, so
+/// `github` never picks `github-example-com-…` (F8).
+fn resolve_in(idx: &crate::vault::index::Index, name: Option<&str>) -> Result<String, UserError> {
+    let ids = |v: &[&AccountEntry]| {
+        v.iter()
+            .map(|a| a.id.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let Some(name) = name else {
+        return match (idx.accounts.as_slice(), &idx.default_account) {
+            ([only], _) => Ok(only.id.clone()),
+            (_, Some(d)) if idx.account(d).is_some() => Ok(d.clone()),
+            ([], _) => Err(UserError::new(
+                "no_accounts",
+                "You have no accounts yet.",
+                "Run: latchkey login taskade (or add-token)",
                 ExitClass::Other,
             )),
+            (all, _) => Err(UserError::new(
+                "ambiguous_account",
+                format!(
+                    "Which account? You have {}: {}.",
+                    all.len(),
+                    ids(&all.iter().collect::<Vec<_>>())
+                ),
+                "Name one, e.g. `latchkey token ID`.",
+                ExitClass::Other,
+            )),
+        };
+    };
+    if idx.account(name).is_some() {
+        return Ok(name.to_string());
+    }
+    if let Some((p, who)) = name.split_once(':') {
+        let m: Vec<_> = idx
+            .accounts
+            .iter()
+            .filter(|a| a.provider == p && a.identity.as_deref() == Some(who))
+            .collect();
+        if let [one] = m.as_slice() {
+            return Ok(one.id.clone());
         }
+    }
+    let by_provider: Vec<_> = idx.accounts.iter().filter(|a| a.provider == name).collect();
+    if let [one] = by_provider.as_slice() {
+        return Ok(one.id.clone());
+    }
+    if by_provider.is_empty() && provider::find(name, &idx.providers).is_some() {
+        return Err(UserError::new(
+                "unknown_account",
+                format!("You have no account at {name}."),
+                format!("Sign in first: latchkey login {name} (or run `latchkey list` to see your accounts)."),
+                ExitClass::Other,
+            ));
+    }
+    let by_prefix: Vec<_> = idx
+        .accounts
+        .iter()
+        .filter(|a| a.id.starts_with(name))
+        .collect();
+    match (by_prefix.as_slice(), by_provider.as_slice()) {
+        ([one], _) => Ok(one.id.clone()),
+        (_, [_, _, ..]) | ([_, _, ..], _) => {
+            let c = if by_provider.len() > 1 {
+                &by_provider
+            } else {
+                &by_prefix
+            };
+            Err(UserError::new(
+                "ambiguous_account",
+                format!("{name:?} matches {} accounts: {}.", c.len(), ids(c)),
+                "Use the full account id.",
+                ExitClass::Other,
+            ))
+        }
+        _ => Err(UserError::new(
+            "unknown_account",
+            format!("There is no account {name:?}."),
+            "Run `latchkey list` to see your accounts.",
+            ExitClass::Other,
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::vault::index::{AccountStatus, Index};
+
+    fn entry(id: &str, provider: &str) -> AccountEntry {
+        AccountEntry {
+            id: id.into(),
+            provider: provider.into(),
+            label: None,
+            identity: None,
+            scopes: vec![],
+            expires_at: None,
+            status: AccountStatus::Valid,
+            kind: AccountKind::Oauth,
+            client_id: None,
+            created: 1,
+            updated: 1,
+            last_refresh: None,
+            binding: None,
+            subject: None,
+        }
+    }
+
+    /// F8: a provider's id never resolves to another provider's account by prefix.
+    #[test]
+    fn a_provider_name_never_matches_another_providers_account_by_prefix() {
+        let mut idx = Index::default();
+        let mut own = ProviderSpec::new("github-example-com", "GitHub Enterprise");
+        own.issuer = Some("https://github.example.com".into());
+        idx.providers.push(own);
+        idx.accounts
+            .push(entry("github-example-com-1a2b3c", "github-example-com"));
+        idx.accounts.push(entry("taskade-9f9f9f", "taskade"));
+        let e = resolve_in(&idx, Some("github")).unwrap_err();
+        assert_eq!(e.code, "unknown_account");
+        assert!(e.fix.contains("latchkey login github"), "{}", e.fix);
+        // Prefixes of account ids still work, and so does a provider with one account.
+        assert_eq!(
+            resolve_in(&idx, Some("github-ex")).unwrap(),
+            "github-example-com-1a2b3c"
+        );
+        assert_eq!(resolve_in(&idx, Some("taskade")).unwrap(), "taskade-9f9f9f");
+        assert_eq!(
+            resolve_in(&idx, Some("github-example-com")).unwrap(),
+            "github-example-com-1a2b3c"
+        );
     }
 }
