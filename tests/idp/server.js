@@ -263,6 +263,8 @@ server.listen(0, '127.0.0.1', () => {
       if (mode.tokenFault === 'garbage') { ctx.status = 200; ctx.type = 'json'; ctx.body = '{"access_token": 12, "token_type": ['; return; }
       if (mode.tokenFault === 'huge') { ctx.status = 200; ctx.type = 'json'; ctx.body = Buffer.alloc(50 * 1024 * 1024, 0x61); return; }
       if (mode.tokenFault === 'drop') { ctx.req.socket.destroy(); ctx.respond = false; return; }
+      // The answer is made at once and held back: the server has already rotated (F6).
+      if (mode.tokenReplyDelayMs) { await next(); await new Promise((r) => setTimeout(r, mode.tokenReplyDelayMs)); return; }
     }
     // Taskade stand-in: the connection test and two read-only API calls.
     if (ctx.path === '/oauth2/ping' || ctx.path.startsWith('/api/v1/')) {

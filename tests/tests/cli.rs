@@ -268,6 +268,63 @@ fn logout_revokes_and_wipes_s17() {
     assert!(stdout(&run(&home, &idp, &["list"], None)).contains("No accounts yet"));
 }
 
+/// F6: logging out while a refresh is in flight waits for it, revokes the tokens it
+/// produced and leaves nothing in the keyring (the refresh's write used to recreate the
+/// record after the wipe, with a live grant the person believed signed out).
+#[test]
+fn logout_during_a_refresh_leaves_no_live_grant_s17() {
+    let idp = Idp::start_with(IdpConfig {
+        rotate: true,
+        ..Default::default()
+    });
+    let home = TestHome::new();
+    let id = cli_login(&home, &idp);
+    idp.set_mode(serde_json::json!({ "tokenReplyDelayMs": 3000 }));
+    let refresh = home
+        .cli()
+        .env("LATCHKEY_TASKADE_BASE", &idp.issuer)
+        .args(["refresh", &id])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The refresh has reached the IdP (which has rotated) and waits for its answer.
+    let t0 = std::time::Instant::now();
+    while idp.stats()["token_requests"].as_u64().unwrap() < 2 {
+        assert!(
+            t0.elapsed() < Duration::from_secs(20),
+            "the refresh never reached the IdP"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let before = idp.stats()["revocations"].as_u64().unwrap();
+    let o = run(&home, &idp, &["logout", &id], None);
+    let r = wait_output(refresh, Duration::from_secs(60));
+    idp.set_mode(serde_json::json!({ "tokenReplyDelayMs": 0 }));
+    assert!(o.status.success(), "{}", stderr_of(&o));
+    assert!(
+        stderr_of(&o).contains("Signed out at the provider"),
+        "{}",
+        stderr_of(&o)
+    );
+    assert!(
+        r.status.success(),
+        "the refresh finished first: {}",
+        stderr_of(&r)
+    );
+    assert_eq!(
+        idp.stats()["revocations"].as_u64().unwrap() - before,
+        2,
+        "the refreshed refresh token and access token were revoked"
+    );
+    assert_eq!(
+        secret_tool_lookup(&format!("account:{id}")),
+        None,
+        "nothing written back after the wipe"
+    );
+    assert!(stdout(&run(&home, &idp, &["list"], None)).contains("No accounts yet"));
+}
+
 #[test]
 fn logout_all_revokes_and_wipes_every_account() {
     let idp = Idp::start_with(IdpConfig {

@@ -57,28 +57,24 @@ impl Accounts {
             }
         }
         let p = self.bound_provider(&entry)?;
-        let outcome = match entry.kind {
-            AccountKind::PersonalToken => return Ok(current.access_token),
-            AccountKind::ClientCredentials => {
-                let client = self.client_for(&p, entry.client_id.as_deref()).await?;
-                match oauth::client_credentials(self.http()?, &p, &client, &current.scopes, now)
-                    .await
-                {
-                    Ok(r) => RefreshOutcome::Refreshed(r),
-                    Err(e) if e.is_transient() => RefreshOutcome::Transient {
-                        error: e,
-                        retry_after: None,
-                    },
-                    Err(e) if e.needs_sign_in() => RefreshOutcome::NeedsSignIn(e),
-                    Err(e) => RefreshOutcome::Failed(e),
-                }
+        if entry.kind == AccountKind::PersonalToken {
+            return Ok(current.access_token);
+        }
+        let client = self.client_for(&p, entry.client_id.as_deref()).await?;
+        let outcome = if entry.kind == AccountKind::ClientCredentials {
+            match oauth::client_credentials(self.http()?, &p, &client, &current.scopes, now).await {
+                Ok(r) => RefreshOutcome::Refreshed(r),
+                Err(e) if e.is_transient() => RefreshOutcome::Transient {
+                    error: e,
+                    retry_after: None,
+                },
+                Err(e) if e.needs_sign_in() => RefreshOutcome::NeedsSignIn(e),
+                Err(e) => RefreshOutcome::Failed(e),
             }
-            AccountKind::Oauth => {
-                let client = self.client_for(&p, entry.client_id.as_deref()).await?;
-                oauth::refresh(self.http()?, &p, &client, &current, now).await
-            }
+        } else {
+            oauth::refresh(self.http()?, &p, &client, &current, now).await
         };
-        self.apply_outcome(id, &p, current, outcome, lock, min_valid)
+        self.apply_outcome(id, (&p, &client), current, outcome, lock, min_valid)
             .await
     }
 
@@ -87,7 +83,7 @@ impl Accounts {
     async fn apply_outcome(
         &self,
         id: &str,
-        p: &ProviderSpec,
+        (p, client): (&ProviderSpec, &oauth::ClientConfig),
         current: TokenRecord,
         outcome: RefreshOutcome,
         lock: vault::AccountLock,
@@ -97,6 +93,18 @@ impl Accounts {
         let key = id.to_string();
         match outcome {
             RefreshOutcome::Refreshed(rec) => {
+                // F6: removed while the provider answered (by a process that did not wait for
+                // the lock): the new tokens are not written back; they are revoked.
+                if self.vault.index()?.account(id).is_none() {
+                    let _ = oauth::revoke(self.http()?, p, client, &rec).await;
+                    drop(lock);
+                    return Err(UserError::new(
+                        "unknown_account",
+                        format!("Account {id} was removed while it was being refreshed."),
+                        "Run `latchkey list` to see your accounts.",
+                        ExitClass::Other,
+                    ));
+                }
                 let token = rec.access_token.clone();
                 let expires = rec.expires_at;
                 let scopes = rec.scopes.clone();

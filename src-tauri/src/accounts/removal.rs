@@ -22,7 +22,17 @@ pub struct RemovalReport {
 impl Accounts {
     /// Revokes at the provider (refresh token, then access token) and wipes locally whatever
     /// happened there (S17).
+    ///
+    /// The account's lock is held throughout (F6): a refresh in flight finishes first, so the
+    /// tokens read and revoked here are the newest, and no refresh can write them back after
+    /// the wipe.
     pub async fn remove(&self, id: &str) -> Result<RemovalReport, UserError> {
+        self.account(id)?;
+        let lock = self
+            .vault
+            .lock_account(id, super::LOCK_WAIT)
+            .await
+            .map_err(UserError::from)?;
         let entry = self.account(id)?;
         let key = id.to_string();
         let rec = self
@@ -66,6 +76,7 @@ impl Accounts {
             Ok(())
         })
         .await?;
+        drop(lock);
         let summary = match &revocation {
             Revocation::Revoked => "Signed out at the provider and removed from this computer.".to_string(),
             Revocation::NotSupported => "Removed from this computer. The provider offers no way to revoke tokens remotely; revoke access in its settings if you want.".to_string(),
