@@ -98,15 +98,41 @@ pub fn put(b: &dyn Backend, key: &str, value: &Secret, limit: usize) -> Result<(
 }
 
 /// Reads a value stored by [`put`], verifying chunk count, length and checksum.
+///
+/// Readers take no lock, so a writer may switch slots while a reader collects chunks (F7):
+/// the old slot's chunks vanish under it. A chunk that is missing or does not add up is
+/// therefore read again from the header, as long as the header changed meanwhile; only an
+/// inconsistency under an unchanged header is damage.
 pub fn get(b: &dyn Backend, key: &str) -> Result<Option<Secret>, StoreError> {
-    let Some(v) = b.get(key)? else {
-        return Ok(None);
-    };
-    let v = v.expose();
-    if let Some(inline) = v.strip_prefix(INLINE) {
-        return Ok(Some(Secret::new(inline)));
+    let mut last_header: Option<String> = None;
+    for _ in 0..4 {
+        let Some(v) = b.get(key)? else {
+            return Ok(None);
+        };
+        let v = v.expose();
+        if let Some(inline) = v.strip_prefix(INLINE) {
+            return Ok(Some(Secret::new(inline)));
+        }
+        if last_header.as_deref() == Some(v) {
+            break;
+        }
+        let h = parse_header(v).ok_or(StoreError::Corrupt("unknown format"))?;
+        match read_chunks(b, key, &h) {
+            Ok(out) => return Ok(Some(out)),
+            Err(StoreError::Corrupt(_)) => last_header = Some(v.to_string()),
+            Err(e) => return Err(e),
+        }
     }
-    let h = parse_header(v).ok_or(StoreError::Corrupt("unknown format"))?;
+    // The same header twice and still inconsistent: damaged, not a race.
+    let h = last_header
+        .as_deref()
+        .and_then(parse_header)
+        .ok_or(StoreError::Corrupt("unknown format"))?;
+    read_chunks(b, key, &h).map(Some)
+}
+
+/// The chunks one header names, checked against its count, length and checksum.
+fn read_chunks(b: &dyn Backend, key: &str, h: &Header) -> Result<Secret, StoreError> {
     let mut out = String::with_capacity(h.len);
     for n in 0..h.count {
         let piece = b
@@ -120,7 +146,7 @@ pub fn get(b: &dyn Backend, key: &str) -> Result<Option<Secret>, StoreError> {
     if sha_hex(&out) != h.sha {
         return Err(StoreError::Corrupt("checksum mismatch"));
     }
-    Ok(Some(Secret::new(out)))
+    Ok(Secret::new(out))
 }
 
 /// Deletes a value and every chunk it owns; `Ok(false)` when there was nothing.
@@ -212,6 +238,65 @@ mod tests {
             max_len: Some(CHUNK_LIMIT),
             ..Default::default()
         }
+    }
+
+    /// A backend where a writer stores a new value the first time the reader asks for a
+    /// chunk: the interleaving a refresh and a `token` reader meet (F7).
+    struct RacingBackend {
+        inner: FakeBackend,
+        next: Mutex<Option<String>>,
+    }
+
+    use std::sync::Mutex;
+
+    impl Backend for RacingBackend {
+        fn get(&self, key: &str) -> Result<Option<Secret>, StoreError> {
+            if key.contains('#') {
+                if let Some(v) = self.next.lock().unwrap().take() {
+                    put(&self.inner, "account:a", &Secret::new(v), CHUNK_LIMIT)?;
+                }
+            }
+            self.inner.get(key)
+        }
+        fn set(&self, key: &str, value: &Secret) -> Result<(), StoreError> {
+            self.inner.set(key, value)
+        }
+        fn delete(&self, key: &str) -> Result<bool, StoreError> {
+            self.inner.delete(key)
+        }
+        fn describe(&self) -> String {
+            "racing".into()
+        }
+    }
+
+    /// F7: a write that switches slots while a reader collects chunks is read again, never
+    /// reported as damage; a record damaged under a steady header still is.
+    #[test]
+    fn a_write_during_a_read_is_not_damage() {
+        let old: String = "o".repeat(5000);
+        let new: String = "n".repeat(6000);
+        let inner = limited();
+        put(&inner, "account:a", &Secret::new(old), CHUNK_LIMIT).unwrap();
+        let b = RacingBackend {
+            inner: inner.clone(),
+            next: Mutex::new(Some(new.clone())),
+        };
+        let got = get(&b, "account:a").expect("not damaged").unwrap();
+        assert_eq!(got.expose(), new);
+        // Real damage: a chunk gone with the header unchanged.
+        let key = inner
+            .items
+            .lock()
+            .unwrap()
+            .keys()
+            .find(|k| k.contains('#'))
+            .cloned()
+            .unwrap();
+        inner.items.lock().unwrap().remove(&key);
+        assert!(matches!(
+            get(&inner, "account:a"),
+            Err(StoreError::Corrupt("missing chunk"))
+        ));
     }
 
     #[test]
