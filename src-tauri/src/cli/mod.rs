@@ -228,7 +228,11 @@ pub fn main(args: Vec<OsString>) -> i32 {
     match dispatch(cli.command) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("latchkey: {} — {}", e.message, e.fix);
+            eprintln!(
+                "latchkey: {} — {}",
+                terminal_safe(&e.message),
+                terminal_safe(&e.fix)
+            );
             e.class as i32
         }
     }
@@ -257,8 +261,27 @@ fn out_err(_: std::io::Error) -> UserError {
     )
 }
 
+/// Text for a terminal: no control characters but line breaks and tabs, so nothing a
+/// provider wrote can move the cursor, retitle the window or hide a line (S25, F5). Every
+/// error goes through it, and stdout when it is a terminal.
+fn terminal_safe(s: &str) -> std::borrow::Cow<'_, str> {
+    if s.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
+        s.chars()
+            .filter(|c| !c.is_control() || *c == '\n' || *c == '\t')
+            .collect::<String>()
+            .into()
+    } else {
+        s.into()
+    }
+}
+
 fn println_out(s: &str) -> Result<(), UserError> {
     let mut o = std::io::stdout().lock();
+    let s = if o.is_terminal() {
+        terminal_safe(s)
+    } else {
+        s.into()
+    };
     writeln!(o, "{s}").map_err(out_err)
 }
 
@@ -409,6 +432,20 @@ fn man_pages(dir: &std::path::Path) -> Result<i32, UserError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// S25 (F5): errors and terminal output keep line breaks and lose every other control
+    /// character.
+    #[test]
+    fn terminal_output_loses_control_characters_s25() {
+        assert_eq!(
+            terminal_safe("read \u{1b}[2J\u{1b}]0;pwned\u{7}\nnext\tline"),
+            "read [2J]0;pwned\nnext\tline"
+        );
+        assert!(matches!(
+            terminal_safe("plain"),
+            std::borrow::Cow::Borrowed(_)
+        ));
+    }
 
     #[test]
     fn long_quoted_values_are_redacted_in_usage_errors_s19() {

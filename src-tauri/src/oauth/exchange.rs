@@ -28,9 +28,16 @@ pub(super) fn record_from(
             .or_else(|| previous_refresh.cloned()),
         expires_at: resp.expires_in().map(|d| expiry(now, d.as_secs())),
         token_type: "Bearer".into(),
+        // Provider-controlled words shown in terminals and the window: no control
+        // characters (S25, F5).
         scopes: resp
             .scopes()
-            .map(|s| s.iter().map(|x| x.to_string()).collect())
+            .map(|s| {
+                s.iter()
+                    .map(|x| super::plain_text(x, 200))
+                    .filter(|x| !x.is_empty())
+                    .collect()
+            })
             .unwrap_or_default(),
         issued_at: now,
         id_token: resp.extra_fields().id_token.clone().map(Secret::new),
@@ -205,5 +212,16 @@ mod tests {
         assert_eq!(rec.expires_at, Some(now + MAX_LIFETIME as i64));
         assert_eq!(expiry(i64::MAX - 5, 3600), i64::MAX);
         assert_eq!(expiry(now, 3600), now + 3600);
+    }
+
+    /// S25 (F5): the granted scopes a server returns lose their control characters.
+    #[test]
+    fn granted_scopes_lose_control_characters_s25() {
+        let resp: TokenResp = serde_json::from_str(
+            r#"{"access_token":"a","token_type":"bearer","scope":"read \u001b[2J\u001b]0;pwned\u0007"}"#,
+        )
+        .unwrap();
+        let rec = record_from(&resp, None, 1);
+        assert_eq!(rec.scopes, ["read", "[2J]0;pwned"]);
     }
 }

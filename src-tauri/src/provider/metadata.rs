@@ -100,7 +100,8 @@ pub fn parse_metadata(issuer: &str, body: &[u8]) -> Result<Metadata, String> {
     if m.issuer.trim_end_matches('/') != issuer.trim_end_matches('/') {
         return Err(format!(
             "the discovery document names issuer {} instead of {}",
-            m.issuer, issuer
+            crate::oauth::plain_text(&m.issuer, 200),
+            crate::oauth::plain_text(issuer, 200)
         ));
     }
     Ok(m)
@@ -153,8 +154,15 @@ pub fn apply_metadata(p: &mut ProviderSpec, m: &Metadata) -> Result<(), String> 
     if p.identity == IdentitySource::None && p.userinfo_url.is_some() {
         p.identity = IdentitySource::Userinfo;
     }
-    p.scopes_supported = m.scopes_supported.clone();
-    p.grant_types = m.grant_types_supported.clone();
+    // Shown in terminals and the window: no control characters (S25, F5).
+    let words = |v: &[String]| -> Vec<String> {
+        v.iter()
+            .map(|s| crate::oauth::plain_text(s, 200))
+            .filter(|s| !s.is_empty())
+            .collect()
+    };
+    p.scopes_supported = words(&m.scopes_supported);
+    p.grant_types = words(&m.grant_types_supported);
     // Only scopes the server lists: OpenID's identity scopes, and offline_access for a
     // refresh token where the server has it. A server that lists none gets no scope.
     let listed = |s: &str| m.scopes_supported.iter().any(|x| x == s);
@@ -249,6 +257,25 @@ mod tests {
 
     fn doc(json: &str) -> Metadata {
         parse_metadata("https://i.example", json.as_bytes()).unwrap()
+    }
+
+    /// S25 (F5): the scopes and grants a server lists, and a wrong issuer it names, reach
+    /// terminals without control characters.
+    #[test]
+    fn metadata_words_lose_control_characters_s25() {
+        let m = doc(
+            r#"{"issuer":"https://i.example","token_endpoint":"https://i.example/t","scopes_supported":["read \u001b[2J\u001b]0;pwned\u0007","\u001b"],"grant_types_supported":["client_credentials\u0007"]}"#,
+        );
+        let mut p = ProviderSpec::new("x", "X");
+        apply_metadata(&mut p, &m).unwrap();
+        assert_eq!(p.scopes_supported, ["read [2J]0;pwned"]);
+        assert_eq!(p.grant_types, ["client_credentials"]);
+        let e = parse_metadata(
+            "https://i.example",
+            br#"{"issuer":"https://evil.example\u001b]0;pwned\u0007"}"#,
+        )
+        .unwrap_err();
+        assert!(!e.chars().any(|c| c.is_control()), "{e:?}");
     }
 
     /// Both documents count: each fills what the other lacks, and lists are joined.
