@@ -263,8 +263,8 @@ case "$cmd" in
     NEED_NODE=1 ensure_apt "${APT_PACKAGES[@]}" "${TEST_PACKAGES[@]}" gh curl
     ensure_rust
     ensure_idp
-    say "building Latchkey and the benchmark driver (release)"
-    cargo build --release -p latchkey --bins
+    say "building Latchkey and the benchmark driver (release, with the test hooks the driver uses)"
+    cargo build --release -p latchkey --bins --features test-hooks
     cargo build --release -p latchkey-e2e --bins
     bare=$(mktemp -d)
     cp -r bench/bare/. "$bare/"

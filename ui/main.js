@@ -60,6 +60,10 @@ on('login-finished', (result) => {
 (async () => {
   // Both first questions go out at once; the skeleton in index.html is on screen meanwhile.
   const [info] = await Promise.all([(early('info') || call('app_info')).catch(() => null), prefetchAccounts()]);
+  if (info && info.trust_note) {
+    // Whom Latchkey trusts beyond the usual certificate authorities: never silent.
+    view.before(h('p', { class: 'warn banner', role: 'status', 'data-trust-note': '' }, info.trust_note));
+  }
   if (info && info.problem) {
     view.replaceChildren(h('section', { 'data-view': 'problem' }, errorBox(info.problem)));
     document.body.dataset.ready = 'true';

@@ -881,3 +881,32 @@ fn copy_falls_back_to_x11_when_wayland_offers_no_clipboard_s22() {
         std::thread::sleep(Duration::from_millis(100));
     }
 }
+
+/// F9 (S32): extra trusted certificate authorities are never silent: the window shows them
+/// under the top bar, and the command line says so on stderr.
+#[test]
+fn extra_trusted_certificates_are_announced_s32() {
+    let home = TestHome::new();
+    let bundle = home.path().join("corp-ca.pem");
+    let bundle_s = bundle.display().to_string();
+    let o = home.run_env(
+        &["list"],
+        None,
+        &[("LATCHKEY_CA_BUNDLE", bundle_s.as_str())],
+    );
+    let e = stderr_of(&o);
+    assert!(
+        e.contains("LATCHKEY_CA_BUNDLE") && e.contains(&bundle_s),
+        "{e}"
+    );
+    let o = home.run(&["list"], None);
+    assert!(
+        !stderr_of(&o).contains("LATCHKEY_CA_BUNDLE"),
+        "silent when unset"
+    );
+    let app = WebApp::start(&home, &[("LATCHKEY_CA_BUNDLE", bundle_s.as_str())]);
+    let note = app.wait_for("[data-trust-note]", Duration::from_secs(30));
+    assert!(app.text(&note).contains(&bundle_s));
+    app.screenshot("window-trust-note");
+    app.screenshot("window-trust-note");
+}

@@ -225,6 +225,9 @@ pub fn main(args: Vec<OsString>) -> i32 {
             };
         }
     };
+    if let Some(note) = crate::oauth::http::trust_note() {
+        eprintln!("latchkey: note: {note}");
+    }
     match dispatch(cli.command) {
         Ok(code) => code,
         Err(e) => {

@@ -32,6 +32,8 @@ pub struct AppInfo {
     redirect_uri: &'static str,
     loopback_redirect: &'static str,
     problem: Option<UserError>,
+    /// Extra trusted certificate authorities, in words (F9).
+    trust_note: Option<String>,
 }
 
 /// Version, data dir, where secrets are kept, and a start-up problem if any.
@@ -48,6 +50,7 @@ pub fn app_info(state: Shared<'_>) -> AppInfo {
         redirect_uri: crate::provider::SCHEME_REDIRECT,
         loopback_redirect: "http://127.0.0.1/callback",
         problem: state.accounts.as_ref().err().cloned(),
+        trust_note: crate::oauth::http::trust_note(),
     }
 }
 

@@ -10,6 +10,17 @@ pub const BODY_CAP: usize = 2 * 1024 * 1024;
 pub const TIMEOUT_ENV: &str = "LATCHKEY_HTTP_TIMEOUT";
 /// Environment variable naming a PEM bundle of extra trusted CAs.
 pub const CA_ENV: &str = "LATCHKEY_CA_BUNDLE";
+/// What the person should know about whom Latchkey trusts, when it is not the default:
+/// extra certificate authorities from [`CA_ENV`] (F9). Said on stderr by the CLI and in the
+/// window, so a variable set long ago, or by someone else, is never silent.
+pub fn trust_note() -> Option<String> {
+    let path = std::env::var_os(CA_ENV).filter(|v| !v.is_empty())?;
+    Some(format!(
+        "Latchkey also trusts the certificate authorities in {} ({CA_ENV}). Unset it unless your network needs it.",
+        crate::oauth::plain_text(&path.to_string_lossy(), 300)
+    ))
+}
+
 /// How long an idle connection is kept for reuse: shorter than the shortest common server
 /// keep-alive (Node's 5 s), so the app never sends a request on a connection the server is
 /// closing at that moment ("connection closed before message completed").

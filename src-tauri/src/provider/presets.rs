@@ -5,15 +5,22 @@ use super::{
     check_endpoint, ApiPreset, IdentitySource, ProviderSpec, RedirectKind, TASKADE_BASE_ENV,
 };
 
+/// Whether this build honours test hooks such as [`TASKADE_BASE_ENV`]: debug builds and
+/// builds with the `test-hooks` feature (the benchmarks) do; release builds never (F9), so
+/// nothing in a person's environment can retarget Taskade sign-ins.
+pub const TEST_HOOKS: bool = cfg!(any(debug_assertions, feature = "test-hooks"));
+
 fn taskade_base() -> String {
-    taskade_base_from(std::env::var(TASKADE_BASE_ENV).ok())
+    taskade_base_from(std::env::var(TASKADE_BASE_ENV).ok(), TEST_HOOKS)
 }
 
-/// The Taskade base for an override: honoured only for https or loopback (S20), so a stray
-/// environment variable can't send Taskade tokens over plain http to another host.
-fn taskade_base_from(over: Option<String>) -> String {
+/// The Taskade base for an override: honoured only in test builds (F9), and only for https
+/// or loopback (S20), so a stray environment variable can't send Taskade tokens over plain
+/// http to another host.
+fn taskade_base_from(over: Option<String>, hooks: bool) -> String {
     const REAL: &str = "https://www.taskade.com";
     let base = over
+        .filter(|_| hooks)
         .filter(|v| !v.is_empty())
         .map(|v| v.trim_end_matches('/').to_string());
     match base {
@@ -208,20 +215,39 @@ mod tests {
         assert!(!github().may_receive_token("https://www.taskade.com/api/v1/workspaces"));
     }
 
+    /// F9: where test hooks are compiled out (release builds), the override is ignored.
+    #[test]
+    fn taskade_override_is_a_test_hook_only() {
+        assert_eq!(
+            taskade_base_from(Some("https://staging.example".into()), false),
+            "https://www.taskade.com"
+        );
+        assert_eq!(
+            TEST_HOOKS,
+            cfg!(debug_assertions) || cfg!(feature = "test-hooks")
+        );
+    }
+
     /// S20: the Taskade override is honoured only for https or loopback.
     #[test]
     fn taskade_override_needs_https_or_loopback_s20() {
         let real = "https://www.taskade.com";
-        assert_eq!(taskade_base_from(None), real);
-        assert_eq!(taskade_base_from(Some(String::new())), real);
-        assert_eq!(taskade_base_from(Some("http://evil.example".into())), real);
-        assert_eq!(taskade_base_from(Some("javascript:alert(1)".into())), real);
+        assert_eq!(taskade_base_from(None, true), real);
+        assert_eq!(taskade_base_from(Some(String::new()), true), real);
         assert_eq!(
-            taskade_base_from(Some("http://127.0.0.1:9/".into())),
+            taskade_base_from(Some("http://evil.example".into()), true),
+            real
+        );
+        assert_eq!(
+            taskade_base_from(Some("javascript:alert(1)".into()), true),
+            real
+        );
+        assert_eq!(
+            taskade_base_from(Some("http://127.0.0.1:9/".into()), true),
             "http://127.0.0.1:9"
         );
         assert_eq!(
-            taskade_base_from(Some("https://staging.example".into())),
+            taskade_base_from(Some("https://staging.example".into()), true),
             "https://staging.example"
         );
     }
