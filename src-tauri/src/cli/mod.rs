@@ -173,6 +173,7 @@ enum Command {
 
 /// Runs the CLI with `args` (without the program name); returns the exit code.
 pub fn main(args: Vec<OsString>) -> i32 {
+    crate::platform::harden_cli();
     crate::logging::init_cli();
     // A lone URL of another scheme (or a broken one) is a link mistake, not a subcommand;
     // answer it without echoing it, since links carry codes and state.

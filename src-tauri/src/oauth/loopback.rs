@@ -309,6 +309,7 @@ mod tests {
 
     /// F3: another user's client that writes its callback and resets the connection at once
     /// (SO_LINGER {1, 0}) has left the socket table when Latchkey looks; it is still refused.
+    #[cfg(target_os = "linux")]
     #[tokio::test]
     async fn a_reset_connection_from_another_user_is_refused_s4() {
         // SAFETY: getuid has no preconditions.

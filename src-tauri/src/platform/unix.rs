@@ -21,6 +21,24 @@ pub fn harden_process() {
     }
 }
 
+/// [`harden_process`] and more for the short-lived command line: on Linux it is also not
+/// dumpable (`PR_SET_DUMPABLE` 0), so crash handlers that ignore the core limit (Ubuntu's
+/// apport writes `/var/crash` for programs under `/usr`) get no memory image, and no
+/// process of the same user can attach to it or read its memory (F4). The desktop program
+/// stays dumpable: SECURITY.md says why.
+pub fn harden_cli() {
+    harden_process();
+    #[cfg(target_os = "linux")]
+    {
+        // SAFETY: prctl with PR_SET_DUMPABLE takes plain integers and has no other
+        // preconditions.
+        let rc = unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0) };
+        if rc != 0 {
+            tracing::warn!("could not make the process non-dumpable");
+        }
+    }
+}
+
 /// Whether stderr understands ANSI escapes (a terminal).
 pub fn stderr_ansi() -> bool {
     std::io::stderr().is_terminal()
@@ -146,6 +164,15 @@ pub fn replace_file(tmp: tempfile::NamedTempFile, path: &Path) -> std::io::Resul
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// F4: the command line's process is not dumpable on Linux.
+    #[test]
+    #[cfg(target_os = "linux")]
+    fn the_command_line_is_not_dumpable_s26() {
+        harden_cli();
+        // SAFETY: PR_GET_DUMPABLE takes no pointers.
+        assert_eq!(unsafe { libc::prctl(libc::PR_GET_DUMPABLE, 0, 0, 0, 0) }, 0);
+    }
 
     /// F3: a peer that is in no socket table (it reset its connection before Latchkey looked)
     /// is refused; it used to count as this user.

@@ -22,6 +22,11 @@ use windows_sys::Win32::System::Threading::{
     PROCESS_QUERY_LIMITED_INFORMATION,
 };
 
+/// The command line's hardening: the same as the desktop program's on Windows.
+pub fn harden_cli() {
+    harden_process();
+}
+
 /// The exit code of a process ended by [`harden_process`]'s exception filter: "Latchkey
 /// crashed", with no dump written.
 pub const CRASH_EXIT: u32 = 0xE04C_4B01;
