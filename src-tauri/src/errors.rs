@@ -85,9 +85,31 @@ impl From<VaultError> for UserError {
     }
 }
 
-fn capitalize(s: &str) -> String {
+/// The sentence with a capital first letter, unless it starts with an address
+/// (`http://…`), which is left exactly as written.
+pub fn capitalize(s: &str) -> String {
+    let first_word = s.split_whitespace().next().unwrap_or("");
+    if first_word.contains("://") {
+        return s.to_string();
+    }
     let mut c = s.chars();
     c.next()
         .map(|f| f.to_uppercase().collect::<String>() + c.as_str())
         .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A message that starts with an address keeps the address as written.
+    #[test]
+    fn sentences_are_capitalised_but_addresses_are_not() {
+        assert_eq!(capitalize("the store is locked"), "The store is locked");
+        assert_eq!(
+            capitalize("http://127.0.0.1:40161/mcp does not say how to sign in"),
+            "http://127.0.0.1:40161/mcp does not say how to sign in"
+        );
+        assert_eq!(capitalize(""), "");
+    }
 }

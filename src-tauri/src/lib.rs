@@ -130,7 +130,9 @@ pub fn link_is_awaited(url: &str) -> bool {
     let Some(state) = oauth::parse_callback(url).ok().and_then(|cb| cb.state) else {
         return false;
     };
-    let path = paths::data_dir().join("accounts.json");
+    let Some(path) = paths::data_dir().map(|d| d.join("accounts.json")) else {
+        return false;
+    };
     match vault::index::load(&path) {
         Ok(loaded) => accounts::is_pending_in(&loaded.index, state.expose()),
         Err(_) => false,

@@ -640,11 +640,18 @@ fn provider_add_refuses_to_retarget_a_provider_in_use_s24() {
     assert_eq!(other.stats()["token_requests"], 0);
 }
 
-/// S18: Ctrl+C while waiting for the browser forgets the sign-in's state and verifier.
+/// S18: Ctrl+C while waiting for the browser forgets the sign-in's state and verifier, and so
+/// do SIGTERM (a service manager, `kill`) and SIGHUP (the terminal closed).
 #[test]
 fn ctrl_c_during_sign_in_leaves_no_secret_behind_s18() {
-    use std::io::BufRead;
     let idp = Idp::start();
+    for signal in ["-INT", "-TERM", "-HUP"] {
+        interrupted_sign_in_leaves_no_secret(&idp, signal);
+    }
+}
+
+fn interrupted_sign_in_leaves_no_secret(idp: &Idp, signal: &str) {
+    use std::io::BufRead;
     let home = TestHome::new();
     let mut c = home.cli();
     c.env("LATCHKEY_TASKADE_BASE", &idp.issuer)
@@ -668,7 +675,7 @@ fn ctrl_c_during_sign_in_leaves_no_secret_behind_s18() {
     assert!(secret_tool_lookup(&format!("pending:{handle}")).is_some());
     let pid = child.id().to_string();
     assert!(std::process::Command::new("kill")
-        .args(["-INT", &pid])
+        .args([signal, &pid])
         .status()
         .unwrap()
         .success());
@@ -679,16 +686,89 @@ fn ctrl_c_during_sign_in_leaves_no_secret_behind_s18() {
         }
         assert!(
             started.elapsed() < Duration::from_secs(20),
-            "Ctrl+C ignored"
+            "{signal} ignored"
         );
         std::thread::sleep(Duration::from_millis(50));
     };
     let mut rest = String::new();
     let _ = std::io::Read::read_to_string(&mut err, &mut rest);
-    assert_eq!(status.code(), Some(1), "{rest}");
-    assert!(rest.contains("cancelled"), "{rest}");
+    assert_eq!(status.code(), Some(1), "{signal}: {rest}");
+    assert!(rest.contains("cancelled"), "{signal}: {rest}");
     assert!(secret_tool_lookup(&format!("pending:{handle}")).is_none());
     assert!(home.index()["pending"].as_array().unwrap().is_empty());
+}
+
+/// Replacing an unused provider with `provider add` leaves nothing of the old one behind:
+/// neither its client secret nor its dynamic registration.
+#[test]
+fn replacing_an_unused_provider_forgets_its_secret_and_registration() {
+    use std::io::BufRead;
+    let idp = Idp::start();
+    let other = Idp::start();
+    let home = TestHome::new();
+    let o = run(
+        &home,
+        &idp,
+        &[
+            "provider",
+            "add",
+            "corp",
+            "--issuer",
+            &idp.issuer,
+            "--client-id",
+            "conf",
+            "--client-secret-stdin",
+        ],
+        Some("old-secret-value"),
+    );
+    assert!(o.status.success(), "{}", stderr_of(&o));
+    assert!(secret_tool_lookup("client-secret:corp:conf").is_some());
+    // Without a client id: a sign-in registers one (RFC 7591); it is abandoned here.
+    let o = run(
+        &home,
+        &idp,
+        &["provider", "add", "corp", "--issuer", &idp.issuer],
+        None,
+    );
+    assert!(o.status.success(), "{}", stderr_of(&o));
+    assert_eq!(
+        secret_tool_lookup("client-secret:corp:conf"),
+        None,
+        "the old secret went"
+    );
+    let mut c = home.cli();
+    c.args(["login", "corp", "--no-browser"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    let mut child = c.spawn().unwrap();
+    let mut err = std::io::BufReader::new(child.stderr.take().unwrap());
+    loop {
+        let mut line = String::new();
+        assert!(err.read_line(&mut line).unwrap() > 0, "no URL printed");
+        if line.starts_with("http") {
+            break;
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(
+        home.index()["registrations"]["corp"].is_object(),
+        "{}",
+        home.index()
+    );
+    let o = run(
+        &home,
+        &other,
+        &["provider", "add", "corp", "--issuer", &other.issuer],
+        None,
+    );
+    assert!(o.status.success(), "{}", stderr_of(&o));
+    assert!(
+        home.index()["registrations"]["corp"].is_null(),
+        "the old server's registration went: {}",
+        home.index()
+    );
 }
 
 /// S26: both programs switch core dumps off, so a crash writes no token to disk.

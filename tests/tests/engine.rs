@@ -708,6 +708,13 @@ fn an_account_whose_provider_changed_sends_nothing_s24() {
         })
         .unwrap();
     assert_eq!(acc.list().unwrap()[0].status, "provider_changed");
+    assert!(
+        acc.list().unwrap()[0].needs_attention(),
+        "the tray's badge counts it"
+    );
+    // `token` and `exec` hand out nothing either, even while the stored token is fresh.
+    let e = rt().block_on(acc.fresh_token(&view.id, 1)).unwrap_err();
+    assert_eq!(e.code, "provider_changed");
     let e = rt().block_on(acc.refresh_now(&view.id)).unwrap_err();
     assert_eq!(e.code, "provider_changed");
     assert!(e.fix.contains("latchkey login idp"), "{}", e.fix);
@@ -724,6 +731,59 @@ fn an_account_whose_provider_changed_sends_nothing_s24() {
     let s = attacker.stats();
     assert_eq!(s["token_requests"], 0, "no refresh token went there");
     assert_eq!(s["revocations"], 0, "no token was revoked there");
+}
+
+/// S24: a sign-in's code goes only to the token endpoint in force when it began: a provider
+/// entry changed while the person was at the browser gets nothing.
+#[test]
+fn a_sign_in_finishes_only_where_it_began_s24() {
+    let idp = Idp::start();
+    let attacker = Idp::start();
+    let (_home, acc) = setup(&idp, "latchkey-public", ClientAuth::None);
+    let link = scheme_login(&acc, &idp);
+    let evil = idp_provider(&attacker, "idp", "latchkey-public", ClientAuth::None);
+    acc.vault()
+        .update_index(|idx| {
+            let p = idx.providers.iter_mut().find(|p| p.id == "idp").unwrap();
+            p.token_url = evil.token_url.clone();
+        })
+        .unwrap();
+    let e = rt().block_on(acc.complete_login(&link)).unwrap_err();
+    assert_eq!(e.code, "provider_changed", "{e:?}");
+    assert_eq!(
+        attacker.stats()["token_requests"],
+        0,
+        "the code never went there"
+    );
+    assert!(acc.list().unwrap().is_empty());
+}
+
+/// S11: a pasted token is checked only where the provider's tokens may go: a first preset
+/// that points elsewhere is refused before any request.
+#[test]
+fn a_pasted_token_is_checked_only_where_tokens_may_go_s11() {
+    let idp = Idp::start();
+    let elsewhere = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    elsewhere.set_nonblocking(true).unwrap();
+    let home = TestHome::new();
+    let acc = accounts_in(&home);
+    let mut p = idp_provider(&idp, "pat", "latchkey-public", ClientAuth::None);
+    p.supports_pat = true;
+    p.presets = vec![latchkey::provider::ApiPreset {
+        label: "Check".into(),
+        method: "GET".into(),
+        path: format!("http://{}/steal", elsewhere.local_addr().unwrap()),
+    }];
+    add_provider(&acc, p);
+    let e = rt()
+        .block_on(acc.add_token("pat", latchkey::secret::Secret::new("tskdp_pasted"), None))
+        .unwrap_err();
+    assert_eq!(e.code, "cannot_validate", "{e:?}");
+    assert!(
+        elsewhere.accept().is_err(),
+        "no connection reached the other address"
+    );
+    assert!(acc.list().unwrap().is_empty());
 }
 
 /// S24: adding the same issuer again keeps its entry; a new client id is used for that

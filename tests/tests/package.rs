@@ -140,7 +140,8 @@ fn the_packages_pass_the_distributions_checks_and_hold_what_an_app_needs() {
     assert!(o.status.success(), "desktop-file-validate: {}", text(&o));
     let desktop = std::fs::read_to_string(&entry).unwrap();
     for line in [
-        "Exec=latchkey-desktop %u",
+        // The installed program by its absolute path: never another one earlier on PATH.
+        "Exec=/usr/bin/latchkey-desktop %u",
         "MimeType=x-scheme-handler/dev.latchkey;",
         "Icon=dev.latchkey.app",
         "StartupWMClass=dev.latchkey.app",

@@ -413,10 +413,12 @@ fn copy_as_curl_quotes_provider_urls_s25() {
         serde_json::json!(hostile)
     ));
     let cmd = cmd.as_str().expect("a command").to_string();
-    assert!(cmd.starts_with("curl "), "{cmd}");
-    // Run it with stand-ins for curl and latchkey that print their arguments.
-    let script =
-        format!("curl() {{ printf '[%s]\\n' \"$@\"; }}; latchkey() {{ echo TOKEN; }}; {cmd}");
+    assert!(cmd.contains("| curl "), "{cmd}");
+    // Run it with stand-ins for curl and latchkey that print their arguments (and curl its
+    // stdin, where the header arrives).
+    let script = format!(
+        "curl() {{ printf '[%s]\\n' \"$@\"; printf 'stdin: '; cat; }}; latchkey() {{ echo TOKEN; }}; {cmd}"
+    );
     let o = Command::new("bash").args(["-c", &script]).output().unwrap();
     let out = String::from_utf8_lossy(&o.stdout).to_string();
     assert!(
@@ -428,7 +430,11 @@ fn copy_as_curl_quotes_provider_urls_s25() {
         out.contains(&format!("[{hostile}]")),
         "the URL is one literal word: {out}"
     );
-    assert!(out.contains("[Authorization: Bearer TOKEN]"), "{out}");
+    // The nit: the token is never an argument of curl (or of anything else `ps` lists).
+    let (args, stdin) = out.split_once("stdin: ").expect("curl read its stdin");
+    assert!(!args.contains("TOKEN"), "the token is on no argv: {out}");
+    assert!(args.contains("[-H]\n[@-]"), "{out}");
+    assert_eq!(stdin.trim(), "Authorization: Bearer TOKEN", "{out}");
     assert!(!std::path::Path::new("/tmp/latchkey-curl-pwned").exists());
 }
 

@@ -25,9 +25,10 @@ export function shellQuote(s) {
   return `'${String(s).replace(/'/g, `'\\''`)}'`;
 }
 
-/** The "Copy as curl" line: the token is fetched by `latchkey token`, never pasted. */
+/** The "Copy as curl" line: the token is fetched by `latchkey token`, never pasted, and reaches
+ * curl as a header on its stdin (`-H @-`), never on an argv that `ps` shows. */
 export function curlCommand(method, url, accountId) {
-  return `curl -X ${shellQuote(method)} -H "Authorization: Bearer $(latchkey token ${shellQuote(accountId)})" ${shellQuote(url)}`;
+  return `latchkey token ${shellQuote(accountId)} | sed 's/^/Authorization: Bearer /' | curl -X ${shellQuote(method)} -H @- ${shellQuote(url)}`;
 }
 
 export async function renderTest(view, nav, { account: a }) {

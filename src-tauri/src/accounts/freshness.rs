@@ -15,6 +15,9 @@ impl Accounts {
     /// read → lock → read again → refresh → save → release pattern (S14).
     pub async fn fresh_token(&self, id: &str, min_valid: i64) -> Result<Secret, UserError> {
         let entry = self.account(id)?;
+        // An account whose provider entry changed since sign-in hands out nothing, not even
+        // a stored token that is still fresh (S24): `status` says its tokens go nowhere.
+        self.bound_provider(&entry)?;
         let key = id.to_string();
         let rec = self.blocking(move |v| v.read_record(&key)).await?;
         let now = crate::now();

@@ -65,6 +65,17 @@ pub struct AccountView {
     pub resource: Option<String>,
 }
 
+impl AccountView {
+    /// Whether the person must act: signed out, expired, or its provider changed since
+    /// sign-in (its tokens go nowhere). The tray's badge counts these.
+    pub fn needs_attention(&self) -> bool {
+        matches!(
+            self.status.as_str(),
+            "needs_sign_in" | "expired" | "provider_changed"
+        )
+    }
+}
+
 /// Derives the status word from an index entry at time `now`.
 pub fn status_word(a: &AccountEntry, now: i64) -> &'static str {
     match a.status {
@@ -170,12 +181,7 @@ fn oauth_user_error(e: OAuthError, provider_id: &str) -> UserError {
     UserError::new(&e.code(), message, fix, class)
 }
 
-fn capitalize(s: &str) -> String {
-    let mut c = s.chars();
-    c.next()
-        .map(|f| f.to_uppercase().collect::<String>() + c.as_str())
-        .unwrap_or_default()
-}
+use crate::errors::capitalize;
 
 fn needs_sign_in(id: &str, provider_id: &str) -> UserError {
     UserError::new(

@@ -26,7 +26,14 @@ impl Accounts {
                 ExitClass::Other,
             ));
         }
-        let Some(check) = p.presets.first().and_then(|pre| p.api_url(&pre.path)) else {
+        // The checking call is a token's journey like any other: only where the provider's
+        // tokens may go (S11).
+        let Some(check) = p
+            .presets
+            .first()
+            .and_then(|pre| p.api_url(&pre.path))
+            .filter(|u| p.may_receive_token(u))
+        else {
             return Err(UserError::new(
                 "cannot_validate",
                 format!(

@@ -88,10 +88,11 @@ pub(super) fn login(
                 .and_then(|cb| cb.state)
                 .is_some_and(|s| crate::oauth::handle_for_state(s.expose()) == handle)
         });
-        // Ctrl+C, a timeout and a refusal all forget the sign-in's state and verifier.
+        // Ctrl+C, SIGTERM, SIGHUP, a timeout and a refusal all forget the sign-in's state
+        // and verifier.
         let served = tokio::select! {
             r = served => Some(r),
-            _ = tokio::signal::ctrl_c() => None,
+            _ = interrupted() => None,
         };
         stop_spinner(spinner);
         let Some(served) = served else {
@@ -258,6 +259,28 @@ pub(super) fn which_provider(
             ExitClass::Other,
         )),
     }
+}
+
+/// Resolves when the person or the system stops the command: Ctrl+C everywhere, and on
+/// Unix also SIGTERM (`kill`, a service manager) and SIGHUP (the terminal closed).
+async fn interrupted() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let (term, hup) = (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::hangup()),
+        );
+        if let (Ok(mut term), Ok(mut hup)) = (term, hup) {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+                _ = hup.recv() => {}
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
 }
 
 /// Asks a yes/no question on the terminal; only "y" or "yes" is a yes.

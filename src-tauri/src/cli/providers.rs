@@ -181,14 +181,31 @@ pub(super) fn provider_add(a: ProviderAdd) -> Result<i32, UserError> {
     }
     let id = p.id.clone();
     // S24: a provider that accounts use is never retargeted, as `provider remove` refuses.
-    let in_use = accounts.vault().update_index(|idx| {
+    let new_client = p.client_id.clone();
+    let (in_use, old_client) = accounts.vault().update_index(|idx| {
         let users = accounts_using(idx, &p.id);
+        let mut old_client = None;
         if users.is_empty() {
+            // A replaced entry takes its registration and client secret with it: the new
+            // settings start clean rather than sign in with the old server's client.
+            old_client = idx
+                .providers
+                .iter()
+                .find(|x| x.id == p.id)
+                .map(|x| x.client_id.clone());
+            idx.registrations.remove(&p.id);
             idx.providers.retain(|x| x.id != p.id);
             idx.providers.push(p);
         }
-        users
+        (users, old_client)
     })?;
+    if let Some(old) = old_client {
+        let v = accounts.vault();
+        v.delete_secret(&crate::vault::legacy_client_secret_key(&id))?;
+        if let Some(old) = old.filter(|o| secret.is_none() || new_client.as_ref() != Some(o)) {
+            v.delete_secret(&crate::vault::client_secret_key(&id, &old))?;
+        }
+    }
     if !in_use.is_empty() {
         return Err(UserError::new(
             "provider_in_use",

@@ -41,7 +41,8 @@ pub struct AppInfo {
 pub fn app_info(state: Shared<'_>) -> AppInfo {
     AppInfo {
         version: env!("CARGO_PKG_VERSION"),
-        data_dir: crate::paths::data_dir().display().to_string(),
+        data_dir: crate::paths::data_dir()
+            .map_or_else(|| "(none)".into(), |d| d.display().to_string()),
         store: state
             .accounts
             .as_ref()

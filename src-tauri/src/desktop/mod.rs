@@ -55,10 +55,7 @@ impl AppState {
             Err(_) => true,
             Ok(a) => a
                 .list()
-                .map(|l| {
-                    l.iter()
-                        .any(|v| v.status == "needs_sign_in" || v.status == "expired")
-                })
+                .map(|l| l.iter().any(AccountView::needs_attention))
                 .unwrap_or(true),
         }
     }

@@ -55,6 +55,7 @@ fn status_words(status: &str, expires_at: Option<i64>) -> String {
         "needs_sign_in" => "Needs sign-in".into(),
         "offline" => "Offline — will retry".into(),
         "expired" => "Expired".into(),
+        "provider_changed" => "Provider changed — sign in again".into(),
         other => other.into(),
     }
 }
@@ -108,7 +109,7 @@ fn build_menu(app: &AppHandle) -> tauri::Result<Menu<Wry>> {
             app,
             format!("copy:{}", a.id),
             "Copy token",
-            a.status != "needs_sign_in",
+            a.status != "needs_sign_in" && a.status != "provider_changed",
             None::<&str>,
         )?)?;
         sub.append(&MenuItem::with_id(

@@ -197,12 +197,13 @@ pub fn check_endpoint(u: &str) -> Result<(), String> {
     }
 }
 
-/// True for 127.0.0.0/8, ::1 and `localhost`.
+/// True for 127.0.0.0/8 and ::1 written as addresses. Not `localhost`: a name depends on
+/// name resolution (a hosts file, a resolver), so plain http is allowed only for IP literals
+/// (RFC 8252 §8.3).
 pub fn is_loopback_host(h: &str) -> bool {
-    h == "localhost"
-        || h.trim_matches(|c| c == '[' || c == ']')
-            .parse::<std::net::IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback())
+    h.trim_matches(|c| c == '[' || c == ']')
+        .parse::<std::net::IpAddr>()
+        .is_ok_and(|ip| ip.is_loopback())
 }
 
 #[cfg(test)]
@@ -216,6 +217,9 @@ mod tests {
         assert!(check_endpoint("http://127.0.0.1:8080/token").is_ok());
         assert!(check_endpoint("http://[::1]:8080/token").is_ok());
         assert!(check_endpoint("http://idp.example/token").is_err());
+        // A name depends on resolution: plain http only for loopback IP literals.
+        assert!(check_endpoint("http://localhost:8080/token").is_err());
+        assert!(check_endpoint("https://localhost:8080/token").is_ok());
         assert!(check_endpoint("ftp://idp.example/token").is_err());
         assert!(check_endpoint("javascript:alert(1)").is_err());
     }

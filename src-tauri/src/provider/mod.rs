@@ -194,7 +194,9 @@ impl ProviderSpec {
     }
 
     /// True when `url` lies under one of this provider's API bases or its own endpoints (S11).
-    /// "Under" means on a path-segment boundary: `/api/v1evil` is not under `/api/v1`.
+    /// "Under" means on a path-segment boundary: `/api/v1evil` is not under `/api/v1`. A base
+    /// with a query (a resource such as `…/mcp?tenant=a`) covers only URLs whose values for
+    /// each of its parameters are exactly its own: `?tenant=b` is another API.
     pub fn may_receive_token(&self, url: &str) -> bool {
         let Ok(target) = url::Url::parse(url) else {
             return false;
@@ -212,6 +214,7 @@ impl ProviderSpec {
                     || path
                         .strip_prefix(prefix)
                         .is_some_and(|rest| rest.starts_with('/')))
+                && same_query_values(&base, &target)
         })
     }
 
@@ -261,6 +264,18 @@ pub struct Destinations {
     /// The protected API the tokens are bound to (RFC 8707), if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resource: Option<String>,
+}
+
+/// For each parameter in `base`'s query, `target` carries exactly the same values.
+fn same_query_values(base: &url::Url, target: &url::Url) -> bool {
+    let values = |u: &url::Url, key: &str| -> Vec<String> {
+        u.query_pairs()
+            .filter(|(k, _)| k == key)
+            .map(|(_, v)| v.into_owned())
+            .collect()
+    };
+    base.query_pairs()
+        .all(|(k, _)| values(base, &k) == values(target, &k))
 }
 
 /// A provider id for an issuer, derived from the whole issuer (host, port and path). When
@@ -358,6 +373,23 @@ mod tests {
         assert!(SCHEME.contains('.') && SCHEME == SCHEME.to_lowercase());
         let conf = include_str!("../../../tauri.conf.json");
         assert!(conf.contains("\"schemes\": [\"dev.latchkey\"]"));
+    }
+
+    /// A resource with a query covers only its own parameter values.
+    #[test]
+    fn a_query_in_a_resource_binds_its_values_s11() {
+        let mut p = ProviderSpec::new("r", "R");
+        p.api_bases = vec!["https://a.example/mcp?tenant=a".into()];
+        assert!(p.may_receive_token("https://a.example/mcp?tenant=a"));
+        assert!(p.may_receive_token("https://a.example/mcp/tools?tenant=a&x=1"));
+        assert!(!p.may_receive_token("https://a.example/mcp?tenant=b"));
+        assert!(!p.may_receive_token("https://a.example/mcp?tenant=a&tenant=b"));
+        assert!(!p.may_receive_token("https://a.example/mcp"));
+        p.api_bases = vec!["https://a.example/mcp".into()];
+        assert!(
+            p.may_receive_token("https://a.example/mcp?tenant=b"),
+            "no query: any"
+        );
     }
 
     /// F10: an API connected by its address never gets an id another entry holds, whatever

@@ -18,6 +18,9 @@ pub enum VaultError {
     /// The stored record could not be decoded.
     #[error("the stored record for this account is damaged")]
     BadRecord,
+    /// No folder of this user's to keep the account list in.
+    #[error("there is no configuration folder for this user (HOME and XDG_CONFIG_HOME are unset)")]
+    NoDataDir,
 }
 
 impl VaultError {
@@ -28,6 +31,7 @@ impl VaultError {
             VaultError::Index(e) => e.code(),
             VaultError::LockTimeout => "account_busy",
             VaultError::BadRecord => "record_corrupt",
+            VaultError::NoDataDir => "no_data_dir",
         }
     }
 
@@ -38,6 +42,7 @@ impl VaultError {
             VaultError::Index(e) => e.fix(),
             VaultError::LockTimeout => "Wait a moment and try again. If it persists, quit other Latchkey windows or scripts.".into(),
             VaultError::BadRecord => "Sign in to this account again; Latchkey will replace the damaged record.".into(),
+            VaultError::NoDataDir => "Set HOME, or set LATCHKEY_HOME to a folder only you can write to.".into(),
         }
     }
 }
@@ -60,5 +65,6 @@ pub(super) fn duplicate(e: &VaultError) -> VaultError {
         }),
         VaultError::LockTimeout => VaultError::LockTimeout,
         VaultError::BadRecord => VaultError::BadRecord,
+        VaultError::NoDataDir => VaultError::NoDataDir,
     }
 }

@@ -64,12 +64,9 @@ pub struct Vault {
 impl Vault {
     /// Opens the vault in the data dir with the OS credential store.
     pub fn open() -> Result<Self, VaultError> {
+        let dir = crate::paths::data_dir().ok_or(VaultError::NoDataDir)?;
         let backend = store::KeyringBackend::new()?;
-        Self::open_with(
-            &crate::paths::data_dir(),
-            Box::new(backend),
-            store::DEFAULT_TIMEOUT,
-        )
+        Self::open_with(&dir, Box::new(backend), store::DEFAULT_TIMEOUT)
     }
 
     /// Opens the vault in `dir` with any backend (tests use a fake).
