@@ -888,10 +888,10 @@ fn copy_falls_back_to_x11_when_wayland_offers_no_clipboard_s22() {
     }
 }
 
-/// F9 (S32): extra trusted certificate authorities are never silent: the window shows them
+/// F9 (S33): extra trusted certificate authorities are never silent: the window shows them
 /// under the top bar, and the command line says so on stderr.
 #[test]
-fn extra_trusted_certificates_are_announced_s32() {
+fn extra_trusted_certificates_are_announced_s33() {
     let home = TestHome::new();
     let bundle = home.path().join("corp-ca.pem");
     let bundle_s = bundle.display().to_string();
