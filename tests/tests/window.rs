@@ -685,10 +685,13 @@ fn walkthrough_of_a_first_launch() {
     let id = first_account_id(&app);
     app.click_css(&format!("[data-copy='{id}']"));
     app.wait_text("Copied", T);
-    let token = rt()
-        .block_on(accounts_in(&home).fresh_token(&id, 60))
-        .unwrap();
-    assert_eq!(clipboard(), token.expose());
+    // The command line, pointed at the same IdP, reads the same token.
+    let env = env_for(&idp);
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let o = home.run_env(&["token", &id], None, &env);
+    assert!(o.status.success(), "{}", stderr_of(&o));
+    let token = String::from_utf8_lossy(&o.stdout).trim().to_string();
+    assert_eq!(clipboard(), token);
     shot(4, "copied");
 
     // 4. A test call.
@@ -733,7 +736,7 @@ fn walkthrough_of_a_first_launch() {
     app.click_css(".dialog button.danger");
     app.wait_text("removed from this computer", T);
     app.wait_for("[data-view=empty]", T);
-    assert_eq!(idp.check_token(token.expose()), 401);
+    assert_eq!(idp.check_token(&token), 401);
     assert_eq!(secret_tool_lookup(&format!("account:{id}")), None);
     shot(8, "removed");
 }
