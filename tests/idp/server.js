@@ -8,6 +8,8 @@
 //   discovery   "split": the RFC 8414 document lacks userinfo and the OpenID one lacks
 //               revocation, as on some real servers; "no-userinfo": no userinfo at all
 //   scopes      the scopes the server knows (default openid offline_access email profile api)
+//   authMethods the client authentication methods it accepts at its endpoints (default all
+//               of oidc-provider's), e.g. ["client_secret_basic"] for a Basic-only server
 //
 // Routes mirror Taskade's (/oauth2/authorize, /oauth2/token, /oauth2/register), so the Taskade
 // preset can point here through LATCHKEY_TASKADE_BASE. The first stdout line is JSON:
@@ -52,6 +54,7 @@ server.listen(0, '127.0.0.1', () => {
   };
   const mcpResources = [`${issuer}/mcp`, `${issuer}/mcp2`];
   const provider = new Provider(issuer, {
+    ...(Array.isArray(cfg.authMethods) ? { clientAuthMethods: cfg.authMethods } : {}),
     adapter: bigMemoryAdapter,
     clients: [
       { client_id: 'latchkey-public', token_endpoint_auth_method: 'none', ...common },

@@ -308,6 +308,8 @@ pub struct IdpConfig {
     pub discovery: Option<&'static str>,
     /// oidc-provider's scopes, when not its usual `openid offline_access email profile api`.
     pub scopes: Option<Vec<&'static str>>,
+    /// The client authentication methods it accepts, when not all of oidc-provider's.
+    pub auth_methods: Option<Vec<&'static str>>,
 }
 
 impl Default for IdpConfig {
@@ -318,6 +320,7 @@ impl Default for IdpConfig {
             pats: Vec::new(),
             discovery: None,
             scopes: None,
+            auth_methods: None,
         }
     }
 }
@@ -343,7 +346,7 @@ impl Idp {
             dir.join("node_modules/oidc-provider").exists(),
             "run `npm ci` in tests/idp first (the test command does)"
         );
-        let conf = json!({"accessTtl": cfg.access_ttl, "rotate": cfg.rotate, "pats": cfg.pats, "discovery": cfg.discovery, "scopes": cfg.scopes});
+        let conf = json!({"accessTtl": cfg.access_ttl, "rotate": cfg.rotate, "pats": cfg.pats, "discovery": cfg.discovery, "scopes": cfg.scopes, "authMethods": cfg.auth_methods});
         Self::spawn(Command::new("node").arg("server.js"), &dir, &conf)
     }
 

@@ -771,6 +771,103 @@ fn replacing_an_unused_provider_forgets_its_secret_and_registration() {
     );
 }
 
+/// A server that authenticates registered clients one way only (Basic, or the secret in the
+/// body): Latchkey registers a confidential client with that method, keeps its secret in
+/// the keyring, and uses the same method to sign in, refresh and revoke.
+#[test]
+fn registered_clients_authenticate_the_way_the_server_says() {
+    for method in ["client_secret_basic", "client_secret_post"] {
+        let idp = Idp::start_with(IdpConfig {
+            auth_methods: Some(vec![method]),
+            ..Default::default()
+        });
+        let home = TestHome::new();
+        let o = run(
+            &home,
+            &idp,
+            &["provider", "add", "corp", "--issuer", &idp.issuer],
+            None,
+        );
+        assert!(o.status.success(), "{method}: {}", stderr_of(&o));
+        let o = run(&home, &idp, &["login", "corp"], None);
+        assert!(o.status.success(), "{method}: login: {}", stderr_of(&o));
+        let id = stdout(&o);
+        let reg = home.index()["registrations"]["corp"].clone();
+        assert_eq!(reg["auth"], method, "{reg}");
+        let client = reg["client_id"].as_str().unwrap().to_string();
+        assert!(
+            secret_tool_lookup(&format!("client-secret:corp:{client}")).is_some(),
+            "the registered secret is in the keyring"
+        );
+        let o = run(&home, &idp, &["refresh", &id], None);
+        assert!(o.status.success(), "{method}: refresh: {}", stderr_of(&o));
+        let o = run(&home, &idp, &["logout", &id], None);
+        assert!(
+            stderr_of(&o).contains("Signed out at the provider"),
+            "{method}: {}",
+            stderr_of(&o)
+        );
+        assert_eq!(idp.stats()["revocations"], 2, "{method}");
+    }
+}
+
+/// A machine account on a server that takes only client_secret_basic (the test IdP's
+/// machine client) renews after expiry and is revoked at logout with the same method; it
+/// used to renew with the secret in the body and die at its first expiry.
+#[test]
+fn a_machine_account_renews_and_revokes_with_its_own_method() {
+    let idp = Idp::start_with(IdpConfig {
+        access_ttl: 2,
+        auth_methods: Some(vec!["client_secret_basic", "none"]),
+        ..Default::default()
+    });
+    let home = TestHome::new();
+    let o = run(
+        &home,
+        &idp,
+        &["provider", "add", "mach", "--issuer", &idp.issuer],
+        None,
+    );
+    assert!(o.status.success(), "{}", stderr_of(&o));
+    let o = run(
+        &home,
+        &idp,
+        &[
+            "login",
+            "mach",
+            "--client-credentials",
+            "--client-id",
+            "latchkey-machine",
+        ],
+        Some("machine-secret-value"),
+    );
+    assert!(o.status.success(), "{}", stderr_of(&o));
+    let id = stdout(&o);
+    let first = stdout(&run(&home, &idp, &["token", &id], None));
+    std::thread::sleep(Duration::from_secs(3));
+    let o = run(&home, &idp, &["token", &id, "--min-valid", "60"], None);
+    assert!(
+        o.status.success(),
+        "renewal after expiry: {}",
+        stderr_of(&o)
+    );
+    let renewed = stdout(&o);
+    assert_ne!(renewed, first);
+    assert_eq!(idp.stats()["invalid_grant"], 0);
+    let o = run(&home, &idp, &["logout", &id], None);
+    assert!(
+        stderr_of(&o).contains("Signed out at the provider"),
+        "{}",
+        stderr_of(&o)
+    );
+    assert_eq!(
+        idp.stats()["revocations"],
+        1,
+        "the renewed token was revoked"
+    );
+    assert_eq!(idp.check_token(&renewed), 401);
+}
+
 /// S26: both programs switch core dumps off, so a crash writes no token to disk.
 #[test]
 fn both_programs_switch_core_dumps_off_s26() {

@@ -29,8 +29,10 @@ impl Accounts {
                     None => legacy.map_or(Ok(None), |l| v.get_secret(&l)),
                 })
                 .await?;
-            let auth = if secret.is_some() && p.client_auth == ClientAuth::None {
-                ClientAuth::ClientSecretPost
+            // A secret with no method set: the one the server lists, Basic first (the same
+            // for the first grant, every renewal and revocation).
+            let auth = if secret.is_some() {
+                p.secret_auth()
             } else {
                 p.client_auth
             };
@@ -39,13 +41,22 @@ impl Accounts {
         // Dynamically registered clients get any loopback port (RFC 8252 §7.3) on this
         // provider's own path; a registration for another path is replaced.
         let registered_loopback = p.redirect_uri(RedirectKind::Loopback, None);
-        if let Some(reg) = self.vault.index()?.registrations.get(&p.id) {
+        if let Some(reg) = self.vault.index()?.registrations.get(&p.id).cloned() {
             if reg.redirect_uri == registered_loopback {
-                return Ok(ClientConfig {
-                    id: reg.client_id.clone(),
-                    secret: None,
-                    auth: ClientAuth::None,
-                });
+                let secret = if reg.auth == ClientAuth::None {
+                    None
+                } else {
+                    let key = vault::client_secret_key(&p.id, &reg.client_id);
+                    self.blocking(move |v| v.get_secret(&key)).await?
+                };
+                // A confidential registration whose secret is gone is registered afresh.
+                if reg.auth == ClientAuth::None || secret.is_some() {
+                    return Ok(ClientConfig {
+                        id: reg.client_id,
+                        secret,
+                        auth: reg.auth,
+                    });
+                }
             }
         }
         if p.registration_url.is_none() {
@@ -56,26 +67,32 @@ impl Accounts {
                 ExitClass::Other,
             ));
         }
-        let id = oauth::register_client(self.http()?, p, &registered_loopback)
+        let got = oauth::register_client(self.http()?, p, &registered_loopback)
             .await
             .map_err(|e| oauth_user_error(e, &p.id))?;
         let reg = ClientRegistration {
-            client_id: id.clone(),
+            client_id: got.client_id.clone(),
             redirect_uri: registered_loopback,
             registered_at: crate::now(),
+            auth: got.auth,
         };
         let pid = p.id.clone();
+        let secret = got.secret.clone();
+        // The secret first, then the index that points to it.
         self.blocking(move |v| {
+            if let Some(s) = &secret {
+                v.put_secret(&vault::client_secret_key(&pid, &reg.client_id), s)?;
+            }
             v.update_index(|idx| {
                 idx.registrations.insert(pid, reg);
             })
         })
         .await?;
-        tracing::info!(provider = %p.id, "registered a public client for this provider");
+        tracing::info!(provider = %p.id, method = got.auth.name(), "registered a client for this provider");
         Ok(ClientConfig {
-            id,
-            secret: None,
-            auth: ClientAuth::None,
+            id: got.client_id,
+            secret: got.secret,
+            auth: got.auth,
         })
     }
 }

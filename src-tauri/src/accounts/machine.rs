@@ -4,7 +4,6 @@ use super::save::NewAccount;
 use super::{oauth_user_error, AccountView, Accounts};
 use crate::errors::{ExitClass, UserError};
 use crate::oauth::ClientConfig;
-use crate::provider::ClientAuth;
 use crate::provider::ProviderSpec;
 use crate::secret::Secret;
 use crate::vault::index::AccountKind;
@@ -44,11 +43,8 @@ impl Accounts {
         let client = ClientConfig {
             id: client_id.into(),
             secret: Some(secret.clone()),
-            auth: if p.client_auth == ClientAuth::None {
-                ClientAuth::ClientSecretBasic
-            } else {
-                p.client_auth
-            },
+            // The same method its renewals and revocation use (client_for).
+            auth: p.secret_auth(),
         };
         let rec = oauth::client_credentials(self.http()?, &p, &client, &scopes, crate::now())
             .await

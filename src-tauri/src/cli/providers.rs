@@ -182,9 +182,10 @@ pub(super) fn provider_add(a: ProviderAdd) -> Result<i32, UserError> {
     let id = p.id.clone();
     // S24: a provider that accounts use is never retargeted, as `provider remove` refuses.
     let new_client = p.client_id.clone();
-    let (in_use, old_client) = accounts.vault().update_index(|idx| {
+    let (in_use, old_client, old_reg) = accounts.vault().update_index(|idx| {
         let users = accounts_using(idx, &p.id);
         let mut old_client = None;
+        let mut old_reg = None;
         if users.is_empty() {
             // A replaced entry takes its registration and client secret with it: the new
             // settings start clean rather than sign in with the old server's client.
@@ -193,12 +194,17 @@ pub(super) fn provider_add(a: ProviderAdd) -> Result<i32, UserError> {
                 .iter()
                 .find(|x| x.id == p.id)
                 .map(|x| x.client_id.clone());
-            idx.registrations.remove(&p.id);
+            old_reg = idx.registrations.remove(&p.id);
             idx.providers.retain(|x| x.id != p.id);
             idx.providers.push(p);
         }
-        (users, old_client)
+        (users, old_client, old_reg)
     })?;
+    if let Some(reg) = old_reg {
+        accounts
+            .vault()
+            .delete_secret(&crate::vault::client_secret_key(&id, &reg.client_id))?;
+    }
     if let Some(old) = old_client {
         let v = accounts.vault();
         v.delete_secret(&crate::vault::legacy_client_secret_key(&id))?;
@@ -270,10 +276,15 @@ pub(super) fn provider_remove(id: &str) -> Result<i32, UserError> {
     accounts
         .vault()
         .delete_secret(&crate::vault::legacy_client_secret_key(id))?;
-    accounts.vault().update_index(|idx| {
+    let reg = accounts.vault().update_index(|idx| {
         idx.providers.retain(|p| p.id != id);
-        idx.registrations.remove(id);
+        idx.registrations.remove(id)
     })?;
+    if let Some(reg) = reg {
+        accounts
+            .vault()
+            .delete_secret(&crate::vault::client_secret_key(id, &reg.client_id))?;
+    }
     eprintln!("Removed provider {id}.");
     Ok(0)
 }

@@ -21,7 +21,7 @@ pub use callback::{check_callback, parse_callback, Callback};
 pub use device::{device_begin, device_finish, offers_device_flow, DeviceStart, DEVICE_GRANT};
 pub use discovery::discover;
 pub use exchange::{client_credentials, exchange_code, expiry, refresh, RefreshOutcome};
-pub use registration::register_client;
+pub use registration::{register_client, Registered};
 pub use revoke::{introspect, revoke, Revocation};
 
 use crate::provider::{ClientAuth, ProviderSpec};

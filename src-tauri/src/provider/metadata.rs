@@ -36,6 +36,9 @@ pub struct Metadata {
     /// Grant types.
     #[serde(default)]
     pub grant_types_supported: Vec<String>,
+    /// RFC 8414 `token_endpoint_auth_methods_supported`.
+    #[serde(default)]
+    pub token_endpoint_auth_methods_supported: Vec<String>,
 }
 
 impl Metadata {
@@ -67,6 +70,10 @@ impl Metadata {
         );
         join(&mut self.scopes_supported, other.scopes_supported);
         join(&mut self.grant_types_supported, other.grant_types_supported);
+        join(
+            &mut self.token_endpoint_auth_methods_supported,
+            other.token_endpoint_auth_methods_supported,
+        );
         self
     }
 }
@@ -163,6 +170,7 @@ pub fn apply_metadata(p: &mut ProviderSpec, m: &Metadata) -> Result<(), String> 
     };
     p.scopes_supported = words(&m.scopes_supported);
     p.grant_types = words(&m.grant_types_supported);
+    p.token_auth_methods = words(&m.token_endpoint_auth_methods_supported);
     // Only scopes the server lists: OpenID's identity scopes, and offline_access for a
     // refresh token where the server has it. A server that lists none gets no scope.
     let listed = |s: &str| m.scopes_supported.iter().any(|x| x == s);

@@ -31,6 +31,27 @@ pub enum ClientAuth {
     ClientSecretPost,
 }
 
+impl ClientAuth {
+    /// The RFC 7591 / RFC 8414 name of the method.
+    pub fn name(self) -> &'static str {
+        match self {
+            ClientAuth::None => "none",
+            ClientAuth::ClientSecretBasic => "client_secret_basic",
+            ClientAuth::ClientSecretPost => "client_secret_post",
+        }
+    }
+
+    /// The method a metadata or registration name stands for, when Latchkey speaks it.
+    pub fn from_name(name: &str) -> Option<ClientAuth> {
+        match name {
+            "none" => Some(ClientAuth::None),
+            "client_secret_basic" => Some(ClientAuth::ClientSecretBasic),
+            "client_secret_post" => Some(ClientAuth::ClientSecretPost),
+            _ => None,
+        }
+    }
+}
+
 /// Where the browser sends the person back.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "snake_case")]
@@ -135,6 +156,10 @@ pub struct ProviderSpec {
     /// Password/implicit grants allowed (only ever for user-added providers, S23).
     #[serde(default)]
     pub insecure_grants: bool,
+    /// The token-endpoint authentication methods the server lists
+    /// (`token_endpoint_auth_methods_supported`), when discovery said.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub token_auth_methods: Vec<String>,
     /// The scopes the server lists (`scopes_supported`), when discovery said.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub scopes_supported: Vec<String>,
@@ -174,6 +199,7 @@ impl ProviderSpec {
             app_help: None,
             presets: Vec::new(),
             insecure_grants: false,
+            token_auth_methods: Vec::new(),
             scopes_supported: Vec::new(),
             grant_types: Vec::new(),
             resource: None,
@@ -228,6 +254,22 @@ impl ProviderSpec {
             userinfo_url: self.userinfo_url.clone(),
             api_bases: self.api_bases.clone(),
             resource: self.resource.clone(),
+        }
+    }
+
+    /// How a client with a secret authenticates here when nothing else says: the provider's
+    /// own setting, else what the server lists, preferring `client_secret_basic`, which
+    /// RFC 6749 §2.3.1 requires every server to support (and so the default when the server
+    /// lists nothing). Sign-in, refresh, renewal and revocation all use it.
+    pub fn secret_auth(&self) -> ClientAuth {
+        if self.client_auth != ClientAuth::None {
+            return self.client_auth;
+        }
+        let listed = |m: &str| self.token_auth_methods.iter().any(|x| x == m);
+        if !listed("client_secret_basic") && listed("client_secret_post") {
+            ClientAuth::ClientSecretPost
+        } else {
+            ClientAuth::ClientSecretBasic
         }
     }
 
@@ -373,6 +415,20 @@ mod tests {
         assert!(SCHEME.contains('.') && SCHEME == SCHEME.to_lowercase());
         let conf = include_str!("../../../tauri.conf.json");
         assert!(conf.contains("\"schemes\": [\"dev.latchkey\"]"));
+    }
+
+    /// Item 2 of issue 25: a secret-bearing client authenticates the way the server lists,
+    /// Basic first and by default.
+    #[test]
+    fn secret_clients_use_what_the_server_lists() {
+        let mut p = ProviderSpec::new("x", "X");
+        assert_eq!(p.secret_auth(), ClientAuth::ClientSecretBasic);
+        p.token_auth_methods = vec!["client_secret_post".into(), "none".into()];
+        assert_eq!(p.secret_auth(), ClientAuth::ClientSecretPost);
+        p.token_auth_methods.push("client_secret_basic".into());
+        assert_eq!(p.secret_auth(), ClientAuth::ClientSecretBasic);
+        p.client_auth = ClientAuth::ClientSecretPost;
+        assert_eq!(p.secret_auth(), ClientAuth::ClientSecretPost);
     }
 
     /// A resource with a query covers only its own parameter values.

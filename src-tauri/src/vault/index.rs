@@ -104,6 +104,10 @@ pub struct ClientRegistration {
     pub redirect_uri: String,
     /// Unix seconds.
     pub registered_at: i64,
+    /// How it authenticates at the token endpoint (its secret, if any, is in the vault under
+    /// `client-secret:<provider>:<client id>`).
+    #[serde(default)]
+    pub auth: crate::provider::ClientAuth,
 }
 
 /// A pending sign-in, listed so stale ones can be swept. Its secrets are in the vault.
