@@ -302,7 +302,7 @@ server.listen(0, '127.0.0.1', () => {
       ctx.status = 404; ctx.body = { error: 'not_found' }; return;
     }
     // Protected APIs: each accepts only tokens whose audience is itself.
-    const mcp = /^\/(mcp|mcp2|mcp-ignored|mcp-wrongmeta|mcp-badas)(\/admin)?$/.exec(ctx.path);
+    const mcp = /^\/(mcp|mcp2|mcp-ignored|mcp-wrongmeta|mcp-badas)(\/admin|\/admin403)?$/.exec(ctx.path);
     if (mcp) {
       const path = `/${mcp[1]}`;
       const who = await bearer(ctx);
@@ -310,6 +310,8 @@ server.listen(0, '127.0.0.1', () => {
       if (!who || !aud.includes(`${issuer}${path}`)) { challenge(ctx, path, who ? ', error="invalid_token"' : ''); return; }
       if (mcp[2] && !who.scope.split(' ').includes('mcp:admin')) {
         challenge(ctx, path, ', error="insufficient_scope", scope="mcp:read mcp:admin"');
+        // RFC 6750 §3.1's status for it; /admin stands for servers that answer 401.
+        if (mcp[2] === '/admin403') ctx.status = 403;
         return;
       }
       ctx.body = { ok: true, sub: who.accountId, resource: `${issuer}${path}` };

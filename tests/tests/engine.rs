@@ -558,11 +558,17 @@ fn insufficient_scope_never_triggers_a_refresh_s16() {
         .unwrap();
     let before = token_requests(&idp);
     for _ in 0..3 {
-        let r = rt()
+        // RFC 6750 §3.1: a 403 with insufficient_scope names the scope to ask for, with the
+        // granted ones kept.
+        let e = rt()
             .block_on(acc.api_call(&view.id, "GET", "scoped", &[], None))
-            .unwrap();
-        assert_eq!(r.status, 403);
-        assert!(!r.retried_after_refresh);
+            .unwrap_err();
+        assert_eq!(e.code, "needs_more_access", "{e:?}");
+        assert!(e.message.contains("it asks for: admin"), "{}", e.message);
+        assert!(e.fix.contains("--scope admin"), "{}", e.fix);
+        for granted in &view.scopes {
+            assert!(e.fix.contains(&format!("--scope {granted}")), "{}", e.fix);
+        }
     }
     assert_eq!(
         token_requests(&idp),

@@ -400,3 +400,40 @@ fn the_window_asks_before_signing_in_at_another_site_s32() {
     assert_eq!(api.stats()["foreign_api_tokens"], 0);
     assert!(accounts_in(&home).list().unwrap().is_empty());
 }
+
+/// Issue 25, item 5: asking for more scope keeps what was granted. The hint after a 401 or
+/// a 403 with `insufficient_scope` names the union, and signing in again with `--scope`
+/// asks for it; the account stays the same and then reaches the admin route.
+#[test]
+fn signing_in_for_more_scope_keeps_what_was_granted() {
+    let idp = Idp::start();
+    let home = TestHome::new();
+    let mcp = format!("{}/mcp", idp.issuer);
+    let run = |args: &[&str]| run_api(&home, args, None);
+    let first = ok(&run(&["login", "--resource", &mcp]), "login");
+    for route in ["admin", "admin403"] {
+        let o = run(&["api", &first, &format!("{mcp}/{route}")]);
+        assert_eq!(o.status.code(), Some(2), "{route}: {}", stderr_of(&o));
+        let e = stderr_of(&o);
+        assert!(
+            e.contains("--scope mcp:read --scope mcp:admin"),
+            "{route}: the union of granted and asked: {e}"
+        );
+    }
+    let again = ok(
+        &run(&["login", "--resource", &mcp, "--scope", "mcp:admin"]),
+        "step-up",
+    );
+    assert_eq!(again, first, "the same account");
+    let listed: serde_json::Value =
+        serde_json::from_str(&ok(&run(&["list", "--json"]), "list")).unwrap();
+    let scopes = listed[0]["scopes"].to_string();
+    assert!(
+        scopes.contains("mcp:read") && scopes.contains("mcp:admin"),
+        "{scopes}"
+    );
+    ok(
+        &run(&["api", &first, &format!("{mcp}/admin")]),
+        "admin after the step-up",
+    );
+}

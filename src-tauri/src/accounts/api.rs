@@ -126,19 +126,20 @@ impl Accounts {
                 .and_then(|v| v.to_str().ok())
                 .unwrap_or("")
                 .to_string();
-            // An API that asks for more scope: say which, and how to get it. No refresh would
-            // help (S16).
-            if status == 401 && www.contains("insufficient_scope") {
-                let wanted = www
-                    .split("scope=\"")
-                    .nth(1)
-                    .and_then(|r| r.split('"').next())
-                    .map(|s| crate::oauth::plain_text(s, 200))
+            // An API that asks for more scope (RFC 6750 §3.1 puts it on 403; some servers
+            // answer 401): say which, and how to get it, keeping what was granted. No refresh
+            // would help (S16).
+            let error = crate::oauth::resource::challenge_param(&www, "error");
+            if (status == 401 || status == 403) && error.as_deref() == Some("insufficient_scope") {
+                let wanted: Vec<String> = crate::oauth::resource::challenge_param(&www, "scope")
+                    .map(|s| {
+                        s.split_whitespace()
+                            .map(|x| crate::oauth::plain_text(x, 200))
+                            .collect()
+                    })
                     .unwrap_or_default();
-                let args: String = wanted
-                    .split_whitespace()
-                    .map(|s| format!(" --scope {s}"))
-                    .collect();
+                let all = scope_union(&entry.scopes, &wanted);
+                let args: String = all.iter().map(|s| format!(" --scope {s}")).collect();
                 return Err(UserError::new(
                     "needs_more_access",
                     format!(
@@ -147,21 +148,22 @@ impl Accounts {
                         if wanted.is_empty() {
                             String::new()
                         } else {
-                            format!(" (scopes: {wanted})")
+                            format!(" (it asks for: {})", wanted.join(" "))
                         }
                     ),
-                    format!("Sign in again and allow it: latchkey login {}{args}", p.id),
+                    if wanted.is_empty() {
+                        format!("Sign in again and allow more: latchkey login {}", p.id)
+                    } else {
+                        format!("Sign in again and allow it: latchkey login {}{args}", p.id)
+                    },
                     ExitClass::NeedsSignIn,
                 ));
             }
             // S16: 401 (or a 403 that says `invalid_token`, as some servers answer for an
             // expired token) → one refresh and retry; insufficient_scope never refreshes.
-            let expired = status == 401 || (status == 403 && www.contains("invalid_token"));
-            if expired
-                && !retried
-                && entry.kind != AccountKind::PersonalToken
-                && !www.contains("insufficient_scope")
-            {
+            let expired =
+                status == 401 || (status == 403 && error.as_deref() == Some("invalid_token"));
+            if expired && !retried && entry.kind != AccountKind::PersonalToken {
                 retried = true;
                 token = self.refresh_now(id).await?;
                 continue;
@@ -179,5 +181,34 @@ impl Accounts {
                 retried_after_refresh: retried,
             });
         }
+    }
+}
+
+/// The scopes already granted followed by the new ones, each once: what a step-up asks for,
+/// so signing in for more never drops what the account had.
+pub(super) fn scope_union(granted: &[String], more: &[String]) -> Vec<String> {
+    let mut all: Vec<String> = Vec::new();
+    for s in granted.iter().chain(more) {
+        if !all.contains(s) {
+            all.push(s.clone());
+        }
+    }
+    all
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_step_up_keeps_the_granted_scopes() {
+        let v = |x: &[&str]| x.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            scope_union(
+                &v(&["mcp:read", "mcp:write"]),
+                &v(&["mcp:read", "mcp:admin"])
+            ),
+            v(&["mcp:read", "mcp:write", "mcp:admin"])
+        );
     }
 }

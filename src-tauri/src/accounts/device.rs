@@ -1,6 +1,6 @@
 //! Sign-in with a code on another device (RFC 8628), for machines with no browser.
 
-use super::{oauth_user_error, requested_scopes, AccountView, Accounts, LoginOptions};
+use super::{oauth_user_error, AccountView, Accounts, LoginOptions};
 use crate::errors::{ExitClass, UserError};
 use crate::oauth;
 
@@ -24,7 +24,7 @@ impl Accounts {
             ));
         }
         let client = self.client_for(&p, opts.client_id.as_deref()).await?;
-        let scopes = requested_scopes(&p, &opts);
+        let scopes = self.scopes_for_sign_in(&p, &opts);
         let http = self.http()?;
         let start = oauth::device_begin(http, &p, &client, &scopes, crate::now())
             .await

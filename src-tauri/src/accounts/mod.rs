@@ -145,6 +145,35 @@ fn requested_scopes(p: &ProviderSpec, opts: &LoginOptions) -> Vec<String> {
     }
 }
 
+impl Accounts {
+    /// The scopes a sign-in asks for. Signing in again for more (a step-up: "Sign in again",
+    /// or an API's only account with `--scope`) keeps the scopes the account was granted and
+    /// adds the new ones, so more access never costs what it had.
+    fn scopes_for_sign_in(&self, p: &ProviderSpec, opts: &LoginOptions) -> Vec<String> {
+        let asked = requested_scopes(p, opts);
+        if opts.scopes.is_empty() {
+            return asked;
+        }
+        let Ok(idx) = self.vault.index() else {
+            return asked;
+        };
+        let mine: Vec<&AccountEntry> = idx
+            .accounts
+            .iter()
+            .filter(|a| a.provider == p.id && a.kind == crate::vault::index::AccountKind::Oauth)
+            .collect();
+        let before = match (&opts.reauth_of, mine.as_slice()) {
+            (Some(id), _) => mine.iter().find(|a| &a.id == id).copied(),
+            (None, [only]) if p.resource.is_some() => Some(*only),
+            _ => None,
+        };
+        match before {
+            Some(a) => api::scope_union(&a.scopes, &asked),
+            None => asked,
+        }
+    }
+}
+
 fn internal() -> UserError {
     UserError::new(
         "internal",

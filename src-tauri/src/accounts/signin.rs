@@ -3,7 +3,7 @@
 
 use crate::provider::ProviderSpec;
 
-use super::{oauth_user_error, requested_scopes, AccountView, Accounts, LoginOptions, LOCK_WAIT};
+use super::{oauth_user_error, AccountView, Accounts, LoginOptions, LOCK_WAIT};
 use crate::errors::{ExitClass, UserError};
 use crate::oauth::loopback::Loopback;
 use crate::oauth::{OAuthError, Transaction};
@@ -68,7 +68,7 @@ impl Accounts {
         };
         let redirect = p.redirect_uri(kind, loopback.as_ref().map(Loopback::port));
         let client = self.client_for(&p, opts.client_id.as_deref()).await?;
-        let scopes = requested_scopes(&p, &opts);
+        let scopes = self.scopes_for_sign_in(&p, &opts);
         let mut begun = oauth::begin(&p, &client, &redirect, &scopes, crate::now())
             .map_err(|e| oauth_user_error(e, &p.id))?;
         begun.transaction.label = opts.label.clone();
