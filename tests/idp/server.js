@@ -36,7 +36,7 @@ const knownScopes = cfg.scopes || ['openid', 'offline_access', 'email', 'profile
 
 // Counters read by tests through GET /__test/stats.
 const stats = { token_requests: 0, invalid_grant: 0, grant_errors: [], revocations: 0, registrations: 0, foreign_api_tokens: 0, introspections: 0 };
-const mode = { deny: false, tokenStatus: 0, tokenDelayMs: 0, tokenFault: '', user: 'alice', foreignAs: '' };
+const mode = { deny: false, tokenStatus: 0, tokenDelayMs: 0, tokenFault: '', user: 'alice', foreignAs: '', rootPrm: false };
 
 const server = http.createServer();
 server.listen(0, '127.0.0.1', () => {
@@ -52,7 +52,7 @@ server.listen(0, '127.0.0.1', () => {
     response_types: ['code'],
     redirect_uris: nativeRedirects,
   };
-  const mcpResources = [`${issuer}/mcp`, `${issuer}/mcp2`];
+  const mcpResources = [`${issuer}/mcp`, `${issuer}/mcp2`, `${issuer}/mcp-post`, `${issuer}/mcp-hidden`, issuer];
   const provider = new Provider(issuer, {
     ...(Array.isArray(cfg.authMethods) ? { clientAuthMethods: cfg.authMethods } : {}),
     adapter: bigMemoryAdapter,
@@ -285,6 +285,39 @@ server.listen(0, '127.0.0.1', () => {
       ctx.status = 403;
       ctx.set('WWW-Authenticate', 'Bearer error="insufficient_scope", scope="admin"');
       ctx.body = { ok: false, message: 'Forbidden', code: 'FORBIDDEN' };
+      return;
+    }
+    // APIs that behave like today's remote MCP servers (issue 25). `/mcp-post` answers a GET
+    // with 405 and names its metadata only in the 401 to a POST, at an address that is not a
+    // well-known one; `/mcp-hidden` names none at all (a client must be told); `/rootapi` has
+    // only the origin's root metadata (`mode.rootPrm`), whose resource is the origin.
+    const aud = async () => {
+      const who = await bearer(ctx);
+      return who && (Array.isArray(who.aud) ? who.aud : [who.aud]);
+    };
+    if (ctx.path === '/meta/mcp-post') { ctx.body = prm(`${issuer}/mcp-post`); return; }
+    if (ctx.path === '/meta/mcp-hidden') { ctx.body = prm(`${issuer}/mcp-hidden`); return; }
+    if (ctx.path === '/mcp-post') {
+      if (ctx.method !== 'POST') { ctx.status = 405; ctx.body = { error: 'method_not_allowed' }; return; }
+      const a = await aud();
+      if (!a || !a.includes(`${issuer}/mcp-post`)) {
+        ctx.status = 401;
+        ctx.set('WWW-Authenticate', `Bearer resource_metadata="${issuer}/meta/mcp-post"`);
+        ctx.body = { ok: false };
+        return;
+      }
+      ctx.body = { ok: true, resource: `${issuer}/mcp-post` };
+      return;
+    }
+    if (ctx.path === '/mcp-hidden' || ctx.path === '/rootapi') {
+      const want = ctx.path === '/rootapi' ? issuer : `${issuer}/mcp-hidden`;
+      const a = await aud();
+      if (!a || !a.includes(want)) { ctx.status = 401; ctx.set('WWW-Authenticate', 'Bearer'); ctx.body = { ok: false }; return; }
+      ctx.body = { ok: true, resource: want };
+      return;
+    }
+    if (ctx.path === '/.well-known/oauth-protected-resource' && mode.rootPrm) {
+      ctx.body = prm(issuer);
       return;
     }
     // RFC 9728 metadata for the protected APIs below (path-inserted form).

@@ -79,7 +79,7 @@ fn an_api_is_connected_by_its_address_and_its_tokens_stay_bound_to_it_s27() {
     let asked = run(&["login", "--resource", &mcp2]);
     assert_eq!(asked.status.code(), Some(1), "{}", stderr_of(&asked));
     assert!(
-        stderr_of(&asked).contains("You already use that server"),
+        stderr_of(&asked).contains("a server you already use"),
         "{}",
         stderr_of(&asked)
     );
@@ -436,4 +436,64 @@ fn signing_in_for_more_scope_keeps_what_was_granted() {
         &run(&["api", &first, &format!("{mcp}/admin")]),
         "admin after the step-up",
     );
+}
+
+/// Issue 25, item 1: an API that names its metadata only in the 401 to a POST (GET says
+/// 405), one that names it nowhere (its address given with --resource-metadata), and one
+/// with only the origin's root metadata (the token is then for the origin, and the person
+/// is told).
+#[test]
+fn post_only_hidden_and_root_metadata_are_found() {
+    let idp = Idp::start();
+    let home = TestHome::new();
+    let i = idp.issuer.as_str();
+    let run = |args: &[&str]| run_api(&home, args, None);
+
+    let post = format!("{i}/mcp-post");
+    let id = ok(&run(&["login", "--resource", &post]), "POST-only challenge");
+    let body = ok(&run(&["api", &id, "-X", "POST", &post, "-d", "{}"]), "POST");
+    assert!(body.contains("mcp-post"), "{body}");
+
+    let hidden = format!("{i}/mcp-hidden");
+    let o = run(&["login", "--resource", &hidden, "--yes"]);
+    assert!(!o.status.success());
+    assert!(
+        stderr_of(&o).contains("does not say how to sign in"),
+        "{}",
+        stderr_of(&o)
+    );
+    let id = ok(
+        &run(&[
+            "login",
+            "--resource",
+            &hidden,
+            "--resource-metadata",
+            &format!("{i}/meta/mcp-hidden"),
+            "--yes",
+        ]),
+        "--resource-metadata",
+    );
+    ok(&run(&["api", &id, &hidden]), "hidden API");
+
+    idp.set_mode(serde_json::json!({ "rootPrm": true }));
+    let root_api = format!("{i}/rootapi");
+    let o = run(&["login", "--resource", &root_api, "--yes"]);
+    assert!(o.status.success(), "root metadata: {}", stderr_of(&o));
+    assert!(
+        stderr_of(&o).contains(&format!("Its metadata describes all of {i}")),
+        "the wider audience is shown: {}",
+        stderr_of(&o)
+    );
+    let id = out(&o);
+    let listed: serde_json::Value =
+        serde_json::from_str(&ok(&run(&["list", "--json"]), "list")).unwrap();
+    let acct = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["id"] == id.as_str())
+        .unwrap()
+        .clone();
+    assert_eq!(acct["resource"], i, "bound to the origin: {acct}");
+    ok(&run(&["api", &id, &root_api]), "root-metadata API");
 }

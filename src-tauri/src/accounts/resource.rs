@@ -89,10 +89,11 @@ impl Accounts {
     pub async fn add_resource_provider(
         &self,
         address: &str,
+        metadata_url: Option<&str>,
         confirm: &Confirm,
     ) -> Result<String, UserError> {
         let http = self.http()?;
-        let meta = resource::probe(http, address)
+        let meta = resource::probe(http, address, metadata_url)
             .await
             .map_err(resource_error)?;
         let issuer = meta.authorization_servers[0]
@@ -115,15 +116,15 @@ impl Accounts {
             };
             if !agreed {
                 let shown = oauth::plain_text(&issuer, 300);
-                let whose = if why == "known" {
-                    " You already use that server (or Latchkey knows it), so the API would get a sign-in there."
+                let which = if why == "known" {
+                    "a server you already use (or one Latchkey knows), so the API would get a sign-in there"
                 } else {
-                    ""
+                    "another site the API chose"
                 };
                 return Err(UserError::new(
                     "confirm_sign_in_server",
                     format!(
-                        "To connect {}, Latchkey would sign you in at {shown}, another site the API chose.{whose}",
+                        "To connect {}, Latchkey would sign you in at {shown}, {which}.",
                         meta.resource
                     ),
                     format!("Continue only if you trust {shown} with this API. On the command line, add --yes to agree."),
@@ -217,7 +218,7 @@ impl Accounts {
         client_id: Option<&str>,
         confirm: &Confirm,
     ) -> Result<(String, Option<String>), UserError> {
-        match self.add_resource_provider(address, confirm).await {
+        match self.add_resource_provider(address, None, confirm).await {
             Ok(id) => Ok((
                 id,
                 client_id

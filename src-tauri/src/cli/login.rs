@@ -220,6 +220,7 @@ pub(super) fn machine_login(
 pub(super) fn which_provider(
     provider: Option<String>,
     resource: Option<String>,
+    metadata: Option<String>,
     yes: bool,
 ) -> Result<String, UserError> {
     match (provider, resource) {
@@ -228,7 +229,8 @@ pub(super) fn which_provider(
             let accounts = Accounts::open()?;
             let rt = runtime()?;
             let confirm = if yes { Confirm::Yes } else { Confirm::Ask };
-            let id = match rt.block_on(accounts.add_resource_provider(&address, &confirm)) {
+            let meta = metadata.as_deref();
+            let id = match rt.block_on(accounts.add_resource_provider(&address, meta, &confirm)) {
                 Err(e) if e.confirm.is_some() && std::io::stdin().is_terminal() => {
                     let site = e.confirm.clone().unwrap_or_default();
                     eprintln!("{}", e.message);
@@ -240,16 +242,26 @@ pub(super) fn which_provider(
                             ExitClass::Other,
                         ));
                     }
-                    rt.block_on(accounts.add_resource_provider(&address, &Confirm::Server(site)))?
+                    rt.block_on(accounts.add_resource_provider(
+                        &address,
+                        meta,
+                        &Confirm::Server(site),
+                    ))?
                 }
                 other => other?,
             };
             let p = accounts.provider(&id)?;
+            let bound = p.resource.as_deref().unwrap_or(&address);
             eprintln!(
                 "{} is protected by {}; signing in for it.",
-                p.resource.as_deref().unwrap_or(&address),
+                bound,
                 p.issuer.as_deref().unwrap_or("its sign-in server")
             );
+            // Root metadata: the token is for the whole origin (or prefix) it describes.
+            let typed = crate::oauth::resource::resource_id(&address).unwrap_or_default();
+            if bound != typed {
+                eprintln!("Its metadata describes all of {bound}: the new token will be valid there, not only at {typed}.");
+            }
             Ok(id)
         }
         (None, None) => Err(UserError::new(

@@ -59,6 +59,10 @@ enum Command {
         /// server, registers if needed, and asks for tokens valid only for that API (RFC 8707).
         #[arg(long, value_name = "URL", conflicts_with_all = ["client_credentials", "username"])]
         resource: Option<String>,
+        /// With --resource: the API's metadata address, when you already know it (from a
+        /// challenge your own client received); Latchkey then asks the API nothing.
+        #[arg(long, value_name = "URL", requires = "resource")]
+        resource_metadata: Option<String>,
         /// With --resource: agree without being asked when the API's sign-in server is another
         /// site or one you already use (without a terminal, Latchkey refuses otherwise).
         #[arg(long, requires = "resource")]
@@ -360,9 +364,10 @@ fn dispatch(cmd: Command) -> Result<i32, UserError> {
             device,
             username,
             yes,
+            resource_metadata,
             ..
         } => login::login(
-            &login::which_provider(provider, resource, yes)?,
+            &login::which_provider(provider, resource, resource_metadata, yes)?,
             LoginOptions {
                 client_id,
                 scopes,

@@ -199,26 +199,75 @@ pub fn well_known_urls(resource: &str) -> Vec<String> {
     out
 }
 
-/// Probes an API: one request without a token, then its metadata, which must name it.
-pub async fn probe(http: &Http, address: &str) -> Result<ResourceMetadata, ResourceError> {
+/// The challenge of an answer, when it is a 401 with `WWW-Authenticate`.
+fn challenge_of(r: &::http::Response<Vec<u8>>) -> Option<String> {
+    (r.status().as_u16() == 401)
+        .then(|| r.headers().get("www-authenticate"))
+        .flatten()
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
+}
+
+/// Whether metadata naming `named` may serve the typed `resource`: the same API, or (for the
+/// root document) the origin or a path prefix of it on a segment boundary. The token is then
+/// bound to `named`, the wider audience, which the person is shown.
+pub fn covers(named: &str, resource: &str) -> bool {
+    let named = named.trim_end_matches('/');
+    if named == resource {
+        return true;
+    }
+    let (Ok(n), Ok(r)) = (url::Url::parse(named), url::Url::parse(resource)) else {
+        return false;
+    };
+    n.origin() == r.origin()
+        && n.query().is_none()
+        && (n.path() == "/"
+            || r.path()
+                .strip_prefix(n.path().trim_end_matches('/'))
+                .is_some_and(|rest| rest.starts_with('/')))
+}
+
+/// Probes an API: one GET without a token, then (when it names no metadata) one POST with
+/// an empty JSON body, as MCP clients send; then its metadata: the one the challenge or the
+/// person names, else the path-inserted well-known document, else the root one. The
+/// metadata must name the API or, for the root document, an address that contains it.
+pub async fn probe(
+    http: &Http,
+    address: &str,
+    metadata_url: Option<&str>,
+) -> Result<ResourceMetadata, ResourceError> {
     let resource = resource_id(address)?;
     let net = |e| ResourceError::Network(resource.clone(), e);
-    let first = match http.get(&resource, None).await {
-        Ok(r) => Some(r),
-        // A 5xx from the API itself says nothing yet; the well-known documents may.
-        Err(HttpError::Unavailable { .. }) => None,
-        Err(e) => return Err(net(e)),
-    };
-    if first.as_ref().is_some_and(|r| r.status().is_success()) {
-        return Err(ResourceError::Open(resource));
+    let mut challenge = None;
+    if metadata_url.is_none() {
+        let first = match http.get(&resource, None).await {
+            Ok(r) => Some(r),
+            // A 5xx from the API itself says nothing yet; the well-known documents may.
+            Err(HttpError::Unavailable { .. }) => None,
+            Err(e) => return Err(net(e)),
+        };
+        if first.as_ref().is_some_and(|r| r.status().is_success()) {
+            return Err(ResourceError::Open(resource));
+        }
+        challenge = first.as_ref().and_then(challenge_of);
+        // Servers that announce their metadata only to a POST (remote MCP servers).
+        if challenge
+            .as_deref()
+            .and_then(metadata_url_from_challenge)
+            .is_none()
+        {
+            if let Ok(r) = http.post_json(&resource, &serde_json::json!({})).await {
+                if let Some(c) =
+                    challenge_of(&r).filter(|c| metadata_url_from_challenge(c).is_some())
+                {
+                    challenge = Some(c);
+                }
+            }
+        }
     }
-    let challenge = first
-        .as_ref()
-        .filter(|r| r.status().as_u16() == 401)
-        .and_then(|r| r.headers().get("www-authenticate"))
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string);
-    let named = challenge.as_deref().and_then(metadata_url_from_challenge);
+    let named = metadata_url
+        .map(str::to_string)
+        .or_else(|| challenge.as_deref().and_then(metadata_url_from_challenge));
     let challenge_scopes: Vec<String> = challenge
         .as_deref()
         .and_then(|c| challenge_param(c, "scope"))
@@ -228,6 +277,7 @@ pub async fn probe(http: &Http, address: &str) -> Result<ResourceMetadata, Resou
         Some(u) => vec![u],
         None => well_known_urls(&resource),
     };
+    let mut wrong = None;
     for url in candidates {
         crate::provider::check_endpoint(&url).map_err(ResourceError::NotHttps)?;
         check_followable(&resource, &url)?;
@@ -238,12 +288,14 @@ pub async fn probe(http: &Http, address: &str) -> Result<ResourceMetadata, Resou
         };
         let meta: ResourceMetadata = serde_json::from_slice(r.body())
             .map_err(|_| ResourceError::BadMetadata(url.clone()))?;
-        // RFC 9728 §3.3: the metadata must be for exactly this API.
-        if meta.resource.trim_end_matches('/') != resource {
-            return Err(ResourceError::WrongResource(
+        // RFC 9728 §3.3: the metadata must be for this API; the root document may describe
+        // the origin (or a prefix), which then is the audience.
+        if !covers(&meta.resource, &resource) {
+            wrong.get_or_insert(ResourceError::WrongResource(
                 url,
                 plain_text(&meta.resource, 200),
             ));
+            continue;
         }
         if meta.authorization_servers.is_empty() {
             return Err(ResourceError::BadMetadata(url));
@@ -256,14 +308,15 @@ pub async fn probe(http: &Http, address: &str) -> Result<ResourceMetadata, Resou
             .map(|s| plain_text(s, 200))
             .filter(|s| !s.is_empty())
             .collect();
+        let bound = meta.resource.trim_end_matches('/').to_string();
         return Ok(ResourceMetadata {
-            resource,
+            resource: bound,
             scopes_supported,
             challenge_scopes,
             ..meta
         });
     }
-    Err(ResourceError::NoMetadata(resource))
+    Err(wrong.unwrap_or(ResourceError::NoMetadata(resource)))
 }
 
 #[cfg(test)]
@@ -378,6 +431,23 @@ mod tests {
             Audience::Elsewhere("https://a.example/mcp2".into())
         );
         assert_eq!(audience_in(&v(r#"{"sub":"alice"}"#), r), Audience::Unknown);
+    }
+
+    /// Issue 25, item 1: root metadata may describe the origin or a path prefix of the API,
+    /// never another origin or a sibling path.
+    #[test]
+    fn root_metadata_covers_only_its_own_prefix() {
+        let api = "https://a.example/v1/mcp";
+        assert!(covers("https://a.example/v1/mcp/", api));
+        assert!(covers("https://a.example", api));
+        assert!(covers("https://a.example/", api));
+        assert!(covers("https://a.example/v1", api));
+        assert!(!covers("https://a.example/v", api));
+        assert!(!covers("https://a.example/v1/mcp2", api));
+        assert!(!covers("https://b.example", api));
+        assert!(!covers("http://a.example", api));
+        assert!(!covers("https://a.example:8443", api));
+        assert!(!covers("https://a.example/?x=1", api));
     }
 
     /// S27: only https (or loopback) addresses, fragments dropped, one spelling per API.
