@@ -868,6 +868,39 @@ fn a_machine_account_renews_and_revokes_with_its_own_method() {
     assert_eq!(idp.check_token(&renewed), 401);
 }
 
+/// Issue 25, item 8: an address with no discovery documents says so, names where Latchkey
+/// looked and how to fix it, and never blames https for an allowed loopback address.
+#[test]
+fn an_issuer_without_discovery_gets_a_hint_that_points_the_right_way() {
+    let idp = Idp::start();
+    let home = TestHome::new();
+    let issuer = format!("{}/nothing-here", idp.issuer);
+    let o = run(
+        &home,
+        &idp,
+        &["provider", "add", "corp", "--issuer", &issuer],
+        None,
+    );
+    assert!(!o.status.success());
+    let e = stderr_of(&o);
+    assert!(e.contains("found no usable discovery document"), "{e}");
+    assert!(e.contains("HTTP 404"), "{e}");
+    assert!(
+        e.contains(&format!(
+            "{}/.well-known/oauth-authorization-server/nothing-here",
+            idp.issuer
+        )),
+        "{e}"
+    );
+    assert!(
+        !e.contains("must start with https"),
+        "no https advice for a loopback address: {e}"
+    );
+    assert!(home.index()["providers"]
+        .as_array()
+        .is_none_or(|p| p.is_empty()));
+}
+
 /// S26: both programs switch core dumps off, so a crash writes no token to disk.
 #[test]
 fn both_programs_switch_core_dumps_off_s26() {

@@ -11,12 +11,14 @@ use crate::provider::Metadata;
 /// issuer is never used, not even in part (RFC 8414 §3, S10).
 pub async fn discover(http: &Http, issuer: &str) -> Result<Metadata, OAuthError> {
     crate::provider::check_endpoint(issuer).map_err(OAuthError::BadEndpoint)?;
-    let mut last = OAuthError::BadResponse {
-        provider: issuer.into(),
-    };
+    let looked = crate::provider::discovery_urls(issuer);
+    let mut network_error = None;
+    // What the addresses said, most telling first: a refused document, then a status.
+    let mut refused: Option<String> = None;
+    let mut status: Option<u16> = None;
     let mut merged: Option<Metadata> = None;
-    for url in crate::provider::discovery_urls(issuer) {
-        match http.get(&url, None).await {
+    for url in &looked {
+        match http.get(url, None).await {
             Ok(r) if r.status().is_success() => {
                 match crate::provider::parse_metadata(issuer, r.body()) {
                     Ok(m) => {
@@ -27,13 +29,28 @@ pub async fn discover(http: &Http, issuer: &str) -> Result<Metadata, OAuthError>
                     }
                     Err(e) => {
                         tracing::warn!(document = %url, "a discovery document was refused: {e}");
-                        last = OAuthError::BadEndpoint(e);
+                        refused.get_or_insert(e);
                     }
                 }
             }
-            Ok(_) => {}
-            Err(e) => last = network(issuer, e),
+            Ok(r) => {
+                status.get_or_insert(r.status().as_u16());
+            }
+            Err(e) => network_error = Some(network(issuer, e)),
         }
     }
-    merged.ok_or(last)
+    if let Some(m) = merged {
+        return Ok(m);
+    }
+    let why = match (refused, status, network_error) {
+        (Some(r), _, _) => r,
+        (None, Some(code), _) => format!("the well-known addresses answered HTTP {code}"),
+        (None, None, Some(e)) => return Err(e),
+        (None, None, None) => "nothing answered".into(),
+    };
+    Err(OAuthError::NoDiscovery {
+        issuer: super::plain_text(issuer, 300),
+        why: super::plain_text(&why, 300),
+        looked,
+    })
 }

@@ -138,6 +138,16 @@ pub enum OAuthError {
         /// What happened.
         source: HttpError,
     },
+    /// No discovery document at an issuer could be used.
+    #[error("found no usable discovery document at {issuer}: {why}")]
+    NoDiscovery {
+        /// The issuer as typed.
+        issuer: String,
+        /// Why, in plain words (what the addresses answered).
+        why: String,
+        /// The addresses Latchkey looked at.
+        looked: Vec<String>,
+    },
     /// The provider's answer was not what OAuth promises.
     #[error("{provider} sent an answer Latchkey could not read")]
     BadResponse {
@@ -161,6 +171,7 @@ impl OAuthError {
             OAuthError::Provider { code, .. } => code.clone(),
             OAuthError::Network { .. } => "network".into(),
             OAuthError::BadResponse { .. } => "bad_response".into(),
+            OAuthError::NoDiscovery { .. } => "no_discovery".into(),
         }
     }
 
@@ -191,6 +202,7 @@ impl OAuthError {
             },
             OAuthError::Network { .. } => "Check your internet connection. Latchkey keeps your tokens and retries.".into(),
             OAuthError::BadResponse { .. } => "The provider may be misconfigured. Try again later, or check its issuer URL.".into(),
+            OAuthError::NoDiscovery { looked, .. } => format!("Check the issuer address: use exactly what the service calls its issuer (for example https://login.example.com, or https://example.com/realms/NAME), without a /.well-known part. Latchkey looked at {}. Or give the endpoints by hand: latchkey provider add ID --auth-url URL --token-url URL.", looked.join(", ")),
         }
     }
 }

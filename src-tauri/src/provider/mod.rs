@@ -212,6 +212,18 @@ impl ProviderSpec {
             return Some(path.to_string());
         }
         let base = self.api_bases.first()?;
+        // A path that already starts with the base's own path (`/api/me` on `…/api`) is
+        // taken from the base's origin, not appended to it (`/api/api/me`).
+        if let Ok(b) = url::Url::parse(base) {
+            let prefix = b.path().trim_end_matches('/');
+            let starts = !prefix.is_empty()
+                && path.strip_prefix(prefix).is_some_and(|rest| {
+                    rest.is_empty() || rest.starts_with('/') || rest.starts_with('?')
+                });
+            if path.starts_with('/') && starts {
+                return Some(format!("{}{path}", b.origin().ascii_serialization()));
+            }
+        }
         Some(format!(
             "{}/{}",
             base.trim_end_matches('/'),
@@ -429,6 +441,22 @@ mod tests {
         assert_eq!(p.secret_auth(), ClientAuth::ClientSecretBasic);
         p.client_auth = ClientAuth::ClientSecretPost;
         assert_eq!(p.secret_auth(), ClientAuth::ClientSecretPost);
+    }
+
+    /// A path that repeats the base's own path is not doubled.
+    #[test]
+    fn api_paths_are_not_doubled() {
+        let mut p = ProviderSpec::new("x", "X");
+        p.api_bases = vec!["https://a.example/api".into()];
+        assert_eq!(p.api_url("/api/me").unwrap(), "https://a.example/api/me");
+        assert_eq!(p.api_url("me").unwrap(), "https://a.example/api/me");
+        assert_eq!(p.api_url("/me").unwrap(), "https://a.example/api/me");
+        assert_eq!(
+            p.api_url("/apis/x").unwrap(),
+            "https://a.example/api/apis/x"
+        );
+        p.api_bases = vec!["https://a.example/".into()];
+        assert_eq!(p.api_url("/api/me").unwrap(), "https://a.example/api/me");
     }
 
     /// A resource with a query covers only its own parameter values.
