@@ -497,3 +497,54 @@ fn post_only_hidden_and_root_metadata_are_found() {
     assert_eq!(acct["resource"], i, "bound to the origin: {acct}");
     ok(&run(&["api", &id, &root_api]), "root-metadata API");
 }
+
+/// Issue 25, item 3: a pre-registered confidential client (its secret from stdin) and a
+/// machine client connect an API by its address; both get tokens bound to it, and no
+/// client is registered dynamically.
+#[test]
+fn pre_registered_and_machine_clients_connect_an_api() {
+    let idp = Idp::start();
+    let home = TestHome::new();
+    let mcp = format!("{}/mcp", idp.issuer);
+    let person = ok(
+        &run_api(
+            &home,
+            &[
+                "login",
+                "--resource",
+                &mcp,
+                "--client-id",
+                "latchkey-basic",
+                "--client-secret-stdin",
+            ],
+            Some("basic-secret-value"),
+        ),
+        "confidential client",
+    );
+    assert_eq!(idp.stats()["registrations"], 0, "no dynamic registration");
+    let t = ok(&run_api(&home, &["token", &person], None), "token");
+    assert_eq!(call(&mcp, &t), 200);
+    ok(
+        &run_api(&home, &["refresh", &person], None),
+        "refresh with the secret",
+    );
+    let machine = ok(
+        &run_api(
+            &home,
+            &[
+                "login",
+                "--resource",
+                &mcp,
+                "--client-credentials",
+                "--client-id",
+                "latchkey-machine",
+            ],
+            Some("machine-secret-value"),
+        ),
+        "machine client",
+    );
+    assert_ne!(machine, person);
+    let t = ok(&run_api(&home, &["token", &machine], None), "machine token");
+    assert_eq!(call(&mcp, &t), 200);
+    assert_eq!(call(&format!("{}/mcp2", idp.issuer), &t), 401);
+}

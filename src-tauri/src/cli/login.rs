@@ -295,6 +295,33 @@ async fn interrupted() {
     let _ = tokio::signal::ctrl_c().await;
 }
 
+/// `--client-secret-stdin`: reads the confidential client's secret and keeps it in the
+/// credential store under that client before the sign-in, which then authenticates with it
+/// (the method the server lists, Basic first), as will every refresh and revocation.
+pub(super) fn with_client_secret(
+    provider_id: String,
+    client_id: Option<&str>,
+    read_secret: bool,
+) -> Result<String, UserError> {
+    if let (true, Some(client_id)) = (read_secret, client_id) {
+        let secret = read_stdin_secret("client secret")?;
+        if secret.is_empty() {
+            return Err(UserError::new(
+                "client_secret_required",
+                "No client secret was given.",
+                "Pipe the secret to the command, or type it when asked.",
+                ExitClass::Other,
+            ));
+        }
+        let accounts = Accounts::open()?;
+        accounts.vault().put_secret(
+            &crate::vault::client_secret_key(&provider_id, client_id.trim()),
+            &secret,
+        )?;
+    }
+    Ok(provider_id)
+}
+
 /// Asks a yes/no question on the terminal; only "y" or "yes" is a yes.
 fn ask_yes_no(question: &str) -> Result<bool, UserError> {
     use std::io::Write;

@@ -57,7 +57,7 @@ enum Command {
         provider: Option<String>,
         /// Connect a protected API by its address (RFC 9728): Latchkey finds its sign-in
         /// server, registers if needed, and asks for tokens valid only for that API (RFC 8707).
-        #[arg(long, value_name = "URL", conflicts_with_all = ["client_credentials", "username"])]
+        #[arg(long, value_name = "URL", conflicts_with = "username")]
         resource: Option<String>,
         /// With --resource: the API's metadata address, when you already know it (from a
         /// challenge your own client received); Latchkey then asks the API nothing.
@@ -70,6 +70,10 @@ enum Command {
         /// Use your own OAuth app's client id.
         #[arg(long)]
         client_id: Option<String>,
+        /// With --client-id: the client is confidential; read its secret from stdin (or type
+        /// it, not shown) and keep it in the credential store.
+        #[arg(long, requires = "client_id", conflicts_with = "client_credentials")]
+        client_secret_stdin: bool,
         /// Scope to request (repeatable); the provider's defaults otherwise.
         #[arg(long = "scope")]
         scopes: Vec<String>,
@@ -347,13 +351,21 @@ fn dispatch(cmd: Command) -> Result<i32, UserError> {
         Command::Status { account, json } => status::status(account.as_deref(), json),
         Command::Token { account, min_valid } => token::token(account.as_deref(), min_valid),
         Command::Login {
-            provider: Some(provider),
+            provider,
+            resource,
+            resource_metadata,
+            yes,
             client_id: Some(client_id),
             scopes,
             label,
             client_credentials: true,
             ..
-        } => login::machine_login(&provider, &client_id, scopes, label),
+        } => login::machine_login(
+            &login::which_provider(provider, resource, resource_metadata, yes)?,
+            &client_id,
+            scopes,
+            label,
+        ),
         Command::Login {
             provider,
             resource,
@@ -365,9 +377,14 @@ fn dispatch(cmd: Command) -> Result<i32, UserError> {
             username,
             yes,
             resource_metadata,
+            client_secret_stdin,
             ..
         } => login::login(
-            &login::which_provider(provider, resource, resource_metadata, yes)?,
+            &login::with_client_secret(
+                login::which_provider(provider, resource, resource_metadata, yes)?,
+                client_id.as_deref(),
+                client_secret_stdin,
+            )?,
             LoginOptions {
                 client_id,
                 scopes,
