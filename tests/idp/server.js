@@ -52,7 +52,7 @@ server.listen(0, '127.0.0.1', () => {
     response_types: ['code'],
     redirect_uris: nativeRedirects,
   };
-  const mcpResources = [`${issuer}/mcp`, `${issuer}/mcp2`, `${issuer}/mcp-post`, `${issuer}/mcp-hidden`, issuer];
+  const mcpResources = [`${issuer}/mcp`, `${issuer}/mcp2`, `${issuer}/mcp-post`, `${issuer}/mcp-hidden`, `${issuer}/mcp-legacy`, issuer];
   const provider = new Provider(issuer, {
     ...(Array.isArray(cfg.authMethods) ? { clientAuthMethods: cfg.authMethods } : {}),
     adapter: bigMemoryAdapter,
@@ -309,8 +309,10 @@ server.listen(0, '127.0.0.1', () => {
       ctx.body = { ok: true, resource: `${issuer}/mcp-post` };
       return;
     }
-    if (ctx.path === '/mcp-hidden' || ctx.path === '/rootapi') {
-      const want = ctx.path === '/rootapi' ? issuer : `${issuer}/mcp-hidden`;
+    // `/mcp-legacy`: a 2025-03-26-style MCP server: no resource metadata at all; its origin
+    // is the authorization server.
+    if (ctx.path === '/mcp-hidden' || ctx.path === '/rootapi' || ctx.path === '/mcp-legacy') {
+      const want = ctx.path === '/rootapi' ? issuer : `${issuer}${ctx.path}`;
       const a = await aud();
       if (!a || !a.includes(want)) { ctx.status = 401; ctx.set('WWW-Authenticate', 'Bearer'); ctx.body = { ok: false }; return; }
       ctx.body = { ok: true, resource: want };

@@ -455,13 +455,6 @@ fn post_only_hidden_and_root_metadata_are_found() {
     assert!(body.contains("mcp-post"), "{body}");
 
     let hidden = format!("{i}/mcp-hidden");
-    let o = run(&["login", "--resource", &hidden, "--yes"]);
-    assert!(!o.status.success());
-    assert!(
-        stderr_of(&o).contains("does not say how to sign in"),
-        "{}",
-        stderr_of(&o)
-    );
     let id = ok(
         &run(&[
             "login",
@@ -474,6 +467,17 @@ fn post_only_hidden_and_root_metadata_are_found() {
         "--resource-metadata",
     );
     ok(&run(&["api", &id, &hidden]), "hidden API");
+    // The named document was used: its scopes, not the server's defaults.
+    let listed: serde_json::Value =
+        serde_json::from_str(&ok(&run(&["list", "--json"]), "list")).unwrap();
+    let acct = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["id"] == id.as_str())
+        .unwrap()
+        .clone();
+    assert_eq!(acct["scopes"], serde_json::json!(["mcp:read"]), "{acct}");
 
     idp.set_mode(serde_json::json!({ "rootPrm": true }));
     let root_api = format!("{i}/rootapi");
@@ -547,4 +551,48 @@ fn pre_registered_and_machine_clients_connect_an_api() {
     let t = ok(&run_api(&home, &["token", &machine], None), "machine token");
     assert_eq!(call(&mcp, &t), 200);
     assert_eq!(call(&format!("{}/mcp2", idp.issuer), &t), 401);
+}
+
+/// Issue 25, item 7: an API with no resource metadata whose origin publishes
+/// authorization-server metadata (the 2025-03-26 MCP spec) signs in at its origin, bound to
+/// the API; an address whose origin publishes neither still gets the clear error.
+#[test]
+fn an_api_without_resource_metadata_uses_its_origins_server() {
+    let idp = Idp::start();
+    let home = TestHome::new();
+    let legacy = format!("{}/mcp-legacy", idp.issuer);
+    let id = ok(
+        &run_api(&home, &["login", "--resource", &legacy], None),
+        "legacy MCP",
+    );
+    let t = ok(&run_api(&home, &["token", &id], None), "token");
+    assert_eq!(call(&legacy, &t), 200, "bound to the API");
+    assert_eq!(call(&format!("{}/mcp", idp.issuer), &t), 401);
+    // An origin without any metadata: the old error, nothing stored.
+    let bare = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = bare.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for s in bare.incoming().flatten() {
+            use std::io::{Read, Write};
+            let mut s = s;
+            let mut buf = [0u8; 4096];
+            let _ = s.read(&mut buf);
+            let _ = s.write_all(b"HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Bearer\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+        }
+    });
+    let o = run_api(
+        &home,
+        &[
+            "login",
+            "--resource",
+            &format!("http://127.0.0.1:{port}/mcp"),
+        ],
+        None,
+    );
+    assert!(!o.status.success());
+    assert!(
+        stderr_of(&o).contains("does not say how to sign in"),
+        "{}",
+        stderr_of(&o)
+    );
 }

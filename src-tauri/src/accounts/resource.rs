@@ -93,9 +93,28 @@ impl Accounts {
         confirm: &Confirm,
     ) -> Result<String, UserError> {
         let http = self.http()?;
-        let meta = resource::probe(http, address, metadata_url)
-            .await
-            .map_err(resource_error)?;
+        let meta = match resource::probe(http, address, metadata_url).await {
+            Ok(m) => m,
+            // Servers written for the 2025-03-26 MCP spec publish no resource metadata; their
+            // origin is the authorization server. Used only when the origin really publishes
+            // authorization-server metadata, with the same confirmation rules.
+            Err(ResourceError::NoMetadata(r)) => {
+                let origin = url::Url::parse(&r)
+                    .map(|u| u.origin().ascii_serialization())
+                    .unwrap_or_default();
+                if oauth::discover(http, &origin).await.is_err() {
+                    return Err(resource_error(ResourceError::NoMetadata(r)));
+                }
+                tracing::info!("no resource metadata; the API's origin is its sign-in server");
+                resource::ResourceMetadata {
+                    resource: r,
+                    authorization_servers: vec![origin],
+                    scopes_supported: Vec::new(),
+                    challenge_scopes: Vec::new(),
+                }
+            }
+            Err(e) => return Err(resource_error(e)),
+        };
         let issuer = meta.authorization_servers[0]
             .trim_end_matches('/')
             .to_string();
