@@ -36,7 +36,7 @@ const knownScopes = cfg.scopes || ['openid', 'offline_access', 'email', 'profile
 
 // Counters read by tests through GET /__test/stats.
 const stats = { token_requests: 0, invalid_grant: 0, grant_errors: [], revocations: 0, registrations: 0, foreign_api_tokens: 0, introspections: 0 };
-const mode = { deny: false, tokenStatus: 0, tokenDelayMs: 0, tokenFault: '', user: 'alice', foreignAs: '', rootPrm: false };
+const mode = { deny: false, tokenStatus: 0, tokenDelayMs: 0, tokenFault: '', user: 'alice', foreignAs: '', rootPrm: false, moveTo: '', acceptResources: [] };
 
 const server = http.createServer();
 server.listen(0, '127.0.0.1', () => {
@@ -52,7 +52,7 @@ server.listen(0, '127.0.0.1', () => {
     response_types: ['code'],
     redirect_uris: nativeRedirects,
   };
-  const mcpResources = [`${issuer}/mcp`, `${issuer}/mcp2`, `${issuer}/mcp-post`, `${issuer}/mcp-hidden`, `${issuer}/mcp-legacy`, issuer];
+  const mcpResources = [`${issuer}/mcp`, `${issuer}/mcp2`, `${issuer}/mcp-post`, `${issuer}/mcp-hidden`, `${issuer}/mcp-legacy`, `${issuer}/mcp-move`, issuer];
   const provider = new Provider(issuer, {
     ...(Array.isArray(cfg.authMethods) ? { clientAuthMethods: cfg.authMethods } : {}),
     adapter: bigMemoryAdapter,
@@ -117,6 +117,10 @@ server.listen(0, '127.0.0.1', () => {
         // Protected APIs that announce their authorization (RFC 9728) get tokens bound to
         // themselves (RFC 8707); `/mcp-ignored` stands for a server that ignores `resource`.
         getResourceServerInfo(_ctx, indicator) {
+          // Another server's API that moved here (issue 25's migration test).
+          if ((mode.acceptResources || []).includes(indicator)) {
+            return { scope: 'mcp:read mcp:write mcp:admin', audience: indicator, accessTokenFormat: 'opaque', accessTokenTTL: accessTtl };
+          }
           if (mcpResources.includes(indicator)) {
             return { scope: 'mcp:read mcp:write mcp:admin', audience: indicator, accessTokenFormat: 'opaque', accessTokenTTL: accessTtl };
           }
@@ -295,6 +299,38 @@ server.listen(0, '127.0.0.1', () => {
       const who = await bearer(ctx);
       return who && (Array.isArray(who.aud) ? who.aud : [who.aud]);
     };
+    // `/mcp-move`: an API whose metadata names this server, or `mode.moveTo` once it has
+    // moved; then it takes only that server's tokens (checked by introspection there, as a
+    // confidential client may), and refuses this server's.
+    if (ctx.path === '/.well-known/oauth-protected-resource/mcp-move') {
+      ctx.body = prm(`${issuer}/mcp-move`, { authorization_servers: [mode.moveTo || issuer] });
+      return;
+    }
+    if (ctx.path === '/mcp-move') {
+      const want = `${issuer}/mcp-move`;
+      let ok = false;
+      const m = /^Bearer\s+(.+)$/i.exec(ctx.get('authorization') || '');
+      if (m && mode.moveTo) {
+        const r = await fetch(`${mode.moveTo}/oauth2/introspect`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: `Basic ${Buffer.from('latchkey-basic:basic-secret-value').toString('base64')}` },
+          body: new URLSearchParams({ token: m[1] }).toString(),
+        });
+        const v = await r.json();
+        ok = v.active === true && [].concat(v.aud || []).includes(want);
+      } else if (m) {
+        const a = await aud();
+        ok = Boolean(a && a.includes(want));
+      }
+      if (!ok) {
+        ctx.status = 401;
+        ctx.set('WWW-Authenticate', `Bearer resource_metadata="${issuer}/.well-known/oauth-protected-resource/mcp-move"`);
+        ctx.body = { ok: false };
+        return;
+      }
+      ctx.body = { ok: true, resource: want };
+      return;
+    }
     if (ctx.path === '/meta/mcp-post') { ctx.body = prm(`${issuer}/mcp-post`); return; }
     if (ctx.path === '/meta/mcp-hidden') { ctx.body = prm(`${issuer}/mcp-hidden`); return; }
     if (ctx.path === '/mcp-post') {

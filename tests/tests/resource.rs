@@ -596,3 +596,60 @@ fn an_api_without_resource_metadata_uses_its_origins_server() {
         stderr_of(&o)
     );
 }
+
+/// Issue 25, item 4: an API that moves to another authorization server. Its old token is
+/// refused; signing in again asks (a new sign-in server), then signs in there, keeps the
+/// account's id, revokes the old server's grant, and drops the old entry.
+#[test]
+fn an_api_that_moves_to_another_server_keeps_its_account() {
+    let api = Idp::start();
+    let new_server = Idp::start();
+    let home = TestHome::new();
+    let moving = format!("{}/mcp-move", api.issuer);
+    let id = ok(
+        &run_api(&home, &["login", "--resource", &moving], None),
+        "first sign-in",
+    );
+    let t = ok(&run_api(&home, &["token", &id], None), "token");
+    assert_eq!(call(&moving, &t), 200);
+
+    new_server.set_mode(serde_json::json!({ "acceptResources": [moving] }));
+    api.set_mode(serde_json::json!({ "moveTo": new_server.issuer }));
+    assert_eq!(
+        call(&moving, &t),
+        401,
+        "the API refuses the old server's token"
+    );
+    let o = run_api(&home, &["login", "--resource", &moving], None);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr_of(&o));
+    let e = stderr_of(&o);
+    assert!(
+        e.contains(&new_server.issuer) && e.contains(&format!("it used {}", api.issuer)),
+        "the move is named: {e}"
+    );
+    let revoked = api.stats()["revocations"].as_u64().unwrap();
+    let o = run_api(&home, &["login", "--resource", &moving, "--yes"], None);
+    assert!(o.status.success(), "{}", stderr_of(&o));
+    assert_eq!(out(&o), id, "the same account, rebound");
+    assert!(
+        api.stats()["revocations"].as_u64().unwrap() > revoked,
+        "the old server's grant was revoked"
+    );
+    let t = ok(
+        &run_api(&home, &["token", &id], None),
+        "token after the move",
+    );
+    assert_eq!(call(&moving, &t), 200);
+    let providers = home.index()["providers"].clone();
+    let for_api: Vec<_> = providers
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["resource"] == moving.as_str())
+        .collect();
+    assert_eq!(for_api.len(), 1, "the old entry went: {providers}");
+    assert_eq!(for_api[0]["issuer"], new_server.issuer.as_str());
+    let listed: serde_json::Value =
+        serde_json::from_str(&ok(&run_api(&home, &["list", "--json"], None), "list")).unwrap();
+    assert_eq!(listed.as_array().unwrap().len(), 1, "{listed}");
+}

@@ -126,8 +126,22 @@ impl Accounts {
             p.resource.as_deref() == Some(meta.resource.as_str())
                 && p.issuer.as_deref().map(|i| i.trim_end_matches('/')) == Some(issuer.as_str())
         });
+        // Migration: the API now names another server than the one its account uses.
+        let moved_from = idx
+            .providers
+            .iter()
+            .find(|p| {
+                p.resource.as_deref() == Some(meta.resource.as_str())
+                    && p.issuer.as_deref().map(|i| i.trim_end_matches('/')) != Some(issuer.as_str())
+            })
+            .map(|p| (p.id.clone(), p.issuer.clone().unwrap_or_default()));
         let known = known_servers(&idx);
-        if let Some(why) = reason_to_ask(&meta.resource, &issuer, &known).filter(|_| !before) {
+        let why = if moved_from.is_some() && !before {
+            Some("moved")
+        } else {
+            reason_to_ask(&meta.resource, &issuer, &known).filter(|_| !before)
+        };
+        if let Some(why) = why {
             let agreed = match confirm {
                 Confirm::Yes => true,
                 Confirm::Server(s) => s.trim_end_matches('/') == issuer,
@@ -135,10 +149,14 @@ impl Accounts {
             };
             if !agreed {
                 let shown = oauth::plain_text(&issuer, 300);
-                let which = if why == "known" {
-                    "a server you already use (or one Latchkey knows), so the API would get a sign-in there"
-                } else {
-                    "another site the API chose"
+                let moved = moved_from
+                    .as_ref()
+                    .map(|(_, old)| format!("a new sign-in server for it (it used {}); your account there will be moved and its old sign-in revoked", oauth::plain_text(old, 200)))
+                    .unwrap_or_default();
+                let which = match why {
+                    "known" => "a server you already use (or one Latchkey knows), so the API would get a sign-in there",
+                    "moved" => moved.as_str(),
+                    _ => "another site the API chose",
                 };
                 return Err(UserError::new(
                     "confirm_sign_in_server",
@@ -211,15 +229,17 @@ impl Accounts {
             fresh.default_scopes = scopes;
         }
         let resource_id = meta.resource.clone();
+        let at = issuer.clone();
+        fresh.migrated_from = moved_from.map(|(old, _)| old);
         let id = self.vault.update_index(move |idx| {
-            if let Some(p) = idx
-                .providers
-                .iter()
-                .find(|p| p.resource.as_deref() == Some(resource_id.as_str()))
-            {
+            let same_server = |p: &&ProviderSpec| {
+                p.resource.as_deref() == Some(resource_id.as_str())
+                    && p.issuer.as_deref().map(|i| i.trim_end_matches('/')) == Some(at.as_str())
+            };
+            if let Some(p) = idx.providers.iter().find(same_server) {
                 return p.id.clone();
             }
-            let id = provider::id_for_resource(&resource_id, &idx.providers);
+            let id = provider::id_for_resource(&resource_id, Some(&at), &idx.providers);
             fresh.id = id.clone();
             idx.providers.push(fresh);
             id

@@ -156,6 +156,26 @@ impl Accounts {
             });
             by_subject.or(by_name).or(by_resource).cloned()
         });
+        // Migration (an API that moved to another server): its one account at the old
+        // server becomes this one, same id, and the old grant is revoked there first.
+        let moved = match (&existing, &p.migrated_from) {
+            (None, Some(old)) => {
+                let olds: Vec<&AccountEntry> = idx
+                    .accounts
+                    .iter()
+                    .filter(|a| &a.provider == old && a.kind == kind)
+                    .collect();
+                match olds.as_slice() {
+                    [one] => Some((*one).clone()),
+                    _ => None,
+                }
+            }
+            _ => None,
+        };
+        if let Some(old) = &moved {
+            self.revoke_quietly(old).await;
+        }
+        let existing = existing.or(moved);
         let now = crate::now();
         let entry = AccountEntry {
             id: existing
@@ -184,8 +204,53 @@ impl Accounts {
             .map_err(UserError::from)?;
         self.blocking(move |v| v.add_account_holding(entry, &rec, lock))
             .await?;
+        if let Some(old) = p.migrated_from.clone() {
+            self.finish_migration(&p.id, &old).await?;
+        }
         tracing::info!(account = %saved.id, provider = %p.id, "account saved");
         Ok(view(&saved, &idx.providers, now))
+    }
+
+    /// Revokes an account's tokens at its provider, best effort (a migration's old grant).
+    async fn revoke_quietly(&self, a: &AccountEntry) {
+        let key = a.id.clone();
+        let Ok(Some(rec)) = self.blocking(move |v| v.read_record(&key)).await else {
+            return;
+        };
+        let Ok(old) = self.bound_provider(a) else {
+            return;
+        };
+        if let (Ok(client), Ok(http)) = (
+            self.client_for(&old, a.client_id.as_deref()).await,
+            self.http(),
+        ) {
+            let r = crate::oauth::revoke(http, &old, &client, &rec).await;
+            tracing::info!(account = %a.id, revocation = ?r, "the old server's grant was revoked (migration)");
+        }
+    }
+
+    /// After a migrated API's first sign-in: the old server's entry goes once no account
+    /// uses it (with its registration and that client's secret), and the new entry forgets
+    /// where it came from.
+    async fn finish_migration(&self, new_id: &str, old_id: &str) -> Result<(), UserError> {
+        let (new_id, old_id) = (new_id.to_string(), old_id.to_string());
+        self.blocking(move |v| {
+            let reg = v.update_index(|idx| {
+                if let Some(n) = idx.providers.iter_mut().find(|p| p.id == new_id) {
+                    n.migrated_from = None;
+                }
+                if idx.accounts.iter().any(|a| a.provider == old_id) {
+                    return None;
+                }
+                idx.providers.retain(|p| p.id != old_id);
+                idx.registrations.remove(&old_id)
+            })?;
+            if let Some(reg) = reg {
+                v.delete_secret(&crate::vault::client_secret_key(&old_id, &reg.client_id))?;
+            }
+            Ok(())
+        })
+        .await
     }
 
     /// Who signed in: the provider's own identity answer (Taskade's ping, userinfo, GitHub's

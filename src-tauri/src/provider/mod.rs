@@ -170,6 +170,10 @@ pub struct ProviderSpec {
     /// in every token request (RFC 8707) so its tokens are valid only there. Its API base.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resource: Option<String>,
+    /// The entry for the same API at the authorization server it used before (migration):
+    /// the first sign-in here takes over that entry's account and revokes its grant there.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub migrated_from: Option<String>,
 }
 
 impl ProviderSpec {
@@ -203,6 +207,7 @@ impl ProviderSpec {
             scopes_supported: Vec::new(),
             grant_types: Vec::new(),
             resource: None,
+            migrated_from: None,
         }
     }
 
@@ -344,9 +349,13 @@ pub fn id_for_issuer(issuer: &str, taken: &[ProviderSpec]) -> String {
 
 /// A provider id for an API connected by its address: never one that another provider entry
 /// holds, whatever its issuer (F10), so no older entry shadows the API's.
-pub fn id_for_resource(resource: &str, taken: &[ProviderSpec]) -> String {
+pub fn id_for_resource(resource: &str, issuer: Option<&str>, taken: &[ProviderSpec]) -> String {
     let resource = resource.trim_end_matches('/');
-    id_for(resource, taken, |p| p.resource.as_deref() == Some(resource))
+    let issuer = issuer.map(|i| i.trim_end_matches('/'));
+    id_for(resource, taken, |p| {
+        p.resource.as_deref() == Some(resource)
+            && p.issuer.as_deref().map(|i| i.trim_end_matches('/')) == issuer
+    })
 }
 
 /// The readable id for `source` (host, port and path), or that id with a hash suffix when a
@@ -482,13 +491,22 @@ mod tests {
     fn resource_ids_never_collide_s24() {
         let mut other = ProviderSpec::new("a-example-mcp", "A");
         other.issuer = Some("https://a.example/mcp".into());
-        let id = id_for_resource("https://a.example/mcp", std::slice::from_ref(&other));
+        let id = id_for_resource("https://a.example/mcp", None, std::slice::from_ref(&other));
         assert_ne!(id, "a-example-mcp");
         assert!(id.starts_with("a-example-mcp-"), "{id}");
         let mut same = ProviderSpec::new("a-example-mcp", "A");
         same.resource = Some("https://a.example/mcp".into());
         assert_eq!(
-            id_for_resource("https://a.example/mcp/", &[same]),
+            id_for_resource("https://a.example/mcp/", None, std::slice::from_ref(&same)),
+            "a-example-mcp"
+        );
+        // The same API at another server (a migration) gets an id of its own.
+        assert_ne!(
+            id_for_resource(
+                "https://a.example/mcp",
+                Some("https://new.example"),
+                &[same]
+            ),
             "a-example-mcp"
         );
     }
