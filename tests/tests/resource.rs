@@ -653,3 +653,42 @@ fn an_api_that_moves_to_another_server_keeps_its_account() {
         serde_json::from_str(&ok(&run_api(&home, &["list", "--json"], None), "list")).unwrap();
     assert_eq!(listed.as_array().unwrap().len(), 1, "{listed}");
 }
+
+/// Issue 25, items 1 and 3 in the window: "Another service…" → Advanced takes an API's
+/// metadata address and a confidential client's secret.
+#[test]
+fn the_window_takes_a_metadata_address_and_a_client_secret() {
+    let idp = Idp::start();
+    let home = TestHome::new();
+    let env = [
+        ("LATCHKEY_BROWSER", test_browser().display().to_string()),
+        ("LATCHKEY_BIN", bin().display().to_string()),
+    ];
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let app = WebApp::start(&home, &env);
+    let t = Duration::from_secs(30);
+    let hidden = format!("{}/mcp-hidden", idp.issuer);
+    app.wait_for("[data-view=empty]", t);
+    app.click_css("#connect");
+    app.click_css("[data-provider=other]");
+    app.type_into("[data-input=issuer]", &hidden);
+    app.type_into("[data-input=client-id]", "latchkey-basic");
+    app.click_css("details.advanced summary");
+    app.type_into("[data-input=client-secret]", "basic-secret-value");
+    app.type_into(
+        "[data-input=resource-metadata]",
+        &format!("{}/meta/mcp-hidden", idp.issuer),
+    );
+    app.screenshot("window-other-advanced");
+    app.click_css("[data-view=other] button[type=submit]");
+    app.wait_text("Signed in", t);
+    let accounts = accounts_in(&home).list().unwrap();
+    assert_eq!(accounts.len(), 1);
+    assert_eq!(accounts[0].resource.as_deref(), Some(hidden.as_str()));
+    assert_eq!(idp.stats()["registrations"], 0, "the person's own client");
+    assert!(secret_tool_lookup(&format!(
+        "client-secret:{}:latchkey-basic",
+        accounts[0].provider
+    ))
+    .is_some());
+}

@@ -114,15 +114,20 @@ export function renderOther(view, nav) {
   const issuer = h('input', { type: 'url', placeholder: 'https://api.example.com/mcp or https://login.example.com', 'data-input': 'issuer' });
   const clientId = h('input', { type: 'text', autocomplete: 'off', 'data-input': 'client-id' });
   const scopes = h('input', { type: 'text', autocomplete: 'off', 'data-input': 'scopes', placeholder: 'e.g. openid offline_access' });
+  const metadata = h('input', { type: 'url', 'data-input': 'resource-metadata', placeholder: 'https://api.example.com/.well-known/oauth-protected-resource' });
+  const secret = h('input', { type: 'password', autocomplete: 'off', 'data-input': 'client-secret' });
   view.replaceChildren(h('form', { 'data-view': 'other', onsubmit: (ev) => {
     ev.preventDefault();
-    nav('signin', { issuer: issuer.value, clientId: clientId.value, scopes: scopes.value });
+    nav('signin', { issuer: issuer.value, clientId: clientId.value, clientSecret: secret.value, scopes: scopes.value, resourceMetadata: metadata.value });
   } },
   h('h2', {}, 'Connect another service'),
   h('p', { class: 'muted' }, 'Paste the address of the API you want to use, or the service’s sign-in address (its “issuer”). Latchkey finds the rest.'),
   field('Address', issuer),
   field('Client ID (if the service gave you one)', clientId),
   field('Scopes (optional)', scopes, 'Leave empty to ask for what the service lists. Separate several with spaces.'),
+  h('details', { class: 'advanced' }, h('summary', {}, 'Advanced'),
+    field('Client secret (only if the service gave you one with the client ID)', secret, 'Kept in your keyring.'),
+    field('API metadata address (if the API told another tool where it is)', metadata)),
   h('div', { class: 'row' }, h('button', { type: 'button', class: 'secondary', onclick: () => nav('add') }, 'Back'), h('button', { type: 'submit' }, 'Continue'))));
   issuer.focus();
 }

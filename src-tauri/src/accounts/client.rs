@@ -9,6 +9,18 @@ use crate::vault::index::ClientRegistration;
 use crate::{oauth, vault};
 
 impl Accounts {
+    /// Keeps a confidential client's secret (the person typed it) for `provider`'s client
+    /// `client_id`; sign-ins, refreshes and revocation with that client then use it.
+    pub async fn keep_client_secret(
+        &self,
+        provider: &str,
+        client_id: &str,
+        secret: crate::secret::Secret,
+    ) -> Result<(), UserError> {
+        let key = vault::client_secret_key(provider, client_id);
+        self.blocking(move |v| v.put_secret(&key, &secret)).await
+    }
+
     /// The client to use at `p`: explicit id, the provider's, a remembered registration, or a
     /// new RFC 7591 registration (one-click Taskade).
     pub(super) async fn client_for(

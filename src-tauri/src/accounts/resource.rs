@@ -86,10 +86,15 @@ impl Accounts {
     /// An API whose sign-in server is another site, or a server the person already has
     /// accounts at, needs the person's yes first (F1): without it the error
     /// `confirm_sign_in_server` names both and carries the server to confirm.
+    ///
+    /// `surely_an_api`: the person said this is an API (`login --resource`), so an API that
+    /// publishes no resource metadata may use its origin's server. "Another service…" takes
+    /// sign-in servers too, whose own address must never be taken for an API.
     pub async fn add_resource_provider(
         &self,
         address: &str,
         metadata_url: Option<&str>,
+        surely_an_api: bool,
         confirm: &Confirm,
     ) -> Result<String, UserError> {
         let http = self.http()?;
@@ -98,7 +103,7 @@ impl Accounts {
             // Servers written for the 2025-03-26 MCP spec publish no resource metadata; their
             // origin is the authorization server. Used only when the origin really publishes
             // authorization-server metadata, with the same confirmation rules.
-            Err(ResourceError::NoMetadata(r)) => {
+            Err(ResourceError::NoMetadata(r)) if surely_an_api => {
                 let origin = url::Url::parse(&r)
                     .map(|u| u.origin().ascii_serialization())
                     .unwrap_or_default();
@@ -257,7 +262,10 @@ impl Accounts {
         client_id: Option<&str>,
         confirm: &Confirm,
     ) -> Result<(String, Option<String>), UserError> {
-        match self.add_resource_provider(address, None, confirm).await {
+        match self
+            .add_resource_provider(address, None, false, confirm)
+            .await
+        {
             Ok(id) => Ok((
                 id,
                 client_id

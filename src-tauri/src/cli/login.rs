@@ -230,7 +230,9 @@ pub(super) fn which_provider(
             let rt = runtime()?;
             let confirm = if yes { Confirm::Yes } else { Confirm::Ask };
             let meta = metadata.as_deref();
-            let id = match rt.block_on(accounts.add_resource_provider(&address, meta, &confirm)) {
+            let id = match rt
+                .block_on(accounts.add_resource_provider(&address, meta, true, &confirm))
+            {
                 Err(e) if e.confirm.is_some() && std::io::stdin().is_terminal() => {
                     let site = e.confirm.clone().unwrap_or_default();
                     eprintln!("{}", e.message);
@@ -245,6 +247,7 @@ pub(super) fn which_provider(
                     rt.block_on(accounts.add_resource_provider(
                         &address,
                         meta,
+                        true,
                         &Confirm::Server(site),
                     ))?
                 }

@@ -28,6 +28,8 @@ pub struct BeginLogin {
     scopes: Option<String>,
     /// The sign-in server the person agreed to in the window's confirmation (F1).
     confirmed_server: Option<String>,
+    /// "Another service…" → Advanced: the API's metadata address, when the person knows it.
+    resource_metadata: Option<String>,
 }
 
 /// The waiting view's data. No URL, no state (S19).
@@ -56,16 +58,43 @@ pub async fn begin_login(
         .filter(|s| !s.is_empty())
     {
         // An API's address (RFC 9728) or a sign-in server's: the accounts service tells.
-        (provider_id, client_id) = a
-            .add_provider_by_address(
-                issuer,
-                options.client_id.as_deref(),
-                &options.confirmed_server.clone().map_or(
-                    crate::accounts::Confirm::Ask,
-                    crate::accounts::Confirm::Server,
-                ),
-            )
-            .await?;
+        let confirm = options.confirmed_server.clone().map_or(
+            crate::accounts::Confirm::Ask,
+            crate::accounts::Confirm::Server,
+        );
+        let wanted_client = options
+            .client_id
+            .as_deref()
+            .map(str::trim)
+            .filter(|c| !c.is_empty());
+        match options
+            .resource_metadata
+            .as_deref()
+            .map(str::trim)
+            .filter(|m| !m.is_empty())
+        {
+            Some(meta) => {
+                provider_id = a
+                    .add_resource_provider(issuer, Some(meta), true, &confirm)
+                    .await?;
+                client_id = wanted_client.map(str::to_string);
+            }
+            None => {
+                (provider_id, client_id) = a
+                    .add_provider_by_address(issuer, wanted_client, &confirm)
+                    .await?;
+            }
+        }
+        // A confidential client's secret (Advanced), kept in the store for that client.
+        let secret = options
+            .client_secret
+            .as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty());
+        if let (Some(secret), Some(cid)) = (secret, wanted_client) {
+            a.keep_client_secret(&provider_id, cid, Secret::new(secret))
+                .await?;
+        }
     } else if let Some(client_id) = options
         .client_id
         .as_deref()
