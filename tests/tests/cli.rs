@@ -868,6 +868,54 @@ fn a_machine_account_renews_and_revokes_with_its_own_method() {
     assert_eq!(idp.check_token(&renewed), 401);
 }
 
+/// A machine account whose secret the server no longer takes gets a machine's fix (add it
+/// again with the current secret), not a person's ("sign in again").
+#[test]
+fn a_refused_machine_account_is_told_how_to_fix_it() {
+    let idp = Idp::start_with(IdpConfig {
+        access_ttl: 2,
+        ..Default::default()
+    });
+    let home = TestHome::new();
+    let o = run(
+        &home,
+        &idp,
+        &["provider", "add", "mach", "--issuer", &idp.issuer],
+        None,
+    );
+    assert!(o.status.success(), "{}", stderr_of(&o));
+    let o = run(
+        &home,
+        &idp,
+        &[
+            "login",
+            "mach",
+            "--client-credentials",
+            "--client-id",
+            "latchkey-machine",
+        ],
+        Some("machine-secret-value"),
+    );
+    assert!(o.status.success(), "{}", stderr_of(&o));
+    let id = stdout(&o);
+    accounts_in(&home)
+        .vault()
+        .put_secret(
+            "client-secret:mach:latchkey-machine",
+            &latchkey::secret::Secret::new("a-revoked-secret"),
+        )
+        .unwrap();
+    std::thread::sleep(Duration::from_secs(3));
+    let o = run(&home, &idp, &["token", &id, "--min-valid", "60"], None);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr_of(&o));
+    let e = stderr_of(&o);
+    assert!(
+        e.contains("Machine account")
+            && e.contains("--client-credentials --client-id latchkey-machine"),
+        "{e}"
+    );
+}
+
 /// Issue 25, item 8: an address with no discovery documents says so, names where Latchkey
 /// looked and how to fix it, and never blames https for an allowed loopback address.
 #[test]

@@ -1,7 +1,7 @@
 //! Keeping tokens fresh: `fresh_token`, refresh under the account lock, and saving what the
 //! provider answered before anything uses it (S14, S15).
 
-use super::{needs_sign_in, oauth_user_error, Accounts, LOCK_WAIT};
+use super::{needs_sign_in, needs_sign_in_for, oauth_user_error, Accounts, LOCK_WAIT};
 use crate::errors::{ExitClass, UserError};
 use crate::oauth::{OAuthError, RefreshOutcome};
 use crate::provider::ProviderSpec;
@@ -23,9 +23,9 @@ impl Accounts {
         let now = crate::now();
         match &rec {
             // S15: once the grant is dead, no more refresh attempts until the person signs in.
-            None => return Err(needs_sign_in(id, &entry.provider)),
+            None => return Err(needs_sign_in_for(&entry)),
             Some(_) if entry.status == AccountStatus::NeedsSignIn => {
-                return Err(needs_sign_in(id, &entry.provider))
+                return Err(needs_sign_in_for(&entry))
             }
             Some(r) if r.fresh_enough(min_valid, now) => return Ok(r.access_token.clone()),
             _ => {}
@@ -47,13 +47,13 @@ impl Accounts {
         let entry = self.account(id)?;
         let key = id.to_string();
         let Some(current) = self.blocking(move |v| v.read_record(&key)).await? else {
-            return Err(needs_sign_in(id, &entry.provider));
+            return Err(needs_sign_in_for(&entry));
         };
         let now = crate::now();
         // Another process may have refreshed, or found the grant dead, while we waited.
         if let Some(m) = min_valid {
             if entry.status == AccountStatus::NeedsSignIn {
-                return Err(needs_sign_in(id, &entry.provider));
+                return Err(needs_sign_in_for(&entry));
             }
             if current.fresh_enough(m, now) {
                 return Ok(current.access_token);
@@ -148,7 +148,10 @@ impl Accounts {
                 })
                 .await?;
                 tracing::warn!(account = %id, code = %e.code(), "the provider refused the refresh; the account needs sign-in");
-                Err(needs_sign_in(id, &p.id))
+                Err(match self.account(id) {
+                    Ok(entry) => needs_sign_in_for(&entry),
+                    Err(_) => needs_sign_in(id, &p.id),
+                })
             }
             RefreshOutcome::Transient { error, .. } | RefreshOutcome::Failed(error) => {
                 let transient = error.is_transient()

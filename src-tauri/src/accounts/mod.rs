@@ -221,6 +221,21 @@ fn needs_sign_in(id: &str, provider_id: &str) -> UserError {
     )
 }
 
+/// [`needs_sign_in`] in words that fit the account: a machine account has no person to sign
+/// in; its client secret was refused, and adding it again with the current one is the fix.
+fn needs_sign_in_for(a: &AccountEntry) -> UserError {
+    if a.kind != AccountKind::ClientCredentials {
+        return needs_sign_in(&a.id, &a.provider);
+    }
+    let client = a.client_id.as_deref().unwrap_or("CLIENT_ID");
+    UserError::new(
+        "needs_sign_in",
+        format!("Machine account {} was refused by its provider: its client secret may have been changed or revoked.", a.id),
+        format!("Add it again with the current secret: latchkey login {} --client-credentials --client-id {client}", a.provider),
+        ExitClass::NeedsSignIn,
+    )
+}
+
 fn provider_changed(id: &str, p: &str) -> UserError {
     UserError::new(
         "provider_changed",
