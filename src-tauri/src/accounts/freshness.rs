@@ -14,10 +14,20 @@ impl Accounts {
     /// A token valid for at least `min_valid` seconds, refreshing first if needed. Follows the
     /// read → lock → read again → refresh → save → release pattern (S14).
     pub async fn fresh_token(&self, id: &str, min_valid: i64) -> Result<Secret, UserError> {
-        let entry = self.account(id)?;
+        // One read of the index for both questions (`token` runs in scripts' loops).
+        let idx = self.vault.index()?;
+        let entry = idx
+            .account(id)
+            .cloned()
+            .ok_or_else(|| super::unknown_account(id))?;
         // An account whose provider entry changed since sign-in hands out nothing, not even
         // a stored token that is still fresh (S24): `status` says its tokens go nowhere.
-        self.bound_provider(&entry)?;
+        if super::binding_broken(
+            &entry,
+            crate::provider::find(&entry.provider, &idx.providers).as_ref(),
+        ) {
+            return Err(super::provider_changed(id, &entry.provider));
+        }
         let key = id.to_string();
         let rec = self.blocking(move |v| v.read_record(&key)).await?;
         let now = crate::now();

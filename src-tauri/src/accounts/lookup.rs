@@ -75,14 +75,11 @@ impl Accounts {
 
     /// One account's index entry.
     pub fn account(&self, id: &str) -> Result<AccountEntry, UserError> {
-        self.vault.index()?.account(id).cloned().ok_or_else(|| {
-            UserError::new(
-                "unknown_account",
-                format!("There is no account {id:?}."),
-                "Run `latchkey list` to see your accounts.",
-                ExitClass::Other,
-            )
-        })
+        self.vault
+            .index()?
+            .account(id)
+            .cloned()
+            .ok_or_else(|| super::unknown_account(id))
     }
 
     /// Picks an account from a name: id, `provider:handle`, unique prefix, the provider's only

@@ -236,6 +236,15 @@ fn needs_sign_in_for(a: &AccountEntry) -> UserError {
     )
 }
 
+fn unknown_account(id: &str) -> UserError {
+    UserError::new(
+        "unknown_account",
+        format!("There is no account {id:?}."),
+        "Run `latchkey list` to see your accounts.",
+        ExitClass::Other,
+    )
+}
+
 fn provider_changed(id: &str, p: &str) -> UserError {
     UserError::new(
         "provider_changed",
