@@ -10,11 +10,18 @@
 //   scopes      the scopes the server knows (default openid offline_access email profile api)
 //   authMethods the client authentication methods it accepts at its endpoints (default all
 //               of oidc-provider's), e.g. ["client_secret_basic"] for a Basic-only server
+//   cimd        {cert, key, doc}: take client ids that are client metadata document URLs
+//               (oidc-provider's clientIdMetadataDocument), and serve `doc` over https with
+//               that certificate (trusted through NODE_EXTRA_CA_CERTS) at
+//               https://127.0.0.1:PORT/oauth/client.json, its client_id set to that address;
+//               the first stdout line then also has "cimdUrl"
 //
 // Routes mirror Taskade's (/oauth2/authorize, /oauth2/token, /oauth2/register), so the Taskade
 // preset can point here through LATCHKEY_TASKADE_BASE. The first stdout line is JSON:
 // {"issuer": "http://127.0.0.1:PORT"}. Test-only control and counters live under /__test/.
 import http from 'node:http';
+import https from 'node:https';
+import { readFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import Provider from 'oidc-provider';
 import LRU from 'oidc-provider/lib/helpers/lru.js';
@@ -35,8 +42,22 @@ const discoveryMode = cfg.discovery || '';
 const knownScopes = cfg.scopes || ['openid', 'offline_access', 'email', 'profile', 'api'];
 
 // Counters read by tests through GET /__test/stats.
-const stats = { token_requests: 0, invalid_grant: 0, grant_errors: [], revocations: 0, registrations: 0, foreign_api_tokens: 0, introspections: 0 };
+const stats = { token_requests: 0, invalid_grant: 0, grant_errors: [], revocations: 0, registrations: 0, foreign_api_tokens: 0, introspections: 0, cimd_fetches: 0 };
 const mode = { deny: false, tokenStatus: 0, tokenDelayMs: 0, tokenFault: '', user: 'alice', foreignAs: '', rootPrm: false, moveTo: '', acceptResources: [] };
+
+// The client metadata document's own little https server (cfg.cimd), started first.
+let cimdUrl = '';
+if (cfg.cimd) {
+  const doc = JSON.parse(readFileSync(cfg.cimd.doc, 'utf8'));
+  const docServer = https.createServer({ cert: readFileSync(cfg.cimd.cert), key: readFileSync(cfg.cimd.key) }, (req, res) => {
+    stats.cimd_fetches += 1;
+    if (req.url !== '/oauth/client.json') { res.writeHead(404); res.end(); return; }
+    res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'max-age=0' });
+    res.end(JSON.stringify({ ...doc, client_id: cimdUrl }));
+  });
+  await new Promise((r) => docServer.listen(0, '127.0.0.1', r));
+  cimdUrl = `https://127.0.0.1:${docServer.address().port}/oauth/client.json`;
+}
 
 const server = http.createServer();
 server.listen(0, '127.0.0.1', () => {
@@ -55,6 +76,9 @@ server.listen(0, '127.0.0.1', () => {
   const mcpResources = [`${issuer}/mcp`, `${issuer}/mcp2`, `${issuer}/mcp-post`, `${issuer}/mcp-hidden`, `${issuer}/mcp-legacy`, `${issuer}/mcp-move`, issuer];
   const provider = new Provider(issuer, {
     ...(Array.isArray(cfg.authMethods) ? { clientAuthMethods: cfg.authMethods } : {}),
+    // The document server is on loopback, which oidc-provider's fetch refuses (its SSRF
+    // guard); this test server lets it through.
+    ...(cfg.cimd ? { fetch: (url, options) => { delete options.dispatcher; return fetch(url, options); } } : {}),
     adapter: bigMemoryAdapter,
     clients: [
       { client_id: 'latchkey-public', token_endpoint_auth_method: 'none', ...common },
@@ -100,6 +124,7 @@ server.listen(0, '127.0.0.1', () => {
     features: {
       devInteractions: { enabled: false },
       revocation: { enabled: true },
+      clientIdMetadataDocument: { enabled: Boolean(cfg.cimd), ack: 'draft-02' },
       introspection: { enabled: true },
       clientCredentials: { enabled: true },
       registration: { enabled: true },
@@ -436,7 +461,7 @@ server.listen(0, '127.0.0.1', () => {
   });
 
   server.on('request', provider.callback());
-  process.stdout.write(`${JSON.stringify({ issuer })}\n`);
+  process.stdout.write(`${JSON.stringify({ issuer, cimdUrl })}\n`);
 });
 
 function readJson(req) {

@@ -310,6 +310,9 @@ pub struct IdpConfig {
     pub scopes: Option<Vec<&'static str>>,
     /// The client authentication methods it accepts, when not all of oidc-provider's.
     pub auth_methods: Option<Vec<&'static str>>,
+    /// Take client metadata documents as client ids, and serve the repository's document
+    /// over https on loopback (a certificate made for the run, trusted by the IdP only).
+    pub client_metadata: bool,
 }
 
 impl Default for IdpConfig {
@@ -321,6 +324,7 @@ impl Default for IdpConfig {
             discovery: None,
             scopes: None,
             auth_methods: None,
+            client_metadata: false,
         }
     }
 }
@@ -330,7 +334,10 @@ pub struct Idp {
     child: Child,
     /// `http://127.0.0.1:PORT`.
     pub issuer: String,
+    /// With `client_metadata`: where the IdP serves Latchkey's client metadata document.
+    pub client_metadata_url: String,
     http: reqwest::blocking::Client,
+    _certs: Option<tempfile::TempDir>,
 }
 
 impl Idp {
@@ -346,8 +353,49 @@ impl Idp {
             dir.join("node_modules/oidc-provider").exists(),
             "run `npm ci` in tests/idp first (the test command does)"
         );
-        let conf = json!({"accessTtl": cfg.access_ttl, "rotate": cfg.rotate, "pats": cfg.pats, "discovery": cfg.discovery, "scopes": cfg.scopes, "authMethods": cfg.auth_methods});
-        Self::spawn(Command::new("node").arg("server.js"), &dir, &conf)
+        let mut conf = json!({"accessTtl": cfg.access_ttl, "rotate": cfg.rotate, "pats": cfg.pats, "discovery": cfg.discovery, "scopes": cfg.scopes, "authMethods": cfg.auth_methods});
+        let mut node = Command::new("node");
+        node.arg("server.js");
+        let certs = cfg.client_metadata.then(|| {
+            // A certificate for 127.0.0.1, made for this run: openssl comes with
+            // ca-certificates on Debian and Ubuntu.
+            let d = tempfile::tempdir().expect("cert dir");
+            let (cert, key) = (d.path().join("cert.pem"), d.path().join("key.pem"));
+            let ok = Command::new("openssl")
+                .args([
+                    "req",
+                    "-x509",
+                    "-newkey",
+                    "ec",
+                    "-pkeyopt",
+                    "ec_paramgen_curve:P-256",
+                    "-nodes",
+                    "-days",
+                    "1",
+                    "-subj",
+                    "/CN=127.0.0.1",
+                    "-addext",
+                    "subjectAltName=IP:127.0.0.1",
+                    "-keyout",
+                ])
+                .arg(&key)
+                .arg("-out")
+                .arg(&cert)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .expect("openssl");
+            assert!(ok.success(), "openssl req failed");
+            conf["cimd"] = json!({
+                "cert": cert, "key": key,
+                "doc": root().join("src-tauri/packaging/website/oauth/client.json"),
+            });
+            node.env("NODE_EXTRA_CA_CERTS", &cert);
+            d
+        });
+        let mut idp = Self::spawn(&mut node, &dir, &conf);
+        idp._certs = certs;
+        idp
     }
 
     /// Starts the second, independent server: django-oauth-toolkit (tests/idp2). Its issuer
@@ -390,6 +438,7 @@ impl Idp {
         let v: Value = serde_json::from_str(&line)
             .unwrap_or_else(|_| panic!("IdP did not print its issuer: {line:?}"));
         let issuer = v["issuer"].as_str().expect("issuer").to_string();
+        let client_metadata_url = v["cimdUrl"].as_str().unwrap_or_default().to_string();
         let http = reqwest::blocking::Client::builder()
             .cookie_store(true)
             .redirect(reqwest::redirect::Policy::none())
@@ -402,7 +451,9 @@ impl Idp {
         Idp {
             child,
             issuer,
+            client_metadata_url,
             http,
+            _certs: None,
         }
     }
 

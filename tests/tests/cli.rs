@@ -916,6 +916,83 @@ fn a_refused_machine_account_is_told_how_to_fix_it() {
     );
 }
 
+/// Issue 25, item 6: where the server takes client metadata documents, Latchkey names its
+/// document's address as the client id and registers nothing; the server fetches and checks
+/// the repository's document (served over https on loopback). A non-https address is
+/// refused and changes nothing; `--off` goes back to registration.
+#[test]
+fn a_server_that_takes_client_metadata_documents_needs_no_registration() {
+    let idp = Idp::start_with(IdpConfig {
+        client_metadata: true,
+        ..Default::default()
+    });
+    let home = TestHome::new();
+    let o = run(
+        &home,
+        &idp,
+        &["config", "client-metadata-url", "http://example.com/c.json"],
+        None,
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", stderr_of(&o));
+    assert!(
+        stderr_of(&o).contains("not an https address"),
+        "{}",
+        stderr_of(&o)
+    );
+    let o = run(&home, &idp, &["config", "client-metadata-url"], None);
+    assert_eq!(
+        stdout(&o),
+        "https://latchkey.dev/oauth/client.json",
+        "unchanged"
+    );
+    let o = run(
+        &home,
+        &idp,
+        &["config", "client-metadata-url", &idp.client_metadata_url],
+        None,
+    );
+    assert!(o.status.success(), "{}", stderr_of(&o));
+
+    let o = run(
+        &home,
+        &idp,
+        &["provider", "add", "corp", "--issuer", &idp.issuer],
+        None,
+    );
+    assert!(o.status.success(), "{}", stderr_of(&o));
+    assert_eq!(
+        home.index()["providers"][0]["client_metadata_documents"],
+        true
+    );
+    let o = run(&home, &idp, &["login", "corp"], None);
+    assert!(o.status.success(), "login: {}", stderr_of(&o));
+    let id = stdout(&o);
+    assert_eq!(idp.stats()["registrations"], 0, "no registration");
+    assert!(
+        idp.stats()["cimd_fetches"].as_u64().unwrap() >= 1,
+        "the server read the document"
+    );
+    let acct = home.index()["accounts"][0].clone();
+    assert_eq!(
+        acct["client_id"],
+        idp.client_metadata_url.as_str(),
+        "{acct}"
+    );
+    let o = run(&home, &idp, &["refresh", &id], None);
+    assert!(o.status.success(), "refresh: {}", stderr_of(&o));
+
+    let o = run(
+        &home,
+        &idp,
+        &["config", "client-metadata-url", "--off"],
+        None,
+    );
+    assert!(o.status.success(), "{}", stderr_of(&o));
+    let o = run(&home, &idp, &["login", "corp"], None);
+    assert!(o.status.success(), "login without: {}", stderr_of(&o));
+    assert_eq!(idp.stats()["registrations"], 1, "registered instead");
+}
+
 /// Issue 25, item 8: an address with no discovery documents says so, names where Latchkey
 /// looked and how to fix it, and never blames https for an allowed loopback address.
 #[test]

@@ -50,6 +50,22 @@ impl Accounts {
             };
             return Ok(ClientConfig { id, secret, auth });
         }
+        // A client metadata document where the server takes one (no registration at all),
+        // for providers that promise `iss`: the document lists one loopback redirect and the
+        // scheme one, not the per-provider paths of the others (S10).
+        if p.client_metadata_documents && p.iss_required {
+            let settings = self.vault.index()?.settings;
+            if !settings.client_metadata_off {
+                let id = settings
+                    .client_metadata_url
+                    .unwrap_or_else(|| crate::provider::DEFAULT_CLIENT_METADATA_URL.into());
+                return Ok(ClientConfig {
+                    id,
+                    secret: None,
+                    auth: ClientAuth::None,
+                });
+            }
+        }
         // Dynamically registered clients get any loopback port (RFC 8252 §7.3) on this
         // provider's own path; a registration for another path is replaced.
         let registered_loopback = p.redirect_uri(RedirectKind::Loopback, None);

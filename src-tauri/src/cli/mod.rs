@@ -413,6 +413,9 @@ fn dispatch(cmd: Command) -> Result<i32, UserError> {
         Command::Config(ConfigCmd::Browser { command, reset }) => {
             config::config_browser(command, reset)
         }
+        Command::Config(ConfigCmd::ClientMetadataUrl { url, reset, off }) => {
+            config::config_client_metadata_url(url, reset, off)
+        }
         Command::Logout { account, all } => match account {
             Some(a) if !all => logout::logout(&a),
             _ => logout::logout_all(),

@@ -39,6 +39,10 @@ pub struct Metadata {
     /// RFC 8414 `token_endpoint_auth_methods_supported`.
     #[serde(default)]
     pub token_endpoint_auth_methods_supported: Vec<String>,
+    /// The server accepts a client id that is the URL of a client metadata document (the
+    /// OAuth Client ID Metadata Document draft).
+    #[serde(default)]
+    pub client_id_metadata_document_supported: bool,
 }
 
 impl Metadata {
@@ -74,6 +78,7 @@ impl Metadata {
             &mut self.token_endpoint_auth_methods_supported,
             other.token_endpoint_auth_methods_supported,
         );
+        self.client_id_metadata_document_supported |= other.client_id_metadata_document_supported;
         self
     }
 }
@@ -171,6 +176,7 @@ pub fn apply_metadata(p: &mut ProviderSpec, m: &Metadata) -> Result<(), String> 
     p.scopes_supported = words(&m.scopes_supported);
     p.grant_types = words(&m.grant_types_supported);
     p.token_auth_methods = words(&m.token_endpoint_auth_methods_supported);
+    p.client_metadata_documents = m.client_id_metadata_document_supported;
     // Only scopes the server lists: OpenID's identity scopes, and offline_access for a
     // refresh token where the server has it. A server that lists none gets no scope.
     let listed = |s: &str| m.scopes_supported.iter().any(|x| x == s);

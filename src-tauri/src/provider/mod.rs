@@ -52,6 +52,30 @@ impl ClientAuth {
     }
 }
 
+/// Latchkey's own client metadata document (the OAuth Client ID Metadata Document draft),
+/// published on the project's website; `latchkey config client-metadata-url` changes it.
+/// The repository keeps the document in `src-tauri/packaging/website/oauth/client.json`.
+pub const DEFAULT_CLIENT_METADATA_URL: &str = "https://latchkey.dev/oauth/client.json";
+
+/// Checks a client metadata document address: https with a path (http only on a loopback
+/// IP, for testing), no fragment and no user name.
+pub fn check_client_metadata_url(u: &str) -> Result<(), String> {
+    let parsed = url::Url::parse(u).map_err(|_| format!("{u} is not a web address"))?;
+    let loopback_http =
+        parsed.scheme() == "http" && parsed.host_str().is_some_and(metadata::is_loopback_host);
+    if parsed.scheme() != "https" && !loopback_http {
+        return Err(format!(
+            "{u} is not an https address; a client metadata document must be served over https"
+        ));
+    }
+    if parsed.path() == "/" || parsed.fragment().is_some() || !parsed.username().is_empty() {
+        return Err(format!(
+            "{u} must name the document itself (a path, no #fragment, no user name)"
+        ));
+    }
+    Ok(())
+}
+
 /// Where the browser sends the person back.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "snake_case")]
@@ -160,6 +184,9 @@ pub struct ProviderSpec {
     /// (`token_endpoint_auth_methods_supported`), when discovery said.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub token_auth_methods: Vec<String>,
+    /// The server takes a client metadata document's URL as a client id (no registration).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub client_metadata_documents: bool,
     /// The scopes the server lists (`scopes_supported`), when discovery said.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub scopes_supported: Vec<String>,
@@ -204,6 +231,7 @@ impl ProviderSpec {
             presets: Vec::new(),
             insecure_grants: false,
             token_auth_methods: Vec::new(),
+            client_metadata_documents: false,
             scopes_supported: Vec::new(),
             grant_types: Vec::new(),
             resource: None,
@@ -450,6 +478,31 @@ mod tests {
         assert_eq!(p.secret_auth(), ClientAuth::ClientSecretBasic);
         p.client_auth = ClientAuth::ClientSecretPost;
         assert_eq!(p.secret_auth(), ClientAuth::ClientSecretPost);
+    }
+
+    /// Issue 25, item 6: the repository's client metadata document names Latchkey's own
+    /// address, the two redirects its document-based sign-ins use, and no secret.
+    #[test]
+    fn the_client_metadata_document_describes_latchkey() {
+        let doc: serde_json::Value =
+            serde_json::from_str(include_str!("../../packaging/website/oauth/client.json"))
+                .unwrap();
+        assert_eq!(doc["client_id"], DEFAULT_CLIENT_METADATA_URL);
+        assert_eq!(doc["token_endpoint_auth_method"], "none");
+        assert_eq!(doc["application_type"], "native");
+        let mut p = ProviderSpec::new("x", "X");
+        p.iss_required = true;
+        let uris = doc["redirect_uris"].to_string();
+        for kind in [RedirectKind::Loopback, RedirectKind::Scheme] {
+            let r = p.redirect_uri(kind, None);
+            assert!(uris.contains(&format!("\"{r}\"")), "{r} in {uris}");
+        }
+        assert!(doc.get("client_secret").is_none());
+        assert!(check_client_metadata_url(DEFAULT_CLIENT_METADATA_URL).is_ok());
+        assert!(check_client_metadata_url("http://example.com/c.json").is_err());
+        assert!(check_client_metadata_url("https://example.com/").is_err());
+        assert!(check_client_metadata_url("https://example.com/c.json#x").is_err());
+        assert!(check_client_metadata_url("http://127.0.0.1:9/c.json").is_ok());
     }
 
     /// A path that repeats the base's own path is not doubled.

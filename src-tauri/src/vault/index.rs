@@ -140,6 +140,11 @@ pub struct Settings {
     pub quit_without_tray: bool,
     /// The "no tray here; Latchkey keeps refreshing in the background" notice was shown once.
     pub background_hint_shown: bool,
+    /// The client metadata document to name as the client id where a server takes one;
+    /// `None` is Latchkey's own (`provider::DEFAULT_CLIENT_METADATA_URL`).
+    pub client_metadata_url: Option<String>,
+    /// Never use a client metadata document (register, or ask for a client id, instead).
+    pub client_metadata_off: bool,
 }
 
 impl Default for Settings {
@@ -152,6 +157,8 @@ impl Default for Settings {
             start_at_login: false,
             quit_without_tray: false,
             background_hint_shown: false,
+            client_metadata_url: None,
+            client_metadata_off: false,
         }
     }
 }
