@@ -9,7 +9,9 @@ email, no offline_access: DOT issues refresh tokens without it); refresh tokens 
 replayed one revokes the whole family; its protected API answers 403 with
 `WWW-Authenticate: Bearer error="invalid_token"` for a dead token.
 
-Settings come from IDP_CONFIG (JSON): accessTtl (seconds, default 3600). The first stdout
+Settings come from IDP_CONFIG (JSON): accessTtl (seconds, default 3600), authMethods (the
+client authentication methods its token, revocation and introspection endpoints accept, e.g.
+["client_secret_basic"]; default both of DOT's). The first stdout
 line is {"issuer": "http://127.0.0.1:PORT/o"}. Test control lives under {issuer}/__test/.
 Everyone who reaches the authorization endpoint is signed in as "bob" and the applications
 skip the consent screen, so tests need no person.
@@ -24,6 +26,7 @@ from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 CFG = json.loads(os.environ.get("IDP_CONFIG") or "{}")
 ACCESS_TTL = int(CFG.get("accessTtl", 3600))
+AUTH_METHODS = CFG.get("authMethods")
 DB = os.path.join(tempfile.mkdtemp(prefix="latchkey-idp2-"), "db.sqlite3")
 STATS = {"token_requests": 0, "invalid_grant": 0, "revocations": 0, "registrations": 0}
 MODE = {"tokenStatus": 0}
@@ -68,6 +71,7 @@ settings.configure(
         "DEFAULT_SCOPES": ["api"],
         "ALLOWED_REDIRECT_URI_SCHEMES": ["http", "https", "dev.latchkey"],
         "OAUTH2_VALIDATOR_CLASS": __name__ + ".Validator",
+        **({"OIDC_TOKEN_ENDPOINT_AUTH_METHODS_SUPPORTED": AUTH_METHODS} if AUTH_METHODS else {}),
     },
 )
 django.setup()
@@ -87,6 +91,17 @@ class Validator(OAuth2Validator):
 
     def get_additional_claims(self, request):
         return {"preferred_username": request.user.username, "name": "Bob Builder"}
+
+    # A server that takes one client authentication method only (authMethods).
+    def _authenticate_basic_auth(self, request):
+        if AUTH_METHODS is not None and "client_secret_basic" not in AUTH_METHODS:
+            return False
+        return super()._authenticate_basic_auth(request)
+
+    def _authenticate_request_body(self, request):
+        if AUTH_METHODS is not None and "client_secret_post" not in AUTH_METHODS:
+            return False
+        return super()._authenticate_request_body(request)
 
 
 class TestMiddleware:
@@ -144,6 +159,7 @@ def rfc8414(request):
         "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
         "code_challenge_methods_supported": ["S256"],
         "scopes_supported": list(settings.OAUTH2_PROVIDER["SCOPES"].keys()),
+        **({"token_endpoint_auth_methods_supported": AUTH_METHODS} if AUTH_METHODS else {}),
     })
 
 

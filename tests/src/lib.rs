@@ -407,7 +407,7 @@ impl Idp {
             python.exists(),
             "run `python3 -m venv tests/idp2/.venv && tests/idp2/.venv/bin/pip install -r tests/idp2/requirements.txt` first (the test command does)"
         );
-        let conf = json!({"accessTtl": cfg.access_ttl});
+        let conf = json!({"accessTtl": cfg.access_ttl, "authMethods": cfg.auth_methods});
         Self::spawn(Command::new(python).arg("server.py"), &dir, &conf)
     }
 

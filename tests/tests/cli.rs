@@ -868,6 +868,53 @@ fn a_machine_account_renews_and_revokes_with_its_own_method() {
     assert_eq!(idp.check_token(&renewed), 401);
 }
 
+/// The second, independent server (django-oauth-toolkit) taking one client authentication
+/// method only: a machine account gets its first token, renews after expiry and is revoked
+/// at logout with that method, Basic-only and post-only alike.
+#[test]
+fn machine_accounts_use_the_servers_one_method_on_the_second_server() {
+    for method in ["client_secret_basic", "client_secret_post"] {
+        let idp = Idp::start_django(IdpConfig {
+            access_ttl: 2,
+            auth_methods: Some(vec![method]),
+            ..Default::default()
+        });
+        let home = TestHome::new();
+        let o = run(
+            &home,
+            &idp,
+            &["provider", "add", "dot", "--issuer", &idp.issuer],
+            None,
+        );
+        assert!(o.status.success(), "{method}: {}", stderr_of(&o));
+        let o = run(
+            &home,
+            &idp,
+            &[
+                "login",
+                "dot",
+                "--client-credentials",
+                "--client-id",
+                "latchkey-machine",
+            ],
+            Some("machine-secret-value"),
+        );
+        assert!(o.status.success(), "{method}: {}", stderr_of(&o));
+        let id = stdout(&o);
+        let first = stdout(&run(&home, &idp, &["token", &id], None));
+        std::thread::sleep(Duration::from_secs(3));
+        let o = run(&home, &idp, &["token", &id, "--min-valid", "60"], None);
+        assert!(o.status.success(), "{method}: renewal: {}", stderr_of(&o));
+        assert_ne!(stdout(&o), first, "{method}");
+        let o = run(&home, &idp, &["logout", &id], None);
+        assert!(
+            stderr_of(&o).contains("Signed out at the provider"),
+            "{method}: {}",
+            stderr_of(&o)
+        );
+    }
+}
+
 /// A machine account whose secret the server no longer takes gets a machine's fix (add it
 /// again with the current secret), not a person's ("sign in again").
 #[test]
