@@ -910,8 +910,12 @@ impl WebApp {
     /// Saves a PNG screenshot to `target/e2e-shots/<name>.png` and returns its path.
     pub fn screenshot(&self, name: &str) -> PathBuf {
         use base64::Engine;
-        // Let the last change paint; WebKit can hand back the previous frame otherwise.
+        // Let the last change paint. WebKit can still hand back the frame before it (the
+        // README's first-launch shot showed the loading skeleton): the first capture asks
+        // for a fresh frame and is thrown away.
         std::thread::sleep(Duration::from_millis(400));
+        let _ = self.get("/screenshot");
+        std::thread::sleep(Duration::from_millis(150));
         let v = self.get("/screenshot");
         let png = base64::engine::general_purpose::STANDARD
             .decode(v["value"].as_str().unwrap_or_default())

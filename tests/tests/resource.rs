@@ -380,8 +380,6 @@ fn the_window_asks_before_signing_in_at_another_site_s32() {
         said.contains(&server.issuer) && said.contains(&address),
         "{said}"
     );
-    // Twice: WebKit can hand back the frame before the dialog for the first one.
-    app.screenshot("window-confirm-sign-in-server");
     app.screenshot("window-confirm-sign-in-server");
     app.keys("\u{E00C}"); // Escape: the same as Cancel
     app.wait_for("[data-view=other]", t);

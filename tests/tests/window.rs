@@ -917,5 +917,4 @@ fn extra_trusted_certificates_are_announced_s33() {
     let note = app.wait_for("[data-trust-note]", Duration::from_secs(30));
     assert!(app.text(&note).contains(&bundle_s));
     app.screenshot("window-trust-note");
-    app.screenshot("window-trust-note");
 }
