@@ -409,3 +409,163 @@ fn kill_9_during_writes_never_leaves_a_damaged_or_missing_index() {
     );
     assert!(killed > 0, "the loop must actually interrupt writers");
 }
+
+/// Issue 28, item 3: over SSH into one's own desktop, `DBUS_SESSION_BUS_ADDRESS` is unset but
+/// the session's bus is at `$XDG_RUNTIME_DIR/bus`: Latchkey finds it and uses that session's
+/// unlocked keyring. A socket there owned by another user is never used.
+#[test]
+fn over_ssh_the_desktop_sessions_bus_is_found_by_its_usual_path() {
+    use std::os::unix::fs::PermissionsExt;
+    use std::process::{Command, Stdio};
+    let idp = Idp::start_with(IdpConfig {
+        pats: vec!["tskdp_over_ssh".into()],
+        ..Default::default()
+    });
+    // "The desktop session": its own bus on a socket file and an unlocked keyring on it.
+    let desk = tempfile::tempdir().unwrap();
+    let runtime = desk.path().join("runtime");
+    let keyrings = desk.path().join("home");
+    std::fs::create_dir_all(&runtime).unwrap();
+    std::fs::create_dir_all(&keyrings).unwrap();
+    std::fs::set_permissions(&runtime, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let bus = runtime.join("bus");
+    let address = format!("unix:path={}", bus.display());
+    /// Ends the desktop session's processes however the test ends.
+    struct Session(Vec<std::process::Child>);
+    impl Drop for Session {
+        fn drop(&mut self) {
+            for c in self.0.iter_mut().rev() {
+                let _ = c.kill();
+                let _ = c.wait();
+            }
+        }
+    }
+    let mut session = Session(Vec::new());
+    session.0.push(
+        Command::new("dbus-daemon")
+            .args(["--session", "--nofork", &format!("--address={address}")])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("dbus-daemon"),
+    );
+    let started = Instant::now();
+    while !bus.exists() {
+        assert!(started.elapsed() < Duration::from_secs(10), "no bus socket");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let desktop_env = |c: &mut Command| {
+        c.env("DBUS_SESSION_BUS_ADDRESS", &address)
+            .env("XDG_RUNTIME_DIR", &runtime)
+            .env("HOME", &keyrings)
+            .env("XDG_DATA_HOME", keyrings.join("data"));
+    };
+    let mut keyring = Command::new("sh");
+    keyring
+        .args([
+            "-c",
+            "printf pw | exec gnome-keyring-daemon --foreground --unlock --components=secrets",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    desktop_env(&mut keyring);
+    session
+        .0
+        .push(keyring.spawn().expect("gnome-keyring-daemon"));
+    // The daemon owns the Secret Service once its control socket is there; a client asking
+    // earlier would make the bus start a second, prompting one.
+    let started = Instant::now();
+    while !runtime.join("keyring/control").exists() {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "no keyring control socket"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let mut ready = false;
+    for _ in 0..50 {
+        let mut probe = Command::new("sh");
+        probe.args([
+            "-c",
+            "printf probe | timeout 5 secret-tool store --label=probe purpose latchkey-ssh-probe",
+        ]);
+        desktop_env(&mut probe);
+        if probe
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+        {
+            ready = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(ready, "the desktop session's keyring did not start");
+
+    // "The SSH shell": no bus address, the same runtime directory.
+    let home = TestHome::new();
+    let mut c = home.cli();
+    c.env_remove("DBUS_SESSION_BUS_ADDRESS")
+        .env("XDG_RUNTIME_DIR", &runtime)
+        .env("LATCHKEY_TASKADE_BASE", &idp.issuer)
+        .args(["add-token", "taskade"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = c.spawn().unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    std::io::Write::write_all(&mut stdin, b"tskdp_over_ssh\n").unwrap();
+    drop(stdin);
+    let o = wait_output(child, Duration::from_secs(60));
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let id = String::from_utf8_lossy(&o.stdout).trim().to_string();
+    let mut look = Command::new("timeout");
+    look.args([
+        "10",
+        "secret-tool",
+        "lookup",
+        "service",
+        "latchkey",
+        "username",
+        &format!("account:{id}"),
+    ]);
+    desktop_env(&mut look);
+    let found = look.output().unwrap();
+    assert!(
+        String::from_utf8_lossy(&found.stdout).contains("tskdp_over_ssh"),
+        "the token is in the desktop session's keyring"
+    );
+    assert_eq!(
+        secret_tool_lookup(&format!("account:{id}")),
+        None,
+        "and not in the test session's"
+    );
+    let mut c = home.cli();
+    c.env_remove("DBUS_SESSION_BUS_ADDRESS")
+        .env("XDG_RUNTIME_DIR", &runtime)
+        .args(["token", &id]);
+    let o = c.output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(String::from_utf8_lossy(&o.stdout).trim(), "tskdp_over_ssh");
+
+    // Another user's socket at that path is not used.
+    let other = tempfile::tempdir().unwrap();
+    let trap = std::os::unix::net::UnixListener::bind(other.path().join("bus")).unwrap();
+    trap.set_nonblocking(true).unwrap();
+    std::os::unix::fs::chown(other.path().join("bus"), Some(65534), Some(65534)).unwrap();
+    let mut c = home.cli();
+    c.env_remove("DBUS_SESSION_BUS_ADDRESS")
+        .env("XDG_RUNTIME_DIR", other.path())
+        .args(["token", &id]);
+    let o = c.output().unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(
+        trap.accept().is_err(),
+        "no connection to another user's socket"
+    );
+}

@@ -182,7 +182,12 @@ enum Command {
 /// Runs the CLI with `args` (without the program name); returns the exit code.
 pub fn main(args: Vec<OsString>) -> i32 {
     crate::platform::harden_cli();
+    // Over SSH into one's own desktop: its session bus (and keyring) by its usual path.
+    let bus = crate::platform::find_session_bus();
     crate::logging::init_cli();
+    if let Some(bus) = bus {
+        tracing::debug!(bus = %bus.display(), "using the desktop session's bus");
+    }
     // A lone URL of another scheme (or a broken one) is a link mistake, not a subcommand;
     // answer it without echoing it, since links carry codes and state.
     if let [one] = args.as_slice() {

@@ -6,6 +6,7 @@
 //! |---|---|---|---|
 //! | [`harden_process`] (S26) | core dumps off (`RLIMIT_CORE` 0) | the same | no Windows Error Reporting dialog, no heap in its reports, and an unhandled exception ends the process at once (S31) |
 //! | [`harden_cli`] (S26, F4) | also not dumpable (`PR_SET_DUMPABLE` 0): no apport image, no same-user attach | [`harden_process`] | [`harden_process`] |
+//! | [`find_session_bus`] (SSH) | `$XDG_RUNTIME_DIR/bus` when `DBUS_SESSION_BUS_ADDRESS` is unset and the socket is this user's | the same (no effect) | nothing |
 //! | [`stderr_ansi`] | a terminal | a terminal | a console that accepted virtual-terminal mode; never in a pipe |
 //! | [`with_echo_off`] | `stty -echo` | the same | the console's echo bit |
 //! | [`run_with_exit_code`] (`exec`) | `exec(2)`: same pid, signals and exit code | the same | start, wait and pass the exit code; Ctrl+C reaches the child, the parent waits it out |
@@ -28,8 +29,9 @@ mod windows;
 use windows as imp;
 
 pub use imp::{
-    can_open_url, hand_off, harden_cli, harden_process, open_url, read_shared, replace_file,
-    run_with_exit_code, same_user_peer, secure_dir, secure_file, stderr_ansi, with_echo_off,
+    can_open_url, find_session_bus, hand_off, harden_cli, harden_process, open_url, read_shared,
+    replace_file, run_with_exit_code, same_user_peer, secure_dir, secure_file, stderr_ansi,
+    with_echo_off,
 };
 
 use crate::secret::Secret;

@@ -39,6 +39,37 @@ pub fn harden_cli() {
     }
 }
 
+/// Over SSH into one's own desktop the session bus address is not in the environment, though
+/// the desktop session's bus is at `$XDG_RUNTIME_DIR/bus` (systemd puts it there; without
+/// `XDG_RUNTIME_DIR`, `/run/user/<uid>/bus`). When `DBUS_SESSION_BUS_ADDRESS` is unset and
+/// that path is a socket owned by this user, it becomes the address, so the keyring of the
+/// person's running session answers. A socket of another user is never used. Call before
+/// any thread starts (it sets an environment variable). Returns the socket it chose.
+pub fn find_session_bus() -> Option<std::path::PathBuf> {
+    if !cfg!(target_os = "linux")
+        || std::env::var_os("DBUS_SESSION_BUS_ADDRESS").is_some_and(|v| !v.is_empty())
+    {
+        return None;
+    }
+    // SAFETY: getuid has no preconditions and cannot fail.
+    let me = unsafe { libc::getuid() };
+    let runtime = std::env::var_os("XDG_RUNTIME_DIR")
+        .filter(|v| !v.is_empty())
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| std::path::PathBuf::from(format!("/run/user/{me}")));
+    let bus = runtime.join("bus");
+    let owned_socket = std::fs::metadata(&bus).is_ok_and(|m| {
+        use std::os::unix::fs::{FileTypeExt, MetadataExt};
+        m.file_type().is_socket() && m.uid() == me
+    });
+    if !owned_socket {
+        return None;
+    }
+    let address = format!("unix:path={}", bus.display());
+    std::env::set_var("DBUS_SESSION_BUS_ADDRESS", address);
+    Some(bus)
+}
+
 /// Whether stderr understands ANSI escapes (a terminal).
 pub fn stderr_ansi() -> bool {
     std::io::stderr().is_terminal()

@@ -22,6 +22,11 @@ use windows_sys::Win32::System::Threading::{
     PROCESS_QUERY_LIMITED_INFORMATION,
 };
 
+/// No session bus on Windows: the Credential Manager needs none.
+pub fn find_session_bus() -> Option<std::path::PathBuf> {
+    None
+}
+
 /// The command line's hardening: the same as the desktop program's on Windows.
 pub fn harden_cli() {
     harden_process();
