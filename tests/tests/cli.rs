@@ -785,18 +785,18 @@ fn registered_clients_authenticate_the_way_the_server_says() {
         let o = run(
             &home,
             &idp,
-            &["provider", "add", "corp", "--issuer", &idp.issuer],
+            &["provider", "add", "corp-auth", "--issuer", &idp.issuer],
             None,
         );
         assert!(o.status.success(), "{method}: {}", stderr_of(&o));
-        let o = run(&home, &idp, &["login", "corp"], None);
+        let o = run(&home, &idp, &["login", "corp-auth"], None);
         assert!(o.status.success(), "{method}: login: {}", stderr_of(&o));
         let id = stdout(&o);
-        let reg = home.index()["registrations"]["corp"].clone();
+        let reg = home.index()["registrations"]["corp-auth"].clone();
         assert_eq!(reg["auth"], method, "{reg}");
         let client = reg["client_id"].as_str().unwrap().to_string();
         assert!(
-            secret_tool_lookup(&format!("client-secret:corp:{client}")).is_some(),
+            secret_tool_lookup(&format!("client-secret:corp-auth:{client}")).is_some(),
             "the registered secret is in the keyring"
         );
         let o = run(&home, &idp, &["refresh", &id], None);
@@ -825,7 +825,7 @@ fn a_machine_account_renews_and_revokes_with_its_own_method() {
     let o = run(
         &home,
         &idp,
-        &["provider", "add", "mach", "--issuer", &idp.issuer],
+        &["provider", "add", "mach-renew", "--issuer", &idp.issuer],
         None,
     );
     assert!(o.status.success(), "{}", stderr_of(&o));
@@ -834,7 +834,7 @@ fn a_machine_account_renews_and_revokes_with_its_own_method() {
         &idp,
         &[
             "login",
-            "mach",
+            "mach-renew",
             "--client-credentials",
             "--client-id",
             "latchkey-machine",
@@ -883,7 +883,7 @@ fn machine_accounts_use_the_servers_one_method_on_the_second_server() {
         let o = run(
             &home,
             &idp,
-            &["provider", "add", "dot", "--issuer", &idp.issuer],
+            &["provider", "add", "dot-machine", "--issuer", &idp.issuer],
             None,
         );
         assert!(o.status.success(), "{method}: {}", stderr_of(&o));
@@ -892,7 +892,7 @@ fn machine_accounts_use_the_servers_one_method_on_the_second_server() {
             &idp,
             &[
                 "login",
-                "dot",
+                "dot-machine",
                 "--client-credentials",
                 "--client-id",
                 "latchkey-machine",
@@ -927,7 +927,7 @@ fn a_refused_machine_account_is_told_how_to_fix_it() {
     let o = run(
         &home,
         &idp,
-        &["provider", "add", "mach", "--issuer", &idp.issuer],
+        &["provider", "add", "mach-refused", "--issuer", &idp.issuer],
         None,
     );
     assert!(o.status.success(), "{}", stderr_of(&o));
@@ -936,7 +936,7 @@ fn a_refused_machine_account_is_told_how_to_fix_it() {
         &idp,
         &[
             "login",
-            "mach",
+            "mach-refused",
             "--client-credentials",
             "--client-id",
             "latchkey-machine",
@@ -948,7 +948,7 @@ fn a_refused_machine_account_is_told_how_to_fix_it() {
     accounts_in(&home)
         .vault()
         .put_secret(
-            "client-secret:mach:latchkey-machine",
+            "client-secret:mach-refused:latchkey-machine",
             &latchkey::secret::Secret::new("a-revoked-secret"),
         )
         .unwrap();
@@ -1003,7 +1003,7 @@ fn a_server_that_takes_client_metadata_documents_needs_no_registration() {
     let o = run(
         &home,
         &idp,
-        &["provider", "add", "corp", "--issuer", &idp.issuer],
+        &["provider", "add", "corp-cimd", "--issuer", &idp.issuer],
         None,
     );
     assert!(o.status.success(), "{}", stderr_of(&o));
@@ -1011,7 +1011,7 @@ fn a_server_that_takes_client_metadata_documents_needs_no_registration() {
         home.index()["providers"][0]["client_metadata_documents"],
         true
     );
-    let o = run(&home, &idp, &["login", "corp"], None);
+    let o = run(&home, &idp, &["login", "corp-cimd"], None);
     assert!(o.status.success(), "login: {}", stderr_of(&o));
     let id = stdout(&o);
     assert_eq!(idp.stats()["registrations"], 0, "no registration");
@@ -1035,7 +1035,7 @@ fn a_server_that_takes_client_metadata_documents_needs_no_registration() {
         None,
     );
     assert!(o.status.success(), "{}", stderr_of(&o));
-    let o = run(&home, &idp, &["login", "corp"], None);
+    let o = run(&home, &idp, &["login", "corp-cimd"], None);
     assert!(o.status.success(), "login without: {}", stderr_of(&o));
     assert_eq!(idp.stats()["registrations"], 1, "registered instead");
 }
@@ -1050,7 +1050,7 @@ fn an_issuer_without_discovery_gets_a_hint_that_points_the_right_way() {
     let o = run(
         &home,
         &idp,
-        &["provider", "add", "corp", "--issuer", &issuer],
+        &["provider", "add", "corp-nodisc", "--issuer", &issuer],
         None,
     );
     assert!(!o.status.success());
