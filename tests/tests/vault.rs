@@ -568,4 +568,84 @@ fn over_ssh_the_desktop_sessions_bus_is_found_by_its_usual_path() {
         trap.accept().is_err(),
         "no connection to another user's socket"
     );
+    let e = String::from_utf8_lossy(&o.stderr).to_string();
+    assert!(e.contains("no desktop session bus"), "{e}");
+
+    // Each failure says what it is (issue 28, item 3), with the fix for an SSH shell.
+    let ssh = |runtime: &std::path::Path, bus: Option<&str>| {
+        let mut c = home.cli();
+        c.env_remove("DBUS_SESSION_BUS_ADDRESS")
+            .env("XDG_RUNTIME_DIR", runtime)
+            .env("SSH_CONNECTION", "192.0.2.1 50000 192.0.2.2 22")
+            .args(["token", &id]);
+        if let Some(b) = bus {
+            c.env("DBUS_SESSION_BUS_ADDRESS", b);
+        }
+        let o = c.output().unwrap();
+        assert_eq!(o.status.code(), Some(3), "{o:?}");
+        let e = String::from_utf8_lossy(&o.stderr).to_string();
+        assert_eq!(e.trim().lines().count(), 1, "{e}");
+        assert!(!e.contains("org.freedesktop"), "no D-Bus names: {e}");
+        e
+    };
+    // No bus at all: not a timeout, not "a password prompt".
+    let nothing = tempfile::tempdir().unwrap();
+    let e = ssh(nothing.path(), None);
+    assert!(e.contains("there is no desktop session bus here"), "{e}");
+    assert!(e.contains("Log in to your desktop session"), "{e}");
+    assert!(!e.contains("did not answer") && !e.contains("prompt"), "{e}");
+    // A bus with nothing offering the Secret Service (and nothing to start one).
+    let bare = tempfile::tempdir().unwrap();
+    let bare_bus = bare.path().join("bus");
+    std::fs::create_dir(bare.path().join("services")).unwrap();
+    std::fs::write(
+        bare.path().join("bus.conf"),
+        format!(
+            r#"<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN" "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<busconfig><type>session</type><listen>unix:path={}</listen><servicedir>{}</servicedir>
+<policy context="default"><allow send_destination="*" eavesdrop="true"/><allow eavesdrop="true"/><allow own="*"/></policy></busconfig>"#,
+            bare_bus.display(),
+            bare.path().join("services").display()
+        ),
+    )
+    .unwrap();
+    session.0.push(
+        Command::new("dbus-daemon")
+            .args(["--nofork", "--config-file"])
+            .arg(bare.path().join("bus.conf"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("dbus-daemon"),
+    );
+    let started = Instant::now();
+    while !bare_bus.exists() {
+        assert!(started.elapsed() < Duration::from_secs(10), "no bare bus");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let e = ssh(bare.path(), None);
+    assert!(e.contains("no keyring (Secret Service) is running"), "{e}");
+    assert!(e.contains("KeePassXC") && e.contains("gnome-keyring"), "{e}");
+    // The desktop's keyring locked: said plainly, with the fix for an SSH shell.
+    let mut lock = Command::new("gdbus");
+    lock.args([
+        "call",
+        "--session",
+        "--dest",
+        "org.freedesktop.secrets",
+        "--object-path",
+        "/org/freedesktop/secrets",
+        "--method",
+        "org.freedesktop.Secret.Service.Lock",
+        "['/org/freedesktop/secrets/collection/login']",
+    ]);
+    desktop_env(&mut lock);
+    let locked = lock.output().unwrap();
+    assert!(
+        String::from_utf8_lossy(&locked.stdout).contains("/collection/login"),
+        "{locked:?}"
+    );
+    let e = ssh(&runtime, None);
+    assert!(e.contains("keyring is locked"), "{e}");
+    assert!(e.contains("can't reach this SSH shell"), "{e}");
 }

@@ -7,6 +7,7 @@
 //! | [`harden_process`] (S26) | core dumps off (`RLIMIT_CORE` 0) | the same | no Windows Error Reporting dialog, no heap in its reports, and an unhandled exception ends the process at once (S31) |
 //! | [`harden_cli`] (S26, F4) | also not dumpable (`PR_SET_DUMPABLE` 0): no apport image, no same-user attach | [`harden_process`] | [`harden_process`] |
 //! | [`find_session_bus`] (SSH) | `$XDG_RUNTIME_DIR/bus` when `DBUS_SESSION_BUS_ADDRESS` is unset and the socket is this user's | the same (no effect) | nothing |
+//! | [`machine_kind`] (keyring advice) | WSL, a container, SSH, no display, or a desktop | SSH or a desktop | a desktop |
 //! | [`stderr_ansi`] | a terminal | a terminal | a console that accepted virtual-terminal mode; never in a pipe |
 //! | [`with_echo_off`] | `stty -echo` | the same | the console's echo bit |
 //! | [`run_with_exit_code`] (`exec`) | `exec(2)`: same pid, signals and exit code | the same | start, wait and pass the exit code; Ctrl+C reaches the child, the parent waits it out |
@@ -37,6 +38,65 @@ pub use imp::{
 use crate::secret::Secret;
 use std::process::Command;
 
+/// What kind of machine this is, for advice on getting a credential store (issue 28).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MachineKind {
+    /// A desktop session.
+    Desktop,
+    /// Logged in over SSH.
+    Ssh,
+    /// Windows Subsystem for Linux.
+    Wsl,
+    /// Inside a container.
+    Container,
+    /// No display and no SSH: a server or a bare console.
+    Headless,
+}
+
+/// This machine's kind, from its environment and a few well-known files.
+pub fn machine_kind() -> MachineKind {
+    if cfg!(windows) {
+        return MachineKind::Desktop;
+    }
+    machine_kind_from(
+        |n| {
+            std::env::var_os(n)
+                .filter(|v| !v.is_empty())
+                .map(|v| v.to_string_lossy().into_owned())
+        },
+        |p| std::path::Path::new(p).exists(),
+        std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default(),
+    )
+}
+
+/// [`machine_kind`] over given facts (so it can be tested).
+pub fn machine_kind_from(
+    env: impl Fn(&str) -> Option<String>,
+    exists: impl Fn(&str) -> bool,
+    kernel_release: String,
+) -> MachineKind {
+    if env("WSL_DISTRO_NAME").is_some()
+        || env("WSL_INTEROP").is_some()
+        || exists("/proc/sys/fs/binfmt_misc/WSLInterop")
+        || kernel_release.to_lowercase().contains("microsoft")
+    {
+        MachineKind::Wsl
+    } else if env("SSH_CONNECTION").is_some() || env("SSH_TTY").is_some() {
+        // Before the container check: people SSH into their own computers far more often
+        // than into containers, and "log in to your desktop session" is the likelier fix.
+        MachineKind::Ssh
+    } else if exists("/.dockerenv") || exists("/run/.containerenv") || env("container").is_some() {
+        MachineKind::Container
+    } else if env("DISPLAY").is_none()
+        && env("WAYLAND_DISPLAY").is_none()
+        && !cfg!(target_os = "macos")
+    {
+        MachineKind::Headless
+    } else {
+        MachineKind::Desktop
+    }
+}
+
 /// Builds the process for a configured browser command and the URL (S1): on Unix the command
 /// is shell text and the URL its positional parameter; on Windows the command is a Windows
 /// command line and the URL one quoted argument (S29). An unusable command is an error that
@@ -49,4 +109,53 @@ pub fn browser_command(cmd: &str, url: &Secret) -> Result<Command, String> {
 /// would fail later (on Unix any shell text is accepted).
 pub fn check_browser_command(cmd: &str) -> Result<(), String> {
     imp::browser_command(cmd, &Secret::new("https://example.invalid/")).map(|_| ())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn kind(vars: &[(&str, &str)], files: &[&str], release: &str) -> MachineKind {
+        machine_kind_from(
+            |n| {
+                vars.iter()
+                    .find(|(k, _)| *k == n)
+                    .map(|(_, v)| v.to_string())
+            },
+            |p| files.contains(&p),
+            release.into(),
+        )
+    }
+
+    #[test]
+    fn the_machine_kind_picks_the_advice_for_a_keyring() {
+        assert_eq!(
+            kind(&[("WSL_DISTRO_NAME", "Debian")], &[], "6.6"),
+            MachineKind::Wsl
+        );
+        assert_eq!(
+            kind(&[], &[], "5.15.167.4-microsoft-standard-WSL2"),
+            MachineKind::Wsl
+        );
+        assert_eq!(kind(&[], &["/.dockerenv"], "6.1"), MachineKind::Container);
+        assert_eq!(
+            kind(&[("container", "podman")], &[], "6.1"),
+            MachineKind::Container
+        );
+        assert_eq!(
+            kind(
+                &[("SSH_CONNECTION", "1 2 3 4"), ("DISPLAY", ":0")],
+                &[],
+                "6.1"
+            ),
+            MachineKind::Ssh
+        );
+        assert_eq!(
+            kind(&[("WAYLAND_DISPLAY", "wayland-0")], &[], "6.1"),
+            MachineKind::Desktop
+        );
+        if !cfg!(target_os = "macos") {
+            assert_eq!(kind(&[], &[], "6.1"), MachineKind::Headless);
+        }
+    }
 }

@@ -12,6 +12,16 @@ pub enum StoreError {
     /// No Secret Service / Keychain / Credential Manager could be reached.
     #[error("no credential store is running")]
     Unavailable,
+    /// Linux: no D-Bus session bus to find a Secret Service on (an SSH login with no desktop
+    /// session, a container, WSL, a server).
+    #[error("there is no desktop session bus here, so no keyring can be reached")]
+    NoSessionBus,
+    /// Linux: a session bus, but nothing on it offers the Secret Service.
+    #[error("no keyring (Secret Service) is running on this session's bus")]
+    NoSecretService,
+    /// Linux: the keyring is locked and its unlock prompt is waiting (on the desktop).
+    #[error("the keyring is locked and is waiting for its password")]
+    PromptWaiting,
     /// The store is there but locked.
     #[error("the keyring is locked")]
     Locked,
@@ -40,6 +50,9 @@ impl StoreError {
     pub fn code(&self) -> &'static str {
         match self {
             StoreError::Unavailable => "store_unavailable",
+            StoreError::NoSessionBus => "no_session_bus",
+            StoreError::NoSecretService => "no_secret_service",
+            StoreError::PromptWaiting => "keyring_prompt_waiting",
             StoreError::Locked => "keyring_locked",
             StoreError::Timeout(_) => "store_timeout",
             StoreError::TooLarge => "record_too_large",
@@ -50,17 +63,29 @@ impl StoreError {
         }
     }
 
-    /// What the person can do about it.
-    pub fn fix(&self) -> &'static str {
+    /// What the person can do about it, for the kind of machine this is (issue 28).
+    pub fn fix(&self) -> String {
+        use crate::platform::MachineKind as K;
+        let kind = crate::platform::machine_kind();
+        let headless = "start a keyring for this shell with dbus-run-session and gnome-keyring-daemon --unlock, or use KeePassXC's Secret Service integration (the README's \"Networks and headless machines\" has the commands). Latchkey never keeps tokens in a plain file.";
         match self {
-            StoreError::Unavailable => "Start your desktop's keyring (GNOME Keyring or KWallet) and log in to a desktop session; on a headless machine run Latchkey inside `dbus-run-session` with gnome-keyring-daemon started.",
-            StoreError::Locked => "Unlock your keyring (for example with the \"Passwords and Keys\" app, or `gnome-keyring-daemon --unlock`), then try again.",
-            StoreError::Timeout(_) => "Your keyring may be waiting for a password prompt. Answer it or unlock the keyring, then try again.",
-            StoreError::TooLarge => "This provider's tokens are unusually large. Report it to the Latchkey maintainers.",
-            StoreError::PermissionDenied => "Allow Latchkey to use your keychain when your system asks, then try again.",
-            StoreError::Corrupt(_) => "Sign in to this account again; Latchkey will replace the damaged record.",
-            StoreError::NotPersistent => "Install and start a persistent credential store such as GNOME Keyring (package gnome-keyring).",
-            StoreError::Other => "Try again. If it keeps failing, run with LATCHKEY_LOG=debug and report the log.",
+            StoreError::Unavailable => "Start your desktop's keyring (GNOME Keyring or KWallet) and log in to a desktop session; on a headless machine run Latchkey inside `dbus-run-session` with gnome-keyring-daemon started.".into(),
+            StoreError::NoSessionBus => match kind {
+                K::Wsl => format!("WSL has no keyring of its own. Use Windows' Latchkey from here (latchkey.exe token ACCOUNT works through WSL's Windows interop), or {headless}"),
+                K::Container => format!("A container has no keyring. Run Latchkey on the host, or install gnome-keyring and dbus in the container and {headless}"),
+                K::Ssh => format!("Log in to your desktop session on this computer and unlock its keyring: Latchkey finds it from SSH. Or {headless}"),
+                K::Desktop | K::Headless => format!("Log in to a desktop session, or {headless}"),
+            },
+            StoreError::NoSecretService => "Install and start a keyring that offers the Secret Service: GNOME Keyring (package gnome-keyring), KWallet 5.97 or newer, or KeePassXC with Settings → Secret Service Integration on. Then try again.".into(),
+            StoreError::Locked | StoreError::PromptWaiting if kind == K::Ssh => "Unlock your keyring in your desktop session (for example in the \"Passwords and Keys\" app); a password prompt can't reach this SSH shell. Then try again.".into(),
+            StoreError::PromptWaiting => "Answer the keyring's password prompt on your desktop (or unlock the keyring in the \"Passwords and Keys\" app), then try again.".into(),
+            StoreError::Locked => "Unlock your keyring (for example with the \"Passwords and Keys\" app, or `gnome-keyring-daemon --unlock`), then try again.".into(),
+            StoreError::Timeout(_) => "Your keyring is not answering. Try again; if it keeps happening, restart it (log out and in), or answer a password prompt if one is open.".into(),
+            StoreError::TooLarge => "This provider's tokens are unusually large. Report it to the Latchkey maintainers.".into(),
+            StoreError::PermissionDenied => "Allow Latchkey to use your keychain when your system asks, then try again.".into(),
+            StoreError::Corrupt(_) => "Sign in to this account again; Latchkey will replace the damaged record.".into(),
+            StoreError::NotPersistent => "Install and start a persistent credential store such as GNOME Keyring (package gnome-keyring).".into(),
+            StoreError::Other => "Try again. If it keeps failing, run with LATCHKEY_LOG=debug and report the log.".into(),
         }
     }
 }
@@ -75,6 +100,11 @@ pub trait Backend: Send {
     fn delete(&self, key: &str) -> Result<bool, StoreError>;
     /// Human name of where secrets go, e.g. "GNOME Keyring via Secret Service".
     fn describe(&self) -> String;
+    /// Turns a vague failure (unavailable, no answer, locked) into the precise one, looking
+    /// at the store from outside the worker (which may be stuck). The default keeps it.
+    fn diagnoser(&self) -> fn(StoreError) -> StoreError {
+        |e| e
+    }
 }
 
 #[cfg(test)]
@@ -85,6 +115,9 @@ mod tests {
     fn every_error_has_a_code_and_a_fix() {
         for e in [
             StoreError::Unavailable,
+            StoreError::NoSessionBus,
+            StoreError::NoSecretService,
+            StoreError::PromptWaiting,
             StoreError::Locked,
             StoreError::Timeout(5),
             StoreError::TooLarge,

@@ -38,7 +38,7 @@ impl VaultError {
     /// What to do.
     pub fn fix(&self) -> String {
         match self {
-            VaultError::Store(e) => e.fix().into(),
+            VaultError::Store(e) => e.fix(),
             VaultError::Index(e) => e.fix(),
             VaultError::LockTimeout => "Wait a moment and try again. If it persists, quit other Latchkey windows or scripts.".into(),
             VaultError::BadRecord => "Sign in to this account again; Latchkey will replace the damaged record.".into(),

@@ -145,6 +145,8 @@ pub struct Settings {
     pub client_metadata_url: Option<String>,
     /// Never use a client metadata document (register, or ask for a client id, instead).
     pub client_metadata_off: bool,
+    /// Proxy and extra certificate authorities (Settings → Network).
+    pub network: crate::oauth::network::Network,
 }
 
 impl Default for Settings {
@@ -159,6 +161,7 @@ impl Default for Settings {
             background_hint_shown: false,
             client_metadata_url: None,
             client_metadata_off: false,
+            network: Default::default(),
         }
     }
 }

@@ -89,6 +89,62 @@ fn unlocked<'a>(item: &'a Item<'a>, locked: bool) -> Result<&'a Item<'a>, Error>
     Ok(item)
 }
 
+/// Looks at the session bus from outside the store worker to name a vague failure precisely
+/// (issue 28): no bus at all, no Secret Service on it, or a locked default collection (with
+/// its prompt waiting when the worker gave up). Each look is bounded by a 1 s timeout.
+pub fn diagnose(e: StoreError) -> StoreError {
+    use dbus::blocking::stdintf::org_freedesktop_dbus::Properties;
+    if !matches!(
+        e,
+        StoreError::Unavailable | StoreError::Timeout(_) | StoreError::Locked
+    ) {
+        return e;
+    }
+    if std::env::var_os("DBUS_SESSION_BUS_ADDRESS").is_none_or(|v| v.is_empty()) {
+        return StoreError::NoSessionBus;
+    }
+    let Ok(conn) = dbus::blocking::Connection::new_session() else {
+        return StoreError::NoSessionBus;
+    };
+    let wait = std::time::Duration::from_secs(1);
+    let bus = conn.with_proxy("org.freedesktop.DBus", "/org/freedesktop/DBus", wait);
+    let owned: Result<(bool,), _> =
+        bus.method_call("org.freedesktop.DBus", "NameHasOwner", (SECRETS,));
+    let activatable: Result<(Vec<String>,), _> =
+        bus.method_call("org.freedesktop.DBus", "ListActivatableNames", ());
+    match (owned, activatable) {
+        (Ok((false,)), Ok((names,))) if !names.iter().any(|n| n == SECRETS) => {
+            return StoreError::NoSecretService
+        }
+        (Ok((true,)), _) => {}
+        (Err(_), _) => return StoreError::NoSessionBus,
+        // Not running but startable on demand: the failure was the started one's.
+        _ => return e,
+    }
+    let service = conn.with_proxy(SECRETS, "/org/freedesktop/secrets", wait);
+    let Ok((collection,)) = service.method_call::<(dbus::Path,), _, _, _>(
+        "org.freedesktop.Secret.Service",
+        "ReadAlias",
+        ("default",),
+    ) else {
+        return e;
+    };
+    if &*collection == "/" {
+        return e;
+    }
+    let locked: Result<bool, _> = conn
+        .with_proxy(SECRETS, collection, wait)
+        .get("org.freedesktop.Secret.Collection", "Locked");
+    match (locked, &e) {
+        (Ok(true), StoreError::Timeout(_)) => StoreError::PromptWaiting,
+        (Ok(true), _) => StoreError::Locked,
+        _ => e,
+    }
+}
+
+/// The Secret Service's bus name.
+const SECRETS: &str = "org.freedesktop.secrets";
+
 impl Session {
     /// How many connections this session has opened (1 unless one was lost).
     pub fn connections_opened(&self) -> u64 {
@@ -103,6 +159,11 @@ impl Session {
         let mut reused = slot.is_some();
         loop {
             if slot.is_none() {
+                // No bus address (and none found at `$XDG_RUNTIME_DIR/bus`): libdbus would try
+                // to autolaunch a bus, which hangs or fails slowly; say so at once.
+                if std::env::var_os("DBUS_SESSION_BUS_ADDRESS").is_none_or(|v| v.is_empty()) {
+                    return Err(StoreError::NoSessionBus);
+                }
                 let ss = SecretService::connect_with_max_prompt_timeout(
                     EncryptionType::Dh,
                     PROMPT_TIMEOUT_SECS,

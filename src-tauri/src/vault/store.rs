@@ -113,6 +113,10 @@ impl Backend for KeyringBackend {
     fn describe(&self) -> String {
         self.description.clone()
     }
+
+    fn diagnoser(&self) -> fn(StoreError) -> StoreError {
+        super::secret_service::diagnose
+    }
 }
 
 #[cfg(not(target_os = "linux"))]
@@ -192,12 +196,14 @@ pub struct Worker {
     tx: Mutex<mpsc::Sender<Job>>,
     timeout: Duration,
     description: String,
+    diagnose: fn(StoreError) -> StoreError,
 }
 
 impl Worker {
     /// Moves the backend onto its own thread.
     pub fn spawn(backend: Box<dyn Backend>, timeout: Duration) -> Self {
         let description = backend.describe();
+        let diagnose = backend.diagnoser();
         let (tx, rx) = mpsc::channel::<Job>();
         std::thread::Builder::new()
             .name("latchkey-store".into())
@@ -216,6 +222,7 @@ impl Worker {
             tx: Mutex::new(tx),
             timeout,
             description,
+            diagnose,
         }
     }
 
@@ -230,11 +237,12 @@ impl Worker {
         R: Send + 'static,
         F: FnOnce(&dyn Backend) -> Result<R, StoreError> + Send + 'static,
     {
-        match self.submit(f)?.recv_timeout(self.timeout) {
+        let answer = match self.submit(f)?.recv_timeout(self.timeout) {
             Ok(r) => r,
             Err(mpsc::RecvTimeoutError::Timeout) => Err(self.timed_out()),
             Err(mpsc::RecvTimeoutError::Disconnected) => Err(StoreError::Other),
-        }
+        };
+        answer.map_err(self.diagnose)
     }
 
     /// Queues `f` on the worker thread; its answer arrives on the returned channel whenever
