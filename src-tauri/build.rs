@@ -19,6 +19,7 @@ const COMMANDS: &[&str] = &[
     "api_call",
     "get_settings",
     "set_settings",
+    "network_report",
 ];
 
 fn main() {

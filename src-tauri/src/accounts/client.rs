@@ -95,7 +95,7 @@ impl Accounts {
                 ExitClass::Other,
             ));
         }
-        let got = oauth::register_client(self.http()?, p, &registered_loopback)
+        let got = oauth::register_client(&self.http()?, p, &registered_loopback)
             .await
             .map_err(|e| oauth_user_error(e, &p.id))?;
         let reg = ClientRegistration {

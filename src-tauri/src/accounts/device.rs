@@ -25,7 +25,7 @@ impl Accounts {
         }
         let client = self.client_for(&p, opts.client_id.as_deref()).await?;
         let scopes = self.scopes_for_sign_in(&p, &opts);
-        let http = self.http()?;
+        let http = &self.http()?;
         let start = oauth::device_begin(http, &p, &client, &scopes, crate::now())
             .await
             .map_err(|e| super::signin::sign_in_error(e, &p, &scopes))?;

@@ -75,7 +75,8 @@ impl Accounts {
         }
         let client = self.client_for(&p, entry.client_id.as_deref()).await?;
         let outcome = if entry.kind == AccountKind::ClientCredentials {
-            match oauth::client_credentials(self.http()?, &p, &client, &current.scopes, now).await {
+            match oauth::client_credentials(&self.http()?, &p, &client, &current.scopes, now).await
+            {
                 Ok(r) => RefreshOutcome::Refreshed(r),
                 Err(e) if e.is_transient() => RefreshOutcome::Transient {
                     error: e,
@@ -85,7 +86,7 @@ impl Accounts {
                 Err(e) => RefreshOutcome::Failed(e),
             }
         } else {
-            oauth::refresh(self.http()?, &p, &client, &current, now).await
+            oauth::refresh(&self.http()?, &p, &client, &current, now).await
         };
         self.apply_outcome(id, (&p, &client), current, outcome, lock, min_valid)
             .await
@@ -109,7 +110,7 @@ impl Accounts {
                 // F6: removed while the provider answered (by a process that did not wait for
                 // the lock): the new tokens are not written back; they are revoked.
                 if self.vault.index()?.account(id).is_none() {
-                    let _ = oauth::revoke(self.http()?, p, client, &rec).await;
+                    let _ = oauth::revoke(&self.http()?, p, client, &rec).await;
                     drop(lock);
                     return Err(UserError::new(
                         "unknown_account",

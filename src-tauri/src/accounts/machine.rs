@@ -46,7 +46,7 @@ impl Accounts {
             // The same method its renewals and revocation use (client_for).
             auth: p.secret_auth(),
         };
-        let rec = oauth::client_credentials(self.http()?, &p, &client, &scopes, crate::now())
+        let rec = oauth::client_credentials(&self.http()?, &p, &client, &scopes, crate::now())
             .await
             .map_err(|e| oauth_user_error(e, &p.id))?;
         self.check_resource_accepts(&p, &client, &rec).await?;

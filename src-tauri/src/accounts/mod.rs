@@ -32,7 +32,7 @@ use crate::provider::{self, ProviderSpec, RedirectKind};
 use crate::vault::index::{AccountEntry, AccountKind, AccountStatus, RefreshNote};
 use crate::vault::{Vault, VaultError};
 use serde::Serialize;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// How long a process waits for another one holding an account's lock.
@@ -265,7 +265,7 @@ fn new_account_id(provider_id: &str) -> String {
 #[derive(Clone)]
 pub struct Accounts {
     vault: Arc<Vault>,
-    http: Arc<OnceLock<Http>>,
+    http: Arc<std::sync::Mutex<Option<(crate::oauth::network::Network, Http)>>>,
 }
 
 impl Accounts {
@@ -273,7 +273,7 @@ impl Accounts {
     pub fn new(vault: Arc<Vault>) -> Self {
         Accounts {
             vault,
-            http: Arc::new(OnceLock::new()),
+            http: Arc::new(std::sync::Mutex::new(None)),
         }
     }
 
@@ -287,20 +287,33 @@ impl Accounts {
         &self.vault
     }
 
-    /// The HTTP client, built on first use (the `token` fast path never builds it).
-    fn http(&self) -> Result<&Http, UserError> {
-        if let Some(h) = self.http.get() {
+    /// The HTTP client, built on first use (the `token` fast path never builds it) and again
+    /// when the network settings change (in the window or by `latchkey config`, even while
+    /// the other program runs): the settings are read on every use, which costs an index read
+    /// next to a network request.
+    fn http(&self) -> Result<Http, UserError> {
+        let net = self.vault.index()?.settings.network;
+        if let Some((_, h)) = self
+            .http
+            .lock()
+            .ok()
+            .and_then(|g| g.clone())
+            .filter(|(was, _)| *was == net)
+        {
             return Ok(h);
         }
-        let h = Http::new().map_err(|m| {
+        let h = Http::with_network(&net).map_err(|m| {
             UserError::new(
                 "http_setup",
-                m,
-                "Check LATCHKEY_CA_BUNDLE and your proxy settings.",
+                crate::errors::capitalize(&m),
+                "Check Settings → Network (latchkey config ca-file / proxy) and LATCHKEY_CA_BUNDLE.",
                 ExitClass::Other,
             )
         })?;
-        Ok(self.http.get_or_init(|| h))
+        if let Ok(mut g) = self.http.lock() {
+            *g = Some((net, h.clone()));
+        }
+        Ok(h)
     }
 
     /// Runs a vault operation on a blocking thread.

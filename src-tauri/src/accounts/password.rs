@@ -34,7 +34,7 @@ impl Accounts {
         let client = self.client_for(&p, opts.client_id.as_deref()).await?;
         let scopes = requested_scopes(&p, &opts);
         let rec = oauth::insecure::password_grant(
-            self.http()?,
+            &self.http()?,
             &p,
             &client,
             username,

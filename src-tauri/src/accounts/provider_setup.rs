@@ -24,7 +24,7 @@ impl Accounts {
             .map(str::trim)
             .filter(|c| !c.is_empty())
             .map(str::to_string);
-        let meta = oauth::discover(self.http()?, &issuer).await.map_err(|e| {
+        let meta = oauth::discover(&self.http()?, &issuer).await.map_err(|e| {
             UserError::new(&e.code(), format!("Couldn't find sign-in settings at {issuer}: {e}"), "Check the issuer URL (it usually looks like https://login.example.com), or fill in the endpoints by hand.", ExitClass::Network)
         })?;
         let host = url::Url::parse(&issuer)

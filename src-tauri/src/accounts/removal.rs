@@ -43,7 +43,7 @@ impl Accounts {
         let revocation = match (&rec, self.bound_provider(&entry)) {
             (Some(rec), Ok(p)) if entry.kind != AccountKind::PersonalToken => {
                 match self.client_for(&p, entry.client_id.as_deref()).await {
-                    Ok(client) => oauth::revoke(self.http()?, &p, &client, rec).await,
+                    Ok(client) => oauth::revoke(&self.http()?, &p, &client, rec).await,
                     Err(e) => Revocation::Failed(e.message),
                 }
             }

@@ -97,7 +97,7 @@ impl Accounts {
         surely_an_api: bool,
         confirm: &Confirm,
     ) -> Result<String, UserError> {
-        let http = self.http()?;
+        let http = &self.http()?;
         let meta = match resource::probe(http, address, metadata_url).await {
             Ok(m) => m,
             // Servers written for the 2025-03-26 MCP spec publish no resource metadata; their
@@ -302,7 +302,7 @@ impl Accounts {
             .map(|c| resource::audience_in(c, resource))
             .unwrap_or(resource::Audience::Unknown);
         if verdict == resource::Audience::Unknown {
-            if let Some(answer) = oauth::introspect(self.http()?, p, client, token).await {
+            if let Some(answer) = oauth::introspect(&self.http()?, p, client, token).await {
                 verdict = resource::audience_in(&answer, resource);
                 claims = Some(answer);
             }
@@ -330,7 +330,7 @@ impl Accounts {
             return Ok(None);
         };
         // Not for this API: the server ignored `resource`. The fresh grant is revoked.
-        let revoked = oauth::revoke(self.http()?, p, client, rec).await;
+        let revoked = oauth::revoke(&self.http()?, p, client, rec).await;
         tracing::warn!(provider = %p.id, revoked = ?revoked, "a token not bound to its API was refused");
         let said = if aud.is_empty() {
             format!("{resource} refused the token its sign-in server just issued for it")

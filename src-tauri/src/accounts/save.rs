@@ -224,7 +224,7 @@ impl Accounts {
             self.client_for(&old, a.client_id.as_deref()).await,
             self.http(),
         ) {
-            let r = crate::oauth::revoke(http, &old, &client, &rec).await;
+            let r = crate::oauth::revoke(&http, &old, &client, &rec).await;
             tracing::info!(account = %a.id, revocation = ?r, "the old server's grant was revoked (migration)");
         }
     }

@@ -191,7 +191,7 @@ impl Accounts {
         }
         let client = self.client_for(&p, Some(&tx.client_id)).await?;
         let now = crate::now();
-        let rec = oauth::exchange_code(self.http()?, &p, &client, &tx, &code, now)
+        let rec = oauth::exchange_code(&self.http()?, &p, &client, &tx, &code, now)
             .await
             .map_err(|e| sign_in_error(e, &p, &tx.scopes))?;
         let claims = self.check_resource_accepts(&p, &client, &rec).await?;

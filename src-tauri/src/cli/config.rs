@@ -1,5 +1,6 @@
-//! `latchkey config browser`: the one setting only the command line may change (it runs a
-//! program, S21).
+//! `latchkey config`: the browser command (the one setting only the command line may change,
+//! since it runs a program, S21), the client metadata document, and the network: proxy,
+//! addresses reached directly, an extra CA file (the same as Settings → Network).
 
 use super::println_out;
 use crate::accounts::Accounts;
@@ -30,6 +31,142 @@ pub(super) enum ConfigCmd {
         #[arg(long, conflicts_with = "url")]
         off: bool,
     },
+    /// The proxy both programs use. Without URL, shows the one in use and where it comes from.
+    Proxy {
+        /// An HTTP proxy, e.g. http://proxy.example.com:3128.
+        url: Option<String>,
+        /// Follow the system: the environment (HTTPS_PROXY, NO_PROXY), else the desktop's
+        /// proxy settings (GNOME; Windows; macOS). The default.
+        #[arg(long, conflicts_with_all = ["url", "off"])]
+        system: bool,
+        /// Always connect directly.
+        #[arg(long, conflicts_with = "url")]
+        off: bool,
+    },
+    /// Hosts, domains (.corp.example) and address ranges (10.0.0.0/8) reached without the
+    /// proxy, separated by commas. Without LIST, shows them.
+    NoProxy {
+        /// e.g. "localhost, 127.0.0.1, .corp.example".
+        list: Option<String>,
+        /// Clear the list.
+        #[arg(long, conflicts_with = "list")]
+        reset: bool,
+    },
+    /// A PEM file of certificate authorities to trust as well as the bundled ones and the
+    /// system's (for networks that inspect TLS). Without PATH, shows every trusted source.
+    CaFile {
+        /// Full path of the PEM file.
+        path: Option<std::path::PathBuf>,
+        /// Trust only the bundled and the system's authorities again.
+        #[arg(long, conflicts_with = "path")]
+        reset: bool,
+    },
+}
+
+fn bad_network(why: String) -> UserError {
+    UserError::new(
+        "bad_network_setting",
+        crate::errors::capitalize(&why),
+        "Nothing was changed. Run the command again with a value that works.",
+        ExitClass::Other,
+    )
+}
+
+fn update_network(
+    accounts: &Accounts,
+    change: impl FnOnce(&mut crate::oauth::network::Network),
+) -> Result<crate::oauth::network::Network, UserError> {
+    let mut net = accounts.vault().index()?.settings.network;
+    change(&mut net);
+    net.check().map_err(bad_network)?;
+    let saved = net.clone();
+    accounts
+        .vault()
+        .update_index(|idx| idx.settings.network = net)?;
+    Ok(saved)
+}
+
+pub(super) fn config_proxy(url: Option<String>, system: bool, off: bool) -> Result<i32, UserError> {
+    use crate::oauth::network::{check_proxy_url, plan_proxy, Proxy};
+    let accounts = Accounts::open()?;
+    let url = url.filter(|u| !u.trim().is_empty());
+    if url.is_none() && !system && !off {
+        let net = accounts.vault().index()?.settings.network;
+        println_out(&plan_proxy(&net).describe())?;
+        return Ok(0);
+    }
+    let proxy = match url {
+        Some(u) => Proxy::Manual(check_proxy_url(&u).map_err(bad_network)?),
+        None if off => Proxy::Off,
+        None => Proxy::System,
+    };
+    let net = update_network(&accounts, |n| n.proxy = proxy)?;
+    eprintln!("Proxy: {}", plan_proxy(&net).describe());
+    Ok(0)
+}
+
+pub(super) fn config_no_proxy(list: Option<String>, reset: bool) -> Result<i32, UserError> {
+    let accounts = Accounts::open()?;
+    let list = match (list, reset) {
+        (_, true) => Vec::new(),
+        (Some(l), false) => crate::oauth::network::parse_direct_list(&l).map_err(bad_network)?,
+        (None, false) => {
+            let net = accounts.vault().index()?.settings.network;
+            println_out(&if net.no_proxy.is_empty() {
+                "(none)".to_string()
+            } else {
+                net.no_proxy.join(", ")
+            })?;
+            return Ok(0);
+        }
+    };
+    let net = update_network(&accounts, |n| n.no_proxy = list)?;
+    if net.no_proxy.is_empty() {
+        eprintln!("Every address goes through the proxy, if there is one.");
+    } else {
+        eprintln!("Reached directly: {}", net.no_proxy.join(", "));
+    }
+    Ok(0)
+}
+
+pub(super) fn config_ca_file(
+    path: Option<std::path::PathBuf>,
+    reset: bool,
+) -> Result<i32, UserError> {
+    let accounts = Accounts::open()?;
+    let path = match (path, reset) {
+        (_, true) => None,
+        (Some(p), false) => {
+            let full = if p.is_absolute() {
+                p
+            } else {
+                std::env::current_dir().map(|d| d.join(&p)).unwrap_or(p)
+            };
+            Some(full.to_string_lossy().into_owned())
+        }
+        (None, false) => {
+            let net = accounts.vault().index()?.settings.network;
+            for line in crate::oauth::network::report(&net).trust {
+                println_out(&line)?;
+            }
+            return Ok(0);
+        }
+    };
+    let n = match &path {
+        Some(p) => Some(crate::oauth::network::check_ca_file(p).map_err(bad_network)?),
+        None => None,
+    };
+    update_network(&accounts, |net| net.ca_file = path.clone())?;
+    match (path, n) {
+        (Some(p), Some(n)) => eprintln!(
+            "Latchkey now also trusts the {n} certificate authorit{} in {p}.",
+            if n == 1 { "y" } else { "ies" }
+        ),
+        _ => eprintln!(
+            "Latchkey trusts only its bundled and the system's certificate authorities again."
+        ),
+    }
+    Ok(0)
 }
 
 pub(super) fn config_client_metadata_url(

@@ -242,6 +242,7 @@ pub fn main(args: Vec<OsString>) -> i32 {
     if let Some(note) = crate::oauth::http::trust_note() {
         eprintln!("latchkey: note: {note}");
     }
+    crate::oauth::http::say_trust_note_on_stderr();
     match dispatch(cli.command) {
         Ok(code) => code,
         Err(e) => {
@@ -421,6 +422,11 @@ fn dispatch(cmd: Command) -> Result<i32, UserError> {
         Command::Config(ConfigCmd::ClientMetadataUrl { url, reset, off }) => {
             config::config_client_metadata_url(url, reset, off)
         }
+        Command::Config(ConfigCmd::Proxy { url, system, off }) => {
+            config::config_proxy(url, system, off)
+        }
+        Command::Config(ConfigCmd::NoProxy { list, reset }) => config::config_no_proxy(list, reset),
+        Command::Config(ConfigCmd::CaFile { path, reset }) => config::config_ca_file(path, reset),
         Command::Logout { account, all } => match account {
             Some(a) if !all => logout::logout(&a),
             _ => logout::logout_all(),

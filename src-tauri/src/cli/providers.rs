@@ -150,8 +150,13 @@ pub(super) fn provider_add(a: ProviderAdd) -> Result<i32, UserError> {
             .map_err(|m| usage(m, "Use https:// URLs (plain http only for 127.0.0.1)."))?;
     }
     if let Some(issuer) = &a.issuer {
-        let http =
-            crate::oauth::http::Http::new().map_err(|m| usage(m, "Check LATCHKEY_CA_BUNDLE."))?;
+        let net = accounts.vault().index()?.settings.network;
+        let http = crate::oauth::http::Http::with_network(&net).map_err(|m| {
+            usage(
+                m,
+                "Check Settings → Network (latchkey config ca-file / proxy) and LATCHKEY_CA_BUNDLE.",
+            )
+        })?;
         let meta = runtime()?
             .block_on(crate::oauth::discover(&http, issuer))
             .map_err(|e| {

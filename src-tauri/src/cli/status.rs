@@ -118,8 +118,19 @@ pub(super) fn status(account: Option<&str>, json: bool) -> Result<i32, UserError
     }
     if json {
         json_out(&report)?;
-    } else if selected.is_empty() {
-        println_out("No accounts yet. Connect one with `latchkey login taskade`.")?;
+    } else {
+        if selected.is_empty() {
+            println_out("No accounts yet. Connect one with `latchkey login taskade`.")?;
+        }
+        if account.is_none() {
+            let net = crate::oauth::network::report(&accounts.vault().index()?.settings.network);
+            println_out("Network")?;
+            println_out(&format!(
+                "  - Trusted certificate authorities: {}",
+                net.trust.join("; ")
+            ))?;
+            println_out(&format!("  - Proxy: {}", net.proxy))?;
+        }
     }
     Ok(worst)
 }

@@ -51,7 +51,14 @@ pub fn app_info(state: Shared<'_>) -> AppInfo {
         redirect_uri: crate::provider::SCHEME_REDIRECT,
         loopback_redirect: "http://127.0.0.1/callback",
         problem: state.accounts.as_ref().err().cloned(),
-        trust_note: crate::oauth::http::trust_note(),
+        trust_note: state
+            .accounts
+            .as_ref()
+            .ok()
+            .and_then(|a| a.vault().index().ok())
+            .map_or_else(crate::oauth::http::trust_note, |idx| {
+                crate::oauth::network::trust_note(&idx.settings.network)
+            }),
     }
 }
 
@@ -288,6 +295,15 @@ pub async fn api_call(
     r
 }
 
+/// The trusted roots and the proxy in use, for Settings → Network.
+#[tauri::command]
+pub fn network_report(
+    state: Shared<'_>,
+) -> Result<crate::oauth::network::NetworkReport, UserError> {
+    let net = accounts(&state)?.vault().index()?.settings.network;
+    Ok(crate::oauth::network::report(&net))
+}
+
 /// Current settings.
 #[tauri::command]
 pub fn get_settings(state: Shared<'_>) -> Result<Settings, UserError> {
@@ -302,6 +318,14 @@ pub fn set_settings(
     settings: Settings,
 ) -> Result<(), UserError> {
     let a = accounts(&state)?;
+    settings.network.check().map_err(|why| {
+        UserError::new(
+            "bad_network_setting",
+            crate::errors::capitalize(&why),
+            "Nothing was saved. Correct it in Settings → Network, or clear it.",
+            ExitClass::Other,
+        )
+    })?;
     let was = a.vault().index()?.settings.start_at_login;
     if was != settings.start_at_login {
         super::set_start_at_login(&app, settings.start_at_login).map_err(|m| {

@@ -156,6 +156,7 @@ pub fn run(link: Option<String>, minimized: bool) -> i32 {
             commands::api_call,
             commands::get_settings,
             commands::set_settings,
+            commands::network_report,
         ])
         .setup(move |app| {
             // Registering runs `update-desktop-database` and `xdg-mime` (tens of ms): off the

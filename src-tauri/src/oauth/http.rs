@@ -1,24 +1,31 @@
 //! The one HTTP client: rustls, no redirects followed (S13), connect and total timeouts, a cap
-//! on response bodies, `latchkey/<version>` as user agent, HTTPS_PROXY/NO_PROXY honoured, and an
-//! optional extra CA bundle (`LATCHKEY_CA_BUNDLE`).
+//! on response bodies, `latchkey/<version>` as user agent, and the person's network settings
+//! (trusted roots and proxy, [`super::network`]).
 
+use super::network::{Network, Proxy};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
+
+pub use super::network::CA_ENV;
 
 /// Largest response body we read (token, discovery and API answers are far smaller).
 pub const BODY_CAP: usize = 2 * 1024 * 1024;
 /// Environment variable overriding the total request timeout, in seconds.
 pub const TIMEOUT_ENV: &str = "LATCHKEY_HTTP_TIMEOUT";
-/// Environment variable naming a PEM bundle of extra trusted CAs.
-pub const CA_ENV: &str = "LATCHKEY_CA_BUNDLE";
-/// What the person should know about whom Latchkey trusts, when it is not the default:
-/// extra certificate authorities from [`CA_ENV`] (F9). Said on stderr by the CLI and in the
-/// window, so a variable set long ago, or by someone else, is never silent.
+
+/// Set by the command line: say the trust note on stderr when a client trusting extra CAs is
+/// built (the window shows it in a banner instead).
+static SAY_TRUST_ON_STDERR: AtomicBool = AtomicBool::new(false);
+static TRUST_SAID: AtomicBool = AtomicBool::new(false);
+
+/// The command line calls this once at start.
+pub fn say_trust_note_on_stderr() {
+    SAY_TRUST_ON_STDERR.store(true, Ordering::Relaxed);
+}
+
+/// The trust note for the default settings (the environment only).
 pub fn trust_note() -> Option<String> {
-    let path = std::env::var_os(CA_ENV).filter(|v| !v.is_empty())?;
-    Some(format!(
-        "Latchkey also trusts the certificate authorities in {} ({CA_ENV}). Unset it unless your network needs it.",
-        crate::oauth::plain_text(&path.to_string_lossy(), 300)
-    ))
+    super::network::trust_note(&Network::default())
 }
 
 /// How long an idle connection is kept for reuse: shorter than the shortest common server
@@ -32,9 +39,17 @@ pub enum HttpError {
     /// No answer in time.
     #[error("the server did not answer in time")]
     Timeout,
-    /// Could not connect (DNS, refused, TLS).
+    /// Could not connect (DNS, refused, the proxy).
     #[error("could not connect to {0}")]
     Connect(String),
+    /// The connection worked but the server's certificate was refused.
+    #[error("the certificate of {host} {reason}")]
+    Certificate {
+        /// host:port.
+        host: String,
+        /// Why, in words ("is signed by a certificate authority Latchkey does not trust").
+        reason: String,
+    },
     /// 5xx or 429: the server is having trouble; try later.
     #[error("the server answered {status}")]
     Unavailable {
@@ -56,6 +71,17 @@ impl HttpError {
     pub fn is_transient(&self) -> bool {
         !matches!(self, HttpError::TooLarge)
     }
+
+    /// What to do, in words. A certificate problem is named as one, not as a lost connection:
+    /// on a company network it is usually a TLS-inspecting CA that Latchkey must be told about.
+    pub fn fix(&self) -> String {
+        match self {
+            HttpError::Certificate { reason, .. } if reason.contains("does not trust") => "If your network checks encrypted connections with its own certificate authority (common at companies), install that authority in the system's certificate store, or choose its file in Settings → Network (latchkey config ca-file PATH). Latchkey keeps your tokens and retries.".into(),
+            HttpError::Certificate { .. } => "Check this computer's date and the server's address. If your network checks encrypted connections, ask its administrators for their certificate authority and choose it in Settings → Network (latchkey config ca-file PATH).".into(),
+            HttpError::Connect(_) | HttpError::Timeout | HttpError::Other => "Check your internet connection, and your proxy if you use one (Settings → Network, or latchkey config proxy). Latchkey keeps your tokens and retries.".into(),
+            HttpError::Unavailable { .. } | HttpError::TooLarge => "The server is having trouble. Latchkey keeps your tokens and retries.".into(),
+        }
+    }
 }
 
 /// A configured client.
@@ -76,15 +102,22 @@ fn host_of(url: &reqwest::Url) -> String {
 }
 
 impl Http {
-    /// Builds the client; an unreadable CA bundle is reported, not ignored. The total
-    /// timeout is 30 s, or `LATCHKEY_HTTP_TIMEOUT` seconds (1–600) for slow links and tests.
+    /// Builds the client for the default network settings (the environment and the OS); an
+    /// unreadable CA bundle is reported, not ignored. The total timeout is 30 s, or
+    /// `LATCHKEY_HTTP_TIMEOUT` seconds (1–600) for slow links and tests.
     pub fn new() -> Result<Self, String> {
+        Self::with_network(&Network::default())
+    }
+
+    /// Builds the client for these network settings.
+    pub fn with_network(net: &Network) -> Result<Self, String> {
         let total = std::env::var(TIMEOUT_ENV)
             .ok()
             .and_then(|v| v.trim().parse::<u64>().ok())
             .filter(|s| (1..=600).contains(s))
             .unwrap_or(30);
-        Self::with_timeouts(
+        Self::build(
+            net,
             Duration::from_secs(10.min(total)),
             Duration::from_secs(total),
         )
@@ -92,6 +125,10 @@ impl Http {
 
     /// Builds the client with explicit timeouts (tests use short ones).
     pub fn with_timeouts(connect: Duration, total: Duration) -> Result<Self, String> {
+        Self::build(&Network::default(), connect, total)
+    }
+
+    fn build(net: &Network, connect: Duration, total: Duration) -> Result<Self, String> {
         let mut b = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .connect_timeout(connect)
@@ -99,19 +136,51 @@ impl Http {
             .pool_idle_timeout(POOL_IDLE)
             .user_agent(concat!("latchkey/", env!("CARGO_PKG_VERSION")))
             .https_only(false);
-        if let Some(path) = std::env::var_os(CA_ENV).filter(|v| !v.is_empty()) {
-            let pem = std::fs::read(&path).map_err(|e| {
-                format!(
-                    "could not read the CA bundle {}: {e}",
-                    path.to_string_lossy()
-                )
-            })?;
-            let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|_| {
-                format!("{} is not a PEM certificate bundle", path.to_string_lossy())
-            })?;
+        // Trust: the bundled roots (reqwest's default), the OS store, then extra CA files.
+        for der in super::network::system_roots().certs {
+            if let Ok(c) = reqwest::Certificate::from_der(&der) {
+                b = b.add_root_certificate(c);
+            }
+        }
+        for (path, from) in super::network::extra_ca_files(net) {
+            let pem = std::fs::read(&path)
+                .map_err(|e| format!("could not read the CA file {path} ({from}): {e}"))?;
+            let certs = reqwest::Certificate::from_pem_bundle(&pem)
+                .ok()
+                .filter(|c| !c.is_empty())
+                .ok_or_else(|| format!("{path} ({from}) is not a PEM certificate bundle"))?;
             for c in certs {
                 b = b.add_root_certificate(c);
             }
+        }
+        // The environment's CA bundle is said by the CLI at start; a file from the settings is
+        // said here, when a client that trusts it is built.
+        if let Some(note) = super::network::trust_note(net).filter(|_| net.ca_file.is_some()) {
+            if SAY_TRUST_ON_STDERR.load(Ordering::Relaxed)
+                && !TRUST_SAID.swap(true, Ordering::Relaxed)
+            {
+                eprintln!("latchkey: note: {note}");
+            }
+        }
+        // Proxy: decided in one place; reqwest's own reading of the environment is replaced by
+        // it, except where the OS decides (Windows' and macOS's settings).
+        let plan = super::network::plan_proxy(net);
+        if !plan.os_decides {
+            b = b.no_proxy();
+            let direct = reqwest::NoProxy::from_string(&plan.direct.join(","));
+            for (url, https) in [(&plan.https, true), (&plan.http, false)] {
+                if let Some(u) = url {
+                    let p = if https {
+                        reqwest::Proxy::https(u)
+                    } else {
+                        reqwest::Proxy::http(u)
+                    }
+                    .map_err(|_| format!("the proxy address {u} ({}) is not valid", plan.from))?;
+                    b = b.proxy(p.no_proxy(direct.clone()));
+                }
+            }
+        } else if matches!(net.proxy, Proxy::Off) {
+            b = b.no_proxy();
         }
         Ok(Http {
             client: b
@@ -129,7 +198,12 @@ impl Http {
         let req = reqwest::Request::try_from(req).map_err(|_| HttpError::Other)?;
         let host = host_of(req.url());
         let mut resp = self.client.execute(req).await.map_err(|e| {
-            if e.is_timeout() {
+            if let Some(reason) = certificate_problem(&e) {
+                HttpError::Certificate {
+                    host: host.clone(),
+                    reason,
+                }
+            } else if e.is_timeout() {
                 HttpError::Timeout
             } else if e.is_connect() {
                 HttpError::Connect(host.clone())
@@ -205,6 +279,39 @@ impl Http {
             .map_err(|_| HttpError::Other)?;
         self.send(req).await
     }
+}
+
+/// The certificate failure inside a request error, in words, if that is what it was.
+fn certificate_problem(e: &(dyn std::error::Error + 'static)) -> Option<String> {
+    use rustls::CertificateError as C;
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = cur {
+        let tls = err.downcast_ref::<rustls::Error>().or_else(|| {
+            err.downcast_ref::<std::io::Error>()
+                .and_then(|io| io.get_ref())
+                .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+        });
+        if let Some(rustls::Error::InvalidCertificate(c)) = tls {
+            return Some(
+                match c {
+                    C::UnknownIssuer => {
+                        "is signed by a certificate authority Latchkey does not trust"
+                    }
+                    C::Expired | C::ExpiredContext { .. } => "has expired",
+                    C::NotValidYet | C::NotValidYetContext { .. } => {
+                        "is not valid yet (check this computer's clock)"
+                    }
+                    C::NotValidForName | C::NotValidForNameContext { .. } => "is for another name",
+                    C::Revoked => "has been revoked",
+                    C::BadSignature => "has a bad signature",
+                    _ => "was refused",
+                }
+                .to_string(),
+            );
+        }
+        cur = err.source();
+    }
+    None
 }
 
 /// A boxed, `Send` HTTP exchange.

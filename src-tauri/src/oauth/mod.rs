@@ -12,6 +12,7 @@ mod exchange;
 pub mod http;
 pub mod insecure;
 pub mod loopback;
+pub mod network;
 mod registration;
 pub mod resource;
 mod revoke;
@@ -200,7 +201,7 @@ impl OAuthError {
                 "temporarily_unavailable" | "server_error" => "The provider is having trouble. Try again in a few minutes.".into(),
                 _ => "Try again. If it keeps happening, check the provider's settings.".into(),
             },
-            OAuthError::Network { .. } => "Check your internet connection. Latchkey keeps your tokens and retries.".into(),
+            OAuthError::Network { source, .. } => source.fix(),
             OAuthError::BadResponse { .. } => "The provider may be misconfigured. Try again later, or check its issuer URL.".into(),
             OAuthError::NoDiscovery { looked, .. } => format!("Check the issuer address: use exactly what the service calls its issuer (for example https://login.example.com, or https://example.com/realms/NAME), without a /.well-known part. Latchkey looked at {}. Or give the endpoints by hand: latchkey provider add ID --auth-url URL --token-url URL.", looked.join(", ")),
         }
