@@ -24,6 +24,7 @@ APT_PACKAGES=(libwebkit2gtk-4.1-dev build-essential curl wget file libssl-dev li
 PACKAGE_PACKAGES=(dpkg-dev binutils gzip)
 PACKAGE_CHECK_PACKAGES=(lintian appstream rpm)
 TEST_PACKAGES=(xvfb xauth webkit2gtk-driver imagemagick x11-utils xdotool at-spi2-core xclip librsvg2-bin dunst python3 python3-venv openssl
+  tinyproxy libglib2.0-bin gsettings-desktop-schemas
   sway wl-clipboard)
 
 # Windows from Linux: Rust's mingw-w64 target, Debian's mingw-w64 linker and resource compiler,

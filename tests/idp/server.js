@@ -59,10 +59,12 @@ if (cfg.cimd) {
   cimdUrl = `https://127.0.0.1:${docServer.address().port}/oauth/client.json`;
 }
 
-const server = http.createServer();
+// cfg.tls {cert, key}: the issuer itself is https (a certificate signed by a test CA that only
+// the OS store of the test's Latchkey may trust).
+const server = cfg.tls ? https.createServer({ cert: readFileSync(cfg.tls.cert), key: readFileSync(cfg.tls.key) }) : http.createServer();
 server.listen(0, '127.0.0.1', () => {
   const { port } = server.address();
-  const issuer = `http://127.0.0.1:${port}`;
+  const issuer = `${cfg.tls ? 'https' : 'http'}://127.0.0.1:${port}`;
   // Providers that send no `iss` get a redirect path of their own (S10); the tests use these ids.
   const ownPaths = ['noiss', 'evil'];
   const nativeRedirects = ['dev.latchkey:/oauth/callback', 'http://127.0.0.1/callback',

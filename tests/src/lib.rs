@@ -294,6 +294,80 @@ pub fn free_port() -> u16 {
         .port()
 }
 
+/// Makes `ca.pem` (a CA for this run) and `server.pem`/`server.key` (127.0.0.1, signed by it)
+/// in `dir` with openssl.
+pub fn make_ca_and_server_cert(dir: &Path) {
+    let run = |args: &[&str]| {
+        let o = Command::new("openssl")
+            .args(args)
+            .current_dir(dir)
+            .output()
+            .expect("openssl");
+        assert!(
+            o.status.success(),
+            "openssl {args:?}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+    };
+    let ec = [
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+    ];
+    let mut ca = vec!["req", "-x509"];
+    ca.extend(ec);
+    ca.extend([
+        "-days",
+        "2",
+        "-subj",
+        "/CN=Latchkey Test Company Root CA",
+        "-addext",
+        "basicConstraints=critical,CA:TRUE",
+        "-addext",
+        "keyUsage=critical,keyCertSign,cRLSign",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.pem",
+    ]);
+    run(&ca);
+    let mut csr = vec!["req"];
+    csr.extend(ec);
+    csr.extend([
+        "-subj",
+        "/CN=127.0.0.1",
+        "-keyout",
+        "server.key",
+        "-out",
+        "server.csr",
+    ]);
+    run(&csr);
+    std::fs::write(
+        dir.join("ext.cnf"),
+        "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n",
+    )
+    .expect("ext.cnf");
+    run(&[
+        "x509",
+        "-req",
+        "-in",
+        "server.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-days",
+        "1",
+        "-extfile",
+        "ext.cnf",
+        "-out",
+        "server.pem",
+    ]);
+}
+
 /// Settings for the test IdP.
 #[derive(Clone, Debug)]
 pub struct IdpConfig {
@@ -313,6 +387,9 @@ pub struct IdpConfig {
     /// Take client metadata documents as client ids, and serve the repository's document
     /// over https on loopback (a certificate made for the run, trusted by the IdP only).
     pub client_metadata: bool,
+    /// Serve the issuer over https with a certificate signed by a CA made for the run
+    /// ([`Idp::ca_file`]), which nothing trusts unless the test says so.
+    pub tls: bool,
 }
 
 impl Default for IdpConfig {
@@ -325,6 +402,7 @@ impl Default for IdpConfig {
             scopes: None,
             auth_methods: None,
             client_metadata: false,
+            tls: false,
         }
     }
 }
@@ -338,6 +416,8 @@ pub struct Idp {
     pub client_metadata_url: String,
     http: reqwest::blocking::Client,
     _certs: Option<tempfile::TempDir>,
+    _tls: Option<tempfile::TempDir>,
+    ca: Option<PathBuf>,
 }
 
 impl Idp {
@@ -393,9 +473,35 @@ impl Idp {
             node.env("NODE_EXTRA_CA_CERTS", &cert);
             d
         });
+        let tls = cfg.tls.then(|| {
+            let d = tempfile::tempdir().expect("CA dir");
+            make_ca_and_server_cert(d.path());
+            conf["tls"] =
+                json!({"cert": d.path().join("server.pem"), "key": d.path().join("server.key")});
+            d
+        });
         let mut idp = Self::spawn(&mut node, &dir, &conf);
+        if let Some(d) = &tls {
+            // The harness's own client trusts the test CA (it plays the browser and the admin).
+            let pem = std::fs::read(d.path().join("ca.pem")).expect("ca.pem");
+            idp.http = reqwest::blocking::Client::builder()
+                .cookie_store(true)
+                .redirect(reqwest::redirect::Policy::none())
+                .timeout(Duration::from_secs(20))
+                .pool_idle_timeout(Duration::from_secs(4))
+                .add_root_certificate(reqwest::Certificate::from_pem(&pem).expect("CA"))
+                .build()
+                .expect("client");
+            idp.ca = Some(d.path().join("ca.pem"));
+        }
         idp._certs = certs;
+        idp._tls = tls;
         idp
+    }
+
+    /// With `tls`: the test CA's certificate (PEM).
+    pub fn ca_file(&self) -> &Path {
+        self.ca.as_deref().expect("an IdP started with tls")
     }
 
     /// Starts the second, independent server: django-oauth-toolkit (tests/idp2). Its issuer
@@ -454,6 +560,8 @@ impl Idp {
             client_metadata_url,
             http,
             _certs: None,
+            _tls: None,
+            ca: None,
         }
     }
 

@@ -200,11 +200,15 @@ fn no_dbus_session_gives_a_clear_error_within_the_timeout() {
         let o = c.output().unwrap();
         let err = String::from_utf8_lossy(&o.stderr);
         assert_eq!(o.status.code(), Some(3), "{err}");
-        assert!(err.contains("no credential store is running"), "{err}");
         assert!(
-            err.contains("gnome-keyring") || err.contains("GNOME Keyring"),
-            "names the fix: {err}"
+            err.contains("there is no desktop session bus here"),
+            "{err}"
         );
+        assert!(
+            err.contains("gnome-keyring") && err.contains("KeePassXC"),
+            "names the ways to get one: {err}"
+        );
+        assert!(err.contains("never keeps tokens in a plain file"), "{err}");
         assert!(
             !err.contains("autolaunch") && !err.contains("PlatformFailure"),
             "{err}"
@@ -593,7 +597,10 @@ fn over_ssh_the_desktop_sessions_bus_is_found_by_its_usual_path() {
     let e = ssh(nothing.path(), None);
     assert!(e.contains("there is no desktop session bus here"), "{e}");
     assert!(e.contains("Log in to your desktop session"), "{e}");
-    assert!(!e.contains("did not answer") && !e.contains("prompt"), "{e}");
+    assert!(
+        !e.contains("did not answer") && !e.contains("prompt"),
+        "{e}"
+    );
     // A bus with nothing offering the Secret Service (and nothing to start one).
     let bare = tempfile::tempdir().unwrap();
     let bare_bus = bare.path().join("bus");
@@ -625,7 +632,10 @@ fn over_ssh_the_desktop_sessions_bus_is_found_by_its_usual_path() {
     }
     let e = ssh(bare.path(), None);
     assert!(e.contains("no keyring (Secret Service) is running"), "{e}");
-    assert!(e.contains("KeePassXC") && e.contains("gnome-keyring"), "{e}");
+    assert!(
+        e.contains("KeePassXC") && e.contains("gnome-keyring"),
+        "{e}"
+    );
     // The desktop's keyring locked: said plainly, with the fix for an SSH shell.
     let mut lock = Command::new("gdbus");
     lock.args([

@@ -14,7 +14,7 @@ export async function renderSettings(view, nav) {
     r.style.width = 'auto';
     r.style.minHeight = '0';
     r.addEventListener('change', () => { proxyUrl.disabled = value !== 'manual'; if (value === 'manual') proxyUrl.focus(); });
-    return h('div', { class: 'row' }, r, h('label', { for: `proxy-${value}` }, label));
+    return h('div', { class: 'choice' }, r, h('label', { for: `proxy-${value}` }, label));
   };
   const proxyUrl = h('input', { type: 'text', id: 'set-proxy', 'data-input': 'proxy-url', placeholder: 'http://proxy.example.com:3128', value: mode === 'manual' ? network.proxy.url : '', spellcheck: 'false', autocomplete: 'off' });
   proxyUrl.disabled = mode !== 'manual';
@@ -58,7 +58,7 @@ export async function renderSettings(view, nav) {
     radio('system', "Use the system's settings (environment, or your desktop's proxy settings)"),
     radio('off', 'No proxy'),
     radio('manual', 'This proxy:'),
-    h('div', { class: 'field' }, proxyUrl),
+    h('div', { class: 'field indent' }, proxyUrl),
     h('div', { class: 'field' }, h('label', { for: 'set-direct' }, 'Reach these directly, without the proxy'), direct),
     h('div', { class: 'field' }, h('label', { for: 'set-ca' }, 'Also trust the certificate authorities in this file (PEM), for networks that check encrypted connections'), caFile),
     h('div', { class: 'muted', 'data-network-report': '' },

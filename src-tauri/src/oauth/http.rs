@@ -286,11 +286,15 @@ fn certificate_problem(e: &(dyn std::error::Error + 'static)) -> Option<String> 
     use rustls::CertificateError as C;
     let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
     while let Some(err) = cur {
-        let tls = err.downcast_ref::<rustls::Error>().or_else(|| {
-            err.downcast_ref::<std::io::Error>()
-                .and_then(|io| io.get_ref())
-                .and_then(|inner| inner.downcast_ref::<rustls::Error>())
-        });
+        // hyper wraps rustls' error in an io::Error inside another io::Error, and an
+        // io::Error's `source()` skips the error it wraps: unwrap those by hand.
+        let mut tls = err.downcast_ref::<rustls::Error>();
+        let mut io = err.downcast_ref::<std::io::Error>();
+        while let (None, Some(e)) = (tls, io) {
+            let inner = e.get_ref();
+            tls = inner.and_then(|i| i.downcast_ref::<rustls::Error>());
+            io = inner.and_then(|i| i.downcast_ref::<std::io::Error>());
+        }
         if let Some(rustls::Error::InvalidCertificate(c)) = tls {
             return Some(
                 match c {

@@ -15,12 +15,20 @@ fn main() {
     if std::env::var_os("LATCHKEY_TEST_BROWSER_FAIL").is_some() {
         std::process::exit(3);
     }
-    let http = reqwest::blocking::Client::builder()
+    // Like a real browser, it trusts the OS store: here the test CA named by SSL_CERT_FILE or
+    // LATCHKEY_TEST_BROWSER_CA (an https test IdP).
+    let mut b = reqwest::blocking::Client::builder()
         .cookie_store(true)
         .redirect(reqwest::redirect::Policy::none())
-        .timeout(Duration::from_secs(20))
-        .build()
-        .expect("client");
+        .timeout(Duration::from_secs(20));
+    for var in ["LATCHKEY_TEST_BROWSER_CA", "SSL_CERT_FILE"] {
+        if let Some(pem) = std::env::var_os(var).and_then(|p| std::fs::read(p).ok()) {
+            for c in reqwest::Certificate::from_pem_bundle(&pem).unwrap_or_default() {
+                b = b.add_root_certificate(c);
+            }
+        }
+    }
+    let http = b.build().expect("client");
     let issuer = {
         let u = url::Url::parse(&url).expect("authorize url");
         u.origin().ascii_serialization()
