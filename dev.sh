@@ -22,7 +22,8 @@ APT_PACKAGES=(libwebkit2gtk-4.1-dev build-essential curl wget file libssl-dev li
 # Packaging: dpkg-shlibdeps (dpkg-dev) computes the .deb's dependencies; the package tests
 # validate with lintian, appstreamcli and rpm.
 PACKAGE_PACKAGES=(dpkg-dev binutils gzip)
-PACKAGE_CHECK_PACKAGES=(lintian appstream rpm)
+# debootstrap: the Debian 13 root the package is installed into (tests/distro/trixie.sh)
+PACKAGE_CHECK_PACKAGES=(lintian appstream rpm debootstrap)
 TEST_PACKAGES=(xvfb xauth webkit2gtk-driver imagemagick x11-utils xdotool at-spi2-core xclip librsvg2-bin dunst python3 python3-venv openssl
   tinyproxy libglib2.0-bin gsettings-desktop-schemas
   sway wl-clipboard)
@@ -249,6 +250,8 @@ case "$cmd" in
     cargo clippy --target "$WINDOWS_TARGET" -p latchkey --all-targets --quiet -- -D warnings
     build_windows dev
     lint_macos
+    say "Debian 13: the .deb installed with apt into a debootstrap root (kept in target/distro/trixie), both programs started"
+    sudo_cmd tests/session.sh tests/distro/trixie.sh target/packages/latchkey_*_amd64.deb
     ensure_wine_prefix
     say "the library's unit tests built for Windows, run under Wine"
     CARGO_TARGET_X86_64_PC_WINDOWS_GNU_RUNNER="$WINE" WINEPATH="Z:${PWD//\//\\}\\target\\$WINDOWS_TARGET\\debug" \

@@ -18,10 +18,44 @@ const TRAY_ID: &str = "main";
 #[cfg(target_os = "linux")]
 pub const WATCHER: &str = "org.kde.StatusNotifierWatcher";
 
-/// True when the desktop shows tray icons. On Linux that means a StatusNotifierWatcher on the
-/// session bus; asked each time the window closes, since one can come and go.
+/// Linux: whether the AppIndicator library the tray needs can be loaded. Tauri's tray loads it
+/// at run time and aborts the whole app when it is missing (seen on a minimal Debian 13), so
+/// the tray is only created when this says yes; otherwise Latchkey runs as on a desktop
+/// without a tray. The names are the ones libappindicator-sys tries.
+#[cfg(target_os = "linux")]
+pub fn library_present() -> bool {
+    static PRESENT: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *PRESENT.get_or_init(|| {
+        let found = [
+            c"libayatana-appindicator3.so.1",
+            c"libappindicator3.so.1",
+            c"libayatana-appindicator3.so",
+            c"libappindicator3.so",
+        ]
+        .iter()
+        // SAFETY: dlopen with a valid C string; the handle is kept (the tray loads it again).
+        .any(|name| !unsafe { libc::dlopen(name.as_ptr(), libc::RTLD_LAZY) }.is_null());
+        if !found {
+            tracing::warn!("no AppIndicator library (libayatana-appindicator3-1): no tray icon; Latchkey refreshes in the background");
+        }
+        found
+    })
+}
+
+/// macOS and Windows: the tray is part of the OS.
+#[cfg(not(target_os = "linux"))]
+pub fn library_present() -> bool {
+    true
+}
+
+/// True when the desktop shows tray icons. On Linux that means the tray library loads and a
+/// StatusNotifierWatcher is on the session bus; asked each time the window closes, since one
+/// can come and go.
 #[cfg(target_os = "linux")]
 pub fn host_present() -> bool {
+    if !library_present() {
+        return false;
+    }
     let ask = || -> Result<bool, dbus::Error> {
         let c = dbus::blocking::Connection::new_session()?;
         let bus = c.with_proxy(
@@ -214,6 +248,9 @@ fn on_menu(app: &AppHandle, id: &str) {
 
 /// Builds the tray icon.
 pub fn create(app: &AppHandle) -> tauri::Result<()> {
+    if !library_present() {
+        return Ok(());
+    }
     let attention = state(app).needs_attention();
     TrayIconBuilder::with_id(TRAY_ID)
         .icon(Image::from_bytes(if attention {
