@@ -248,7 +248,7 @@ impl ProxyPlan {
     /// One line for `latchkey status` and the window.
     pub fn describe(&self) -> String {
         let mut s = match (&self.https, &self.http) {
-            (None, None) if self.os_decides => format!("as {}", self.from),
+            (None, None) if self.os_decides => format!("as {} say", self.from),
             (None, None) => format!("none ({})", self.from),
             (Some(a), Some(b)) if a != b => format!("{a} for https, {b} for http ({})", self.from),
             (Some(a), _) | (None, Some(a)) => format!("{a} ({})", self.from),
