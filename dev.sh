@@ -151,6 +151,17 @@ ensure_idp2() {
   fi
 }
 
+# Real clients the helper tests drive (the Python kubernetes client), pinned.
+ensure_pytools() {
+  local venv=tests/tools/.venv
+  if [ ! -x "$venv/bin/python" ] || [ tests/tools/requirements.txt -nt "$venv/.installed" ]; then
+    say "installing the test tools (Python kubernetes client, pip in tests/tools/.venv)"
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install --quiet --disable-pip-version-check -r tests/tools/requirements.txt
+    touch "$venv/.installed"
+  fi
+}
+
 # Packagers from crates.io, pinned: they build offline from the registry.
 CARGO_DEB_VERSION=3.8.0
 CARGO_GENERATE_RPM_VERSION=0.21.1
@@ -232,6 +243,7 @@ case "$cmd" in
     ensure_targets "$WINDOWS_TARGET"
     ensure_idp
     ensure_idp2
+    ensure_pytools
     ensure_packagers
     check_disk
     start=$(date +%s)

@@ -403,6 +403,74 @@ fn installed_token_works(inst: &Installed, home: &TestHome, idp: &Idp) {
     assert!(o.status.success(), "latchkey token: {}", text(&o));
     let token = String::from_utf8_lossy(&o.stdout).trim().to_string();
     assert_eq!(idp.check_token(&token), 200, "the IdP refused the token");
+    installed_helpers_work(inst, home, idp);
+}
+
+/// Issue 27: the helpers for other tools, from the installed programs in /usr/bin.
+fn installed_helpers_work(inst: &Installed, home: &TestHome, idp: &Idp) {
+    let run_with = |program: &str, args: &[&str], stdin: &str, env: &[(&str, &str)]| {
+        let mut c = Command::new(inst.program(program));
+        c.args(args)
+            .env("LATCHKEY_HOME", home.path())
+            .envs(inst.env().iter().map(|(k, v)| (*k, v.as_str())))
+            .envs(env.iter().copied())
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        let mut child = c.spawn().unwrap();
+        std::io::Write::write_all(&mut child.stdin.take().unwrap(), stdin.as_bytes()).unwrap();
+        child.wait_with_output().unwrap()
+    };
+    let providers: serde_json::Value =
+        serde_json::from_slice(&run_with("latchkey", &["providers", "--json"], "", &[]).stdout)
+            .unwrap();
+    let base = providers
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["id"] == "idp")
+        .and_then(|p| p["api_bases"][0].as_str())
+        .expect("the idp provider's API base")
+        .to_string();
+    let u = url::Url::parse(&base).unwrap();
+    let request = format!(
+        "protocol={}\nhost={}:{}\npath={}/repo.git\n\n",
+        u.scheme(),
+        u.host_str().unwrap(),
+        u.port_or_known_default().unwrap(),
+        u.path().trim_matches('/')
+    );
+    let o = run_with("latchkey", &["git-credential", "get"], &request, &[]);
+    assert!(o.status.success(), "git-credential: {}", text(&o));
+    let answer = String::from_utf8_lossy(&o.stdout).to_string();
+    let password = answer
+        .lines()
+        .find_map(|l| l.strip_prefix("password="))
+        .expect("a password line");
+    assert_eq!(idp.check_token(password), 200, "{answer}");
+    let info = format!(
+        r#"{{"apiVersion":"client.authentication.k8s.io/v1","kind":"ExecCredential","spec":{{"cluster":{{"server":"{base}"}}}}}}"#
+    );
+    let o = run_with(
+        "latchkey",
+        &["kube-credential", "idp"],
+        "",
+        &[("KUBERNETES_EXEC_INFO", &info)],
+    );
+    assert!(o.status.success(), "kube-credential: {}", text(&o));
+    let cred: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(
+        idp.check_token(cred["status"]["token"].as_str().unwrap()),
+        200
+    );
+    let o = run_with("docker-credential-latchkey", &["list"], "", &[]);
+    assert!(
+        o.status.success(),
+        "docker-credential-latchkey: {}",
+        text(&o)
+    );
+    let list: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(list[base.as_str()], "oauth2", "{list}");
 }
 
 #[test]

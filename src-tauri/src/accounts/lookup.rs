@@ -92,7 +92,10 @@ impl Accounts {
 /// [`Accounts::resolve`] over an index. A name that is a provider's id (built in or the
 /// person's) means that provider's accounts only: it never falls back to an id prefix, so
 /// `github` never picks `github-example-com-…` (F8).
-fn resolve_in(idx: &crate::vault::index::Index, name: Option<&str>) -> Result<String, UserError> {
+pub(super) fn resolve_in(
+    idx: &crate::vault::index::Index,
+    name: Option<&str>,
+) -> Result<String, UserError> {
     let ids = |v: &[&AccountEntry]| {
         v.iter()
             .map(|a| a.id.as_str())

@@ -8,6 +8,7 @@ mod client;
 mod details;
 mod device;
 mod freshness;
+mod handout;
 mod lookup;
 mod machine;
 mod password;
@@ -20,6 +21,7 @@ mod signin;
 
 pub use api::ApiResponse;
 pub use details::{jwt_claims, AccountDetails};
+pub use handout::HandedToken;
 pub use machine::offers_client_credentials;
 pub use removal::RemovalReport;
 pub use resource::Confirm;

@@ -6,6 +6,7 @@ mod add_token;
 mod api;
 mod config;
 mod exec;
+mod helpers;
 mod list;
 mod login;
 mod logout;
@@ -130,6 +131,51 @@ enum Command {
         /// tokens are not refreshed on every call.
         #[arg(long, default_value_t = 60)]
         min_valid: i64,
+        /// Print {"access_token", "token_type", "expires_at", "scopes"} instead of the bare
+        /// token.
+        #[arg(long)]
+        json: bool,
+    },
+    /// git's credential helper: set up with `latchkey git-credential --setup HOST`; git then
+    /// runs `latchkey git-credential get` and gets a fresh token for hosts an account may
+    /// send tokens to (nothing for any other host).
+    GitCredential {
+        /// What git asks: get, store (ignored) or erase (refreshes once; never deletes).
+        #[arg(required_unless_present = "setup", value_parser = ["get", "store", "erase"])]
+        action: Option<String>,
+        /// Write the helper line for HOST (or a URL such as https://git.example.com/org) into
+        /// your global git config.
+        #[arg(long, value_name = "HOST")]
+        setup: Option<String>,
+        /// Answer only with this account.
+        #[arg(long)]
+        account: Option<String>,
+        /// The user name sent with the token to git servers that take it as a password
+        /// (default: x-access-token for GitHub, oauth2 otherwise).
+        #[arg(long)]
+        username: Option<String>,
+    },
+    /// Kubernetes' exec credential plugin: prints an ExecCredential for ACCOUNT; `--setup`
+    /// prints the kubeconfig part that runs it.
+    KubeCredential {
+        /// Account id, provider:handle, provider, or unique prefix.
+        account: String,
+        /// Print the kubeconfig user and context to paste instead.
+        #[arg(long, requires = "cluster")]
+        setup: bool,
+        /// With --setup: the kubeconfig cluster name.
+        #[arg(long)]
+        cluster: Option<String>,
+        /// The cluster's address, for clients that don't pass it (provideClusterInfo); the
+        /// account must be allowed to send tokens there.
+        #[arg(long, value_name = "URL")]
+        server: Option<String>,
+    },
+    /// docker's credential helper protocol (run as `docker-credential-latchkey`).
+    #[command(hide = true)]
+    DockerCredential {
+        /// get, list, store or erase.
+        action: String,
     },
     /// Refresh an account's token now.
     Refresh {
@@ -355,7 +401,45 @@ fn dispatch(cmd: Command) -> Result<i32, UserError> {
         Command::Provider(ProviderCmd::Remove { id }) => providers::provider_remove(&id),
         Command::List { json } => list::list(json),
         Command::Status { account, json } => status::status(account.as_deref(), json),
-        Command::Token { account, min_valid } => token::token(account.as_deref(), min_valid),
+        Command::Token {
+            account,
+            min_valid,
+            json: false,
+        } => token::token(account.as_deref(), min_valid),
+        Command::Token {
+            account,
+            min_valid,
+            json: true,
+        } => helpers::token_json(account.as_deref(), min_valid),
+        Command::GitCredential {
+            setup: Some(host),
+            account,
+            ..
+        } => helpers::git_setup(&host, account.as_deref()),
+        Command::GitCredential {
+            action,
+            account,
+            username,
+            ..
+        } => helpers::git_credential(
+            action.as_deref().unwrap_or("get"),
+            account.as_deref(),
+            username.as_deref(),
+        ),
+        Command::KubeCredential {
+            account,
+            setup: true,
+            cluster,
+            server,
+        } => helpers::kube_setup(
+            &account,
+            cluster.as_deref().unwrap_or("default"),
+            server.as_deref(),
+        ),
+        Command::KubeCredential {
+            account, server, ..
+        } => helpers::kube_credential(&account, server.as_deref()),
+        Command::DockerCredential { action } => helpers::docker_credential(&action),
         Command::Login {
             provider,
             resource,
