@@ -22,7 +22,8 @@
 import http from 'node:http';
 import https from 'node:https';
 import { readFileSync } from 'node:fs';
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
+import { calculateJwkThumbprint, EmbeddedJWK, jwtVerify } from 'jose';
 import Provider from 'oidc-provider';
 import LRU from 'oidc-provider/lib/helpers/lru.js';
 import MemoryAdapter from 'oidc-provider/lib/adapters/memory_adapter.js';
@@ -42,7 +43,7 @@ const discoveryMode = cfg.discovery || '';
 const knownScopes = cfg.scopes || ['openid', 'offline_access', 'email', 'profile', 'api'];
 
 // Counters read by tests through GET /__test/stats.
-const stats = { token_requests: 0, invalid_grant: 0, grant_errors: [], revocations: 0, registrations: 0, foreign_api_tokens: 0, introspections: 0, cimd_fetches: 0 };
+const stats = { dpop_api_ok: 0, dpop_refusals: [], dpop_nonce_asks: 0, token_requests: 0, invalid_grant: 0, grant_errors: [], revocations: 0, registrations: 0, foreign_api_tokens: 0, introspections: 0, cimd_fetches: 0 };
 const mode = { deny: false, tokenStatus: 0, tokenDelayMs: 0, tokenFault: '', user: 'alice', foreignAs: '', rootPrm: false, moveTo: '', acceptResources: [] };
 
 // The client metadata document's own little https server (cfg.cimd), started first.
@@ -61,6 +62,8 @@ if (cfg.cimd) {
 
 // cfg.tls {cert, key}: the issuer itself is https (a certificate signed by a test CA that only
 // the OS store of the test's Latchkey may trust).
+const seenJti = new Set();
+const apiNonce = randomBytes(16).toString('base64url');
 const server = cfg.tls ? https.createServer({ cert: readFileSync(cfg.tls.cert), key: readFileSync(cfg.tls.key) }) : http.createServer();
 server.listen(0, '127.0.0.1', () => {
   const { port } = server.address();
@@ -125,6 +128,14 @@ server.listen(0, '127.0.0.1', () => {
     },
     features: {
       devInteractions: { enabled: false },
+      // cfg.dpop {nonce, apiNonce}: DPoP (RFC 9449), with server nonces at the token endpoint
+      // (nonce) and at /api/dpop (apiNonce). Off otherwise: oidc-provider 9 turns it on by
+      // default, and the other suites test bearer tokens.
+      dPoP: {
+        enabled: Boolean(cfg.dpop),
+        nonceSecret: cfg.dpop?.nonce ? randomBytes(32) : undefined,
+        requireNonce: () => Boolean(cfg.dpop?.nonce),
+      },
       revocation: { enabled: true },
       clientIdMetadataDocument: { enabled: Boolean(cfg.cimd), ack: 'draft-02' },
       introspection: { enabled: true },
@@ -215,6 +226,8 @@ server.listen(0, '127.0.0.1', () => {
     if (pats.has(value)) return { accountId: `pat-${createHash('sha256').update(value).digest('hex').slice(0, 8)}`, kind: 'pat' };
     const token = (await provider.AccessToken.find(value)) || (await provider.ClientCredentials.find(value));
     if (!token || token.isExpired) return null;
+    // A DPoP-bound token is not a bearer token (RFC 9449 §7.2).
+    if (token.jkt) return null;
     return { accountId: token.accountId || token.clientId, kind: 'oauth', aud: token.aud, scope: token.scope || '' };
   }
 
@@ -426,6 +439,38 @@ server.listen(0, '127.0.0.1', () => {
         return;
       }
       ctx.body = { ok: true, sub: who.accountId };
+      return;
+    }
+    // A DPoP-checking API (RFC 9449 §7): the token must be DPoP-bound to the proof's key, and
+    // the proof fresh, unreplayed, for this method and address, with the token's hash and
+    // (cfg.dpop.apiNonce) this API's current nonce.
+    if (ctx.path === '/api/dpop' || ctx.path === '/api/dpop-other') {
+      const refuse = (error) => {
+        stats.dpop_refusals.push(error);
+        if (error === 'use_dpop_nonce') { stats.dpop_nonce_asks += 1; ctx.set('DPoP-Nonce', apiNonce); }
+        ctx.status = 401;
+        ctx.set('WWW-Authenticate', `DPoP error="${error}", algs="ES256"`);
+        ctx.body = { ok: false, error };
+      };
+      const m = /^DPoP (.+)$/.exec(ctx.get('authorization') || '');
+      const proof = ctx.get('dpop');
+      if (!m || !proof) { refuse('invalid_token'); return; }
+      let verified;
+      try {
+        verified = await jwtVerify(proof, EmbeddedJWK, { typ: 'dpop+jwt', algorithms: ['ES256'] });
+      } catch { refuse('invalid_dpop_proof'); return; }
+      const { payload, protectedHeader } = verified;
+      if (payload.htm !== ctx.method || payload.htu !== `${issuer}${ctx.path}`) { refuse('invalid_dpop_proof'); return; }
+      if (typeof payload.iat !== 'number' || Math.abs(payload.iat - Date.now() / 1000) > 60) { refuse('invalid_dpop_proof'); return; }
+      if (!payload.jti || seenJti.has(payload.jti)) { refuse('invalid_dpop_proof'); return; }
+      seenJti.add(payload.jti);
+      if (payload.ath !== createHash('sha256').update(m[1]).digest('base64url')) { refuse('invalid_dpop_proof'); return; }
+      if (cfg.dpop?.apiNonce && payload.nonce !== apiNonce) { refuse('use_dpop_nonce'); return; }
+      const token = (await provider.AccessToken.find(m[1])) || (await provider.ClientCredentials.find(m[1]));
+      if (!token || token.isExpired || !token.jkt) { refuse('invalid_token'); return; }
+      if (token.jkt !== await calculateJwkThumbprint(protectedHeader.jwk)) { refuse('invalid_token'); return; }
+      stats.dpop_api_ok += 1;
+      ctx.body = { ok: true, sub: token.accountId || token.clientId, jkt: token.jkt };
       return;
     }
     if (ctx.path === '/api/protected') {

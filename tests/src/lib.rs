@@ -390,6 +390,8 @@ pub struct IdpConfig {
     /// Serve the issuer over https with a certificate signed by a CA made for the run
     /// ([`Idp::ca_file`]), which nothing trusts unless the test says so.
     pub tls: bool,
+    /// DPoP (RFC 9449): `Some((token endpoint nonces, /api/dpop nonces))`; off by default.
+    pub dpop: Option<(bool, bool)>,
 }
 
 impl Default for IdpConfig {
@@ -403,6 +405,7 @@ impl Default for IdpConfig {
             auth_methods: None,
             client_metadata: false,
             tls: false,
+            dpop: None,
         }
     }
 }
@@ -434,6 +437,9 @@ impl Idp {
             "run `npm ci` in tests/idp first (the test command does)"
         );
         let mut conf = json!({"accessTtl": cfg.access_ttl, "rotate": cfg.rotate, "pats": cfg.pats, "discovery": cfg.discovery, "scopes": cfg.scopes, "authMethods": cfg.auth_methods});
+        if let Some((nonce, api_nonce)) = cfg.dpop {
+            conf["dpop"] = json!({"nonce": nonce, "apiNonce": api_nonce});
+        }
         let mut node = Command::new("node");
         node.arg("server.js");
         let certs = cfg.client_metadata.then(|| {

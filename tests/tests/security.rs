@@ -389,6 +389,7 @@ fn tokens_travel_only_in_the_authorization_header_s20() {
         scopes: vec![],
         issued_at: 0,
         id_token: None,
+        dpop_key: None,
     };
     acc.vault().add_account(entry, &rec).unwrap();
     // S11: a caller's Host header is dropped; Latchkey decides where the token goes.

@@ -36,6 +36,7 @@ fn record(token: &str) -> TokenRecord {
         scopes: vec!["api".into()],
         issued_at: latchkey::now(),
         id_token: None,
+        dpop_key: None,
     }
 }
 

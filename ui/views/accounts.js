@@ -95,7 +95,8 @@ export function accountList(accounts, nav, rerender) {
           : h('button', { type: 'button', 'data-copy': a.id, onclick: async () => {
             try {
               const r = await call('copy_token', { id: a.id });
-              toast(r.clear_after_secs ? `Copied — clipboard clears in ${r.clear_after_secs} s` : 'Copied');
+              const note = a.dpop ? ' This token works only with a proof (DPoP): use “Copy as curl” under Test.' : '';
+              toast((r.clear_after_secs ? `Copied — clipboard clears in ${r.clear_after_secs} s.` : 'Copied.') + note);
             } catch (e) { toast(`${e.message} ${e.fix}`); }
           } }, 'Copy token'),
         h('button', { type: 'button', class: 'secondary', 'data-test': a.id, onclick: () => nav('test', { account: a }) }, 'Test'),

@@ -27,7 +27,10 @@ export function shellQuote(s) {
 
 /** The "Copy as curl" line: the token is fetched by `latchkey token`, never pasted, and reaches
  * curl as a header on its stdin (`-H @-`), never on an argv that `ps` shows. */
-export function curlCommand(method, url, accountId) {
+export function curlCommand(method, url, accountId, dpop) {
+  // A DPoP-bound token needs a proof for this method and address too: `latchkey header`
+  // prints both headers, one per line, for curl to read from its stdin.
+  if (dpop) return `latchkey header ${shellQuote(accountId)} --method ${shellQuote(method)} --url ${shellQuote(url)} | curl -X ${shellQuote(method)} -H @- ${shellQuote(url)}`;
   return `latchkey token ${shellQuote(accountId)} | sed 's/^/Authorization: Bearer /' | curl -X ${shellQuote(method)} -H @- ${shellQuote(url)}`;
 }
 
@@ -48,10 +51,10 @@ export async function renderTest(view, nav, { account: a }) {
       out.replaceChildren(...[h('p', { class: 'status-line' }, h('strong', { 'data-status-code': r.status }, `HTTP ${r.status}`), ` · ${r.millis} ms · ${r.body.length} bytes${r.retried_after_refresh ? ' · token refreshed and retried once' : ''}`), friendly, highlight(r.body)].filter(Boolean));
     } catch (e) { out.replaceChildren(errorBox(e)); }
   };
-  const curl = h('button', { type: 'button', class: 'secondary', onclick: () => {
+  const curl = h('button', { type: 'button', class: 'secondary', 'data-copy-curl': '', onclick: () => {
     const base = (p.api_base || '').replace(/\/$/, '');
     const url = /^https?:/.test(path.value) ? path.value : `${base}/${path.value.replace(/^\//, '')}`;
-    const cmd = curlCommand(method.value, url, a.id);
+    const cmd = curlCommand(method.value, url, a.id, a.dpop);
     out.replaceChildren(h('p', { class: 'muted' }, 'Run this in a terminal (the token is fetched fresh, never pasted):'), h('pre', { class: 'json', 'data-curl': '' }, cmd));
   } }, 'Copy as curl');
   view.replaceChildren(h('section', { 'data-view': 'test' },

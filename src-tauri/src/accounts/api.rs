@@ -65,7 +65,24 @@ impl Accounts {
                     ExitClass::Other,
                 )
             })?;
-        let mut token = self.fresh_token(id, 30).await?;
+        let handed = self.handed_token(id, 30).await?;
+        let mut token = handed.token;
+        let key = match handed
+            .dpop_key
+            .as_ref()
+            .map(crate::oauth::dpop::DpopKey::from_secret)
+        {
+            Some(Ok(k)) => Some(k),
+            Some(Err(m)) => {
+                return Err(UserError::new(
+                    "dpop",
+                    crate::errors::capitalize(&m),
+                    format!("Sign in to this account again: latchkey login {}", p.id),
+                    ExitClass::NeedsSignIn,
+                ))
+            }
+            None => None,
+        };
         let mut retried = false;
         loop {
             let mut b = http::Request::builder()
@@ -80,7 +97,6 @@ impl Accounts {
                 }
                 b = b.header(k.as_str(), v.as_str());
             }
-            b = b.header("authorization", format!("Bearer {}", token.expose()));
             if body.is_some()
                 && !headers
                     .iter()
@@ -97,27 +113,30 @@ impl Accounts {
                 )
             })?;
             let started = Instant::now();
-            let resp = match self.http()?.send(req).await {
-                Ok(r) => r,
-                Err(HttpError::Unavailable { status, .. }) => {
-                    return Ok(ApiResponse {
-                        status,
-                        millis: started.elapsed().as_millis() as u64,
-                        headers: Vec::new(),
-                        body: String::new(),
-                        retried_after_refresh: retried,
-                    })
-                }
-                Err(e) => {
-                    return Err(oauth_user_error(
-                        OAuthError::Network {
-                            provider: p.name.clone(),
-                            source: e,
-                        },
-                        &p.id,
-                    ))
-                }
-            };
+            let resp =
+                match crate::oauth::dpop::send_authorized(&self.http()?, req, &token, key.as_ref())
+                    .await
+                {
+                    Ok(r) => r,
+                    Err(HttpError::Unavailable { status, .. }) => {
+                        return Ok(ApiResponse {
+                            status,
+                            millis: started.elapsed().as_millis() as u64,
+                            headers: Vec::new(),
+                            body: String::new(),
+                            retried_after_refresh: retried,
+                        })
+                    }
+                    Err(e) => {
+                        return Err(oauth_user_error(
+                            OAuthError::Network {
+                                provider: p.name.clone(),
+                                source: e,
+                            },
+                            &p.id,
+                        ))
+                    }
+                };
             let millis = started.elapsed().as_millis() as u64;
             let status = resp.status().as_u16();
             let www = resp

@@ -31,7 +31,8 @@ impl Accounts {
             .map_err(|e| super::signin::sign_in_error(e, &p, &scopes))?;
         tracing::info!(provider = %p.id, "device sign-in started");
         show(&start);
-        let mut rec = oauth::device_finish(http, &p, &client, &start, crate::now)
+        let dpop = oauth::dpop_key_for(&p).map_err(|e| oauth_user_error(e, &p.id))?;
+        let mut rec = oauth::device_finish(http, &p, &client, &start, dpop.as_ref(), crate::now)
             .await
             .map_err(|e| oauth_user_error(e, &p.id))?;
         if rec.scopes.is_empty() {

@@ -75,7 +75,24 @@ impl Accounts {
         }
         let client = self.client_for(&p, entry.client_id.as_deref()).await?;
         let outcome = if entry.kind == AccountKind::ClientCredentials {
-            match oauth::client_credentials(&self.http()?, &p, &client, &current.scopes, now).await
+            // A machine account keeps its DPoP key across renewals.
+            let key = match current
+                .dpop_key
+                .as_ref()
+                .map(oauth::dpop::DpopKey::from_secret)
+            {
+                Some(Ok(k)) => Some(k),
+                _ => oauth::dpop_key_for(&p).ok().flatten(),
+            };
+            match oauth::client_credentials(
+                &self.http()?,
+                &p,
+                &client,
+                &current.scopes,
+                key.as_ref(),
+                now,
+            )
+            .await
             {
                 Ok(r) => RefreshOutcome::Refreshed(r),
                 Err(e) if e.is_transient() => RefreshOutcome::Transient {

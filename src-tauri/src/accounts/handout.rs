@@ -22,6 +22,8 @@ pub struct HandedToken {
     pub expires_at: Option<i64>,
     /// Granted scopes.
     pub scopes: Vec<String>,
+    /// The DPoP key the token is bound to (RFC 9449), when it is.
+    pub dpop_key: Option<Secret>,
 }
 
 impl Accounts {
@@ -85,6 +87,10 @@ impl Accounts {
                 .as_ref()
                 .map_or_else(|| "Bearer".into(), |r| r.token_type.clone()),
             expires_at: rec.as_ref().and_then(|r| r.expires_at),
+            dpop_key: rec
+                .as_ref()
+                .filter(|r| r.is_dpop())
+                .and_then(|r| r.dpop_key.clone()),
             scopes: rec.map(|r| r.scopes).unwrap_or_default(),
             token,
         })

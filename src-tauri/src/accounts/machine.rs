@@ -46,9 +46,17 @@ impl Accounts {
             // The same method its renewals and revocation use (client_for).
             auth: p.secret_auth(),
         };
-        let rec = oauth::client_credentials(&self.http()?, &p, &client, &scopes, crate::now())
-            .await
-            .map_err(|e| oauth_user_error(e, &p.id))?;
+        let dpop = oauth::dpop_key_for(&p).map_err(|e| oauth_user_error(e, &p.id))?;
+        let rec = oauth::client_credentials(
+            &self.http()?,
+            &p,
+            &client,
+            &scopes,
+            dpop.as_ref(),
+            crate::now(),
+        )
+        .await
+        .map_err(|e| oauth_user_error(e, &p.id))?;
         self.check_resource_accepts(&p, &client, &rec).await?;
         let key = vault::client_secret_key(&p.id, client_id);
         self.blocking(move |v| v.put_secret(&key, &secret)).await?;

@@ -60,6 +60,8 @@ pub struct AccountView {
     /// Granted scopes.
     pub scopes: Vec<String>,
     /// `oauth`, `personal_token` or `client_credentials`.
+    /// Its tokens are bound to a key (DPoP, RFC 9449): a token alone does not work.
+    pub dpop: bool,
     pub kind: AccountKind,
     /// When the last refresh ran and how it went.
     pub last_refresh: Option<RefreshNote>,
@@ -112,6 +114,10 @@ fn view(a: &AccountEntry, providers: &[ProviderSpec], now: i64) -> AccountView {
         id: a.id.clone(),
         provider: a.provider.clone(),
         resource: p.as_ref().and_then(|p| p.resource.clone()),
+        dpop: a.kind != AccountKind::PersonalToken
+            && p.as_ref().is_some_and(|p| {
+                p.dpop_required || p.dpop_algs.iter().any(|x| x == crate::oauth::dpop::ALG)
+            }),
         provider_name: p.map_or_else(|| a.provider.clone(), |p| p.name),
         identity: a.identity.clone(),
         label: a.label.clone(),

@@ -96,6 +96,7 @@ impl Accounts {
             scopes: Vec::new(),
             issued_at: now,
             id_token: None,
+            dpop_key: None,
         };
         self.save_new(
             &p,

@@ -5,7 +5,6 @@ use super::{new_account_id, view, AccountView, Accounts, LoginOptions, LOCK_WAIT
 use crate::errors::UserError;
 use crate::oauth;
 use crate::provider::{IdentitySource, ProviderSpec};
-use crate::secret::Secret;
 use crate::vault::index::{AccountEntry, AccountKind, AccountStatus};
 use crate::vault::TokenRecord;
 
@@ -263,7 +262,7 @@ impl Accounts {
         rec: &TokenRecord,
         client_id: &str,
     ) -> Who {
-        let answer = self.identity_answer(p, &rec.access_token).await;
+        let answer = self.identity_answer(p, rec).await;
         let id_token = rec
             .id_token
             .as_ref()
@@ -294,7 +293,11 @@ impl Accounts {
         Who { name, subject }
     }
 
-    async fn identity_answer(&self, p: &ProviderSpec, token: &Secret) -> Option<serde_json::Value> {
+    async fn identity_answer(
+        &self,
+        p: &ProviderSpec,
+        rec: &crate::vault::TokenRecord,
+    ) -> Option<serde_json::Value> {
         let url = match &p.identity {
             IdentitySource::TaskadePing => p.presets.first().and_then(|pre| p.api_url(&pre.path)),
             IdentitySource::Userinfo => p.userinfo_url.clone(),
@@ -304,12 +307,21 @@ impl Accounts {
         if !p.may_receive_token(&url) {
             return None;
         }
-        let resp = self
-            .http()
-            .ok()?
-            .get(&url, Some(token.expose()))
-            .await
+        let req = http::Request::builder()
+            .method("GET")
+            .uri(&url)
+            .header("accept", "application/json")
+            .body(Vec::new())
             .ok()?;
+        let key = crate::oauth::dpop::key_of(rec);
+        let resp = crate::oauth::dpop::send_authorized(
+            &self.http().ok()?,
+            req,
+            &rec.access_token,
+            key.as_ref(),
+        )
+        .await
+        .ok()?;
         if !resp.status().is_success() {
             tracing::warn!(status = resp.status().as_u16(), provider = %p.id, "identity lookup failed");
             return None;

@@ -191,7 +191,8 @@ impl Accounts {
         }
         let client = self.client_for(&p, Some(&tx.client_id)).await?;
         let now = crate::now();
-        let rec = oauth::exchange_code(&self.http()?, &p, &client, &tx, &code, now)
+        let dpop = oauth::dpop_key_for(&p).map_err(|e| sign_in_error(e, &p, &tx.scopes))?;
+        let rec = oauth::exchange_code(&self.http()?, &p, &client, &tx, &code, dpop.as_ref(), now)
             .await
             .map_err(|e| sign_in_error(e, &p, &tx.scopes))?;
         let claims = self.check_resource_accepts(&p, &client, &rec).await?;

@@ -13,18 +13,32 @@ pub(super) fn exec(
 ) -> Result<i32, UserError> {
     let accounts = Accounts::open()?;
     let id = accounts.resolve(Some(account))?;
-    let t = {
+    let (t, token_type) = {
         let entry = accounts.account(&id)?;
         match accounts.vault().read_record(&id)? {
             Some(rec)
                 if entry.status != AccountStatus::NeedsSignIn
                     && rec.fresh_enough(60, crate::now()) =>
             {
-                rec.access_token
+                let kind = if rec.is_dpop() { "DPoP" } else { "Bearer" };
+                (rec.access_token, kind)
             }
-            _ => runtime()?.block_on(accounts.fresh_token(&id, 60))?,
+            _ => {
+                let h = runtime()?.block_on(accounts.handed_token(&id, 60))?;
+                (
+                    h.token,
+                    if h.dpop_key.is_some() {
+                        "DPoP"
+                    } else {
+                        "Bearer"
+                    },
+                )
+            }
         }
     };
+    if token_type == "DPoP" {
+        eprintln!("latchkey: note: {id}'s token is bound to a key (DPoP): a request needs a proof too. Get both headers with `latchkey header {id} --method M --url URL`.");
+    }
     let (prog, args) = command.split_first().ok_or_else(|| {
         UserError::new(
             "no_command",
@@ -34,7 +48,9 @@ pub(super) fn exec(
         )
     })?;
     let mut cmd = std::process::Command::new(prog);
-    cmd.args(args).env(env_name, t.expose());
+    cmd.args(args)
+        .env(env_name, t.expose())
+        .env("LATCHKEY_TOKEN_TYPE", token_type);
     drop(t);
     // Unix: exec(2), so the command keeps our pid and its own exit status; Windows: start,
     // wait and pass the exit code on (crate::platform).

@@ -42,8 +42,19 @@ fn bad_input(what: &str, fix: &str) -> UserError {
     )
 }
 
+/// A token for git, Kubernetes or docker: none of them can send a DPoP proof, so a token bound
+/// to a key (which would only be refused) is not handed out.
 fn handed(accounts: &Accounts, id: &str) -> Result<HandedToken, UserError> {
-    runtime()?.block_on(accounts.handed_token(id, MIN_VALID))
+    let t = runtime()?.block_on(accounts.handed_token(id, MIN_VALID))?;
+    if t.dpop_key.is_some() {
+        return Err(UserError::new(
+            "dpop_bound",
+            format!("{id}'s tokens are bound to a key (DPoP), and this tool can't send the proof they need."),
+            format!("Use `latchkey header {id} --method M --url URL` with a tool that takes headers, or connect an account whose provider doesn't use DPoP."),
+            ExitClass::Other,
+        ));
+    }
+    Ok(t)
 }
 
 /// `latchkey token ACCOUNT --json`.
@@ -58,6 +69,84 @@ pub(super) fn token_json(account: Option<&str>, min_valid: i64) -> Result<i32, U
         "scopes": t.scopes,
     });
     println_out(&v.to_string())?;
+    Ok(0)
+}
+
+/// `latchkey header ACCOUNT [--method M] [--url URL] [--json]`.
+pub(super) fn header(
+    account: &str,
+    method: &str,
+    url: Option<&str>,
+    json: bool,
+) -> Result<i32, UserError> {
+    let accounts = Accounts::open()?;
+    let id = accounts.resolve(Some(account))?;
+    if let Some(u) = url {
+        if accounts.account_for_url(u, Some(&id))?.is_none() {
+            return Err(UserError::new(
+                "foreign_host",
+                format!("Account {id} may not send tokens to {}.", crate::oauth::plain_text(u, 200)),
+                "Use an address under its provider's API bases (latchkey providers --json lists them).",
+                ExitClass::Other,
+            ));
+        }
+    }
+    let t = runtime()?.block_on(accounts.handed_token(&id, MIN_VALID))?;
+    let method = method.to_ascii_uppercase();
+    let (authorization, proof) = match &t.dpop_key {
+        None => (format!("Bearer {}", t.token.expose()), None),
+        Some(k) => {
+            let Some(u) = url else {
+                return Err(UserError::new(
+                    "needs_url",
+                    format!("{id}'s token is bound to a key (DPoP): its proof names the request's address."),
+                    format!("Add the address: latchkey header {id} --method {method} --url URL"),
+                    ExitClass::Other,
+                ));
+            };
+            let key = crate::oauth::dpop::DpopKey::from_secret(k).map_err(|m| {
+                UserError::new(
+                    "dpop",
+                    crate::errors::capitalize(&m),
+                    format!(
+                        "Sign in to this account again: latchkey login {}",
+                        t.provider
+                    ),
+                    ExitClass::NeedsSignIn,
+                )
+            })?;
+            let proof = key
+                .proof(
+                    &method,
+                    u,
+                    crate::oauth::dpop::nonce_for(u).as_deref(),
+                    Some(t.token.expose()),
+                )
+                .map_err(|m| {
+                    UserError::new(
+                        "dpop",
+                        crate::errors::capitalize(&m),
+                        "Try again.",
+                        ExitClass::Other,
+                    )
+                })?;
+            (format!("DPoP {}", t.token.expose()), Some(proof))
+        }
+    };
+    let out = if json {
+        let mut v = serde_json::json!({ "Authorization": authorization });
+        if let Some(p) = &proof {
+            v["DPoP"] = p.expose().into();
+        }
+        format!("{v}\n")
+    } else {
+        let mut s = format!("Authorization: {authorization}\n");
+        if let Some(p) = &proof {
+            s.push_str(&format!("DPoP: {}\n", p.expose()));
+        }
+        s
+    };
+    write_raw(&out)?;
     Ok(0)
 }
 

@@ -136,6 +136,22 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// The headers a request with ACCOUNT's token needs: `Authorization: Bearer …`, or for a
+    /// DPoP-bound account `Authorization: DPoP …` and a `DPoP:` proof for that method and
+    /// address (RFC 9449). The address must be one the account may send tokens to.
+    Header {
+        /// Account id, provider:handle, provider, or unique prefix.
+        account: String,
+        /// The request's method (for the proof).
+        #[arg(long, default_value = "GET")]
+        method: String,
+        /// The request's address (required for a DPoP-bound account).
+        #[arg(long)]
+        url: Option<String>,
+        /// Print {"Authorization": …, "DPoP": …} for tools that take a header command.
+        #[arg(long)]
+        json: bool,
+    },
     /// git's credential helper: set up with `latchkey git-credential --setup HOST`; git then
     /// runs `latchkey git-credential get` and gets a fresh token for hosts an account may
     /// send tokens to (nothing for any other host).
@@ -440,6 +456,12 @@ fn dispatch(cmd: Command) -> Result<i32, UserError> {
             account, server, ..
         } => helpers::kube_credential(&account, server.as_deref()),
         Command::DockerCredential { action } => helpers::docker_credential(&action),
+        Command::Header {
+            account,
+            method,
+            url,
+            json,
+        } => helpers::header(&account, &method, url.as_deref(), json),
         Command::Login {
             provider,
             resource,

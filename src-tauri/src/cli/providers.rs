@@ -58,6 +58,11 @@ pub(super) struct ProviderAdd {
     /// servers that offer nothing else.
     #[arg(long)]
     insecure_password_grant: bool,
+    /// Require DPoP (RFC 9449): every token is bound to a key of the account's, kept in the
+    /// credential store; a server that doesn't offer DPoP, or answers with a bearer token, is
+    /// an error. Without it, DPoP is used wherever the server lists ES256.
+    #[arg(long)]
+    dpop: bool,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug)]
@@ -177,6 +182,10 @@ pub(super) fn provider_add(a: ProviderAdd) -> Result<i32, UserError> {
     if let Some(d) = &a.device_url {
         p.device_url = Some(d.clone());
     }
+    p.dpop_required = a.dpop;
+    // A provider set to require DPoP whose server doesn't offer it can't sign anyone in: say
+    // so now, not after the browser.
+    crate::oauth::dpop_key_for(&p).map_err(|e| usage(e.to_string(), &e.fix()))?;
     if accounts_using(&accounts.vault().index()?, &p.id).is_empty() {
         if let (Some(s), Some(client_id)) = (&secret, &p.client_id) {
             accounts

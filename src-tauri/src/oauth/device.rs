@@ -95,6 +95,7 @@ pub async fn device_finish(
     p: &ProviderSpec,
     client: &ClientConfig,
     start: &DeviceStart,
+    dpop: Option<&super::dpop::DpopKey>,
     now: impl Fn() -> i64,
 ) -> Result<TokenRecord, OAuthError> {
     let c = token_client(p, client)?;
@@ -104,21 +105,26 @@ pub async fn device_finish(
     if let Some(r) = &p.resource {
         req = req.add_extra_param("resource", r.clone());
     }
-    let resp = req
-        .request_async(
-            http,
-            tokio::time::sleep,
-            Some(std::time::Duration::from_secs(left)),
-        )
-        .await
-        .map_err(|e| match classify_token_error(&p.name, e) {
-            OAuthError::Provider { code, .. } if code == "access_denied" => {
-                OAuthError::Denied(p.name.clone())
-            }
-            OAuthError::Provider { code, .. } if code == "expired_token" => OAuthError::Expired,
-            // oauth2 reports its own timeout as a non-HTTP failure.
-            OAuthError::BadResponse { .. } if now() >= start.expires => OAuthError::Expired,
-            other => other,
-        })?;
-    Ok(record_from(&resp, None, now()))
+    let wait = Some(std::time::Duration::from_secs(left));
+    let resp = match dpop {
+        Some(key) => {
+            req.request_async(
+                &super::dpop::DpopHttp { http, key },
+                tokio::time::sleep,
+                wait,
+            )
+            .await
+        }
+        None => req.request_async(http, tokio::time::sleep, wait).await,
+    }
+    .map_err(|e| match classify_token_error(&p.name, e) {
+        OAuthError::Provider { code, .. } if code == "access_denied" => {
+            OAuthError::Denied(p.name.clone())
+        }
+        OAuthError::Provider { code, .. } if code == "expired_token" => OAuthError::Expired,
+        // oauth2 reports its own timeout as a non-HTTP failure.
+        OAuthError::BadResponse { .. } if now() >= start.expires => OAuthError::Expired,
+        other => other,
+    })?;
+    super::exchange::settle_dpop(p, record_from(&resp, None, now()), dpop)
 }

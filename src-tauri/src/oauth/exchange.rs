@@ -1,6 +1,7 @@
 //! The token endpoint: the code exchange (once, S12), refresh with its outcome classified (S14,
 //! S15), and the client-credentials grant. Lifetimes are clamped (S13).
 
+use super::dpop::{DpopHttp, DpopKey};
 use super::http::{Http, HttpError};
 use super::{
     base_client, classify_token_error, endpoint, url_err, ClientConfig, OAuthError, OClient,
@@ -27,7 +28,13 @@ pub(super) fn record_from(
             .map(|r| Secret::new(r.secret().clone()))
             .or_else(|| previous_refresh.cloned()),
         expires_at: resp.expires_in().map(|d| expiry(now, d.as_secs())),
-        token_type: "Bearer".into(),
+        // RFC 9449: a DPoP-bound token says so; anything else is used as a bearer token.
+        token_type: match resp.token_type() {
+            oauth2::basic::BasicTokenType::Extension(t) if t.eq_ignore_ascii_case("dpop") => {
+                "DPoP".into()
+            }
+            _ => "Bearer".into(),
+        },
         // Provider-controlled words shown in terminals and the window: no control
         // characters (S25, F5).
         scopes: resp
@@ -41,6 +48,7 @@ pub(super) fn record_from(
             .unwrap_or_default(),
         issued_at: now,
         id_token: resp.extra_fields().id_token.clone().map(Secret::new),
+        dpop_key: None,
     }
 }
 
@@ -67,6 +75,7 @@ pub async fn exchange_code(
     client: &ClientConfig,
     tx: &Transaction,
     code: &Secret,
+    dpop: Option<&DpopKey>,
     now: i64,
 ) -> Result<TokenRecord, OAuthError> {
     let c = token_client(p, client)?.set_redirect_uri(
@@ -78,11 +87,12 @@ pub async fn exchange_code(
     if let Some(r) = &tx.resource {
         req = req.add_extra_param("resource", r.clone());
     }
-    let resp = req
-        .request_async(http)
-        .await
-        .map_err(|e| classify_token_error(&p.name, e))?;
-    let mut rec = record_from(&resp, None, now);
+    let resp = match dpop {
+        Some(key) => req.request_async(&DpopHttp { http, key }).await,
+        None => req.request_async(http).await,
+    }
+    .map_err(|e| classify_token_error(&p.name, e))?;
+    let mut rec = settle_dpop(p, record_from(&resp, None, now), dpop)?;
     if rec.scopes.is_empty() {
         rec.scopes = tx.scopes.clone();
     }
@@ -132,9 +142,28 @@ pub async fn refresh(
     if let Some(r) = &p.resource {
         req = req.add_extra_param("resource", r.clone());
     }
-    match req.request_async(http).await {
+    // A DPoP-bound grant refreshes with the same key (RFC 9449 §5).
+    let key = match current.dpop_key.as_ref().map(DpopKey::from_secret) {
+        Some(Ok(k)) => Some(k),
+        Some(Err(m)) => {
+            return RefreshOutcome::Failed(OAuthError::Dpop {
+                provider: p.name.clone(),
+                problem: m,
+            })
+        }
+        None => None,
+    };
+    let answer = match &key {
+        Some(k) => req.request_async(&DpopHttp { http, key: k }).await,
+        None => req.request_async(http).await,
+    };
+    match answer {
         Ok(resp) => {
-            let mut rec = record_from(&resp, Some(rt), now);
+            let rec = match settle_dpop(p, record_from(&resp, Some(rt), now), key.as_ref()) {
+                Ok(r) => r,
+                Err(e) => return RefreshOutcome::Failed(e),
+            };
+            let mut rec = rec;
             if rec.scopes.is_empty() {
                 rec.scopes = current.scopes.clone();
             }
@@ -178,6 +207,7 @@ pub async fn client_credentials(
     p: &ProviderSpec,
     client: &ClientConfig,
     scopes: &[String],
+    dpop: Option<&DpopKey>,
     now: i64,
 ) -> Result<TokenRecord, OAuthError> {
     let c = token_client(p, client)?;
@@ -189,11 +219,59 @@ pub async fn client_credentials(
     if let Some(r) = &p.resource {
         req = req.add_extra_param("resource", r.clone());
     }
-    let resp = req
-        .request_async(http)
-        .await
-        .map_err(|e| classify_token_error(&p.name, e))?;
-    Ok(record_from(&resp, None, now))
+    let resp = match dpop {
+        Some(key) => req.request_async(&DpopHttp { http, key }).await,
+        None => req.request_async(http).await,
+    }
+    .map_err(|e| classify_token_error(&p.name, e))?;
+    settle_dpop(p, record_from(&resp, None, now), dpop)
+}
+
+/// Whether this provider's sign-ins use DPoP, with a new key when they do: when the server
+/// lists ES256, or the person requires it (then a server that doesn't offer it is an error).
+pub fn dpop_key_for(p: &ProviderSpec) -> Result<Option<DpopKey>, OAuthError> {
+    let offered = p.dpop_algs.iter().any(|a| a == super::dpop::ALG);
+    if !offered && !p.dpop_required {
+        return Ok(None);
+    }
+    if !offered {
+        return Err(OAuthError::Dpop {
+            provider: p.name.clone(),
+            problem: if p.dpop_algs.is_empty() {
+                "does not offer DPoP (its metadata lists no dpop_signing_alg_values_supported), which this provider is set to require".into()
+            } else {
+                format!(
+                    "takes DPoP proofs only in {}, and Latchkey signs them with ES256",
+                    p.dpop_algs.join(", ")
+                )
+            },
+        });
+    }
+    DpopKey::generate().map(Some).map_err(|m| OAuthError::Dpop {
+        provider: p.name.clone(),
+        problem: m,
+    })
+}
+
+/// Keeps the key with a DPoP-bound token; a Bearer answer to a DPoP request is taken only
+/// when the person did not require DPoP (RFC 9449 §5: the server decides).
+pub(super) fn settle_dpop(
+    p: &ProviderSpec,
+    mut rec: TokenRecord,
+    key: Option<&DpopKey>,
+) -> Result<TokenRecord, OAuthError> {
+    match key {
+        Some(k) if rec.token_type == "DPoP" => rec.dpop_key = Some(k.to_secret()),
+        Some(_) if p.dpop_required => {
+            return Err(OAuthError::Dpop {
+                provider: p.name.clone(),
+                problem: "answered with a Bearer token though this provider is set to require DPoP"
+                    .into(),
+            })
+        }
+        _ => rec.dpop_key = None,
+    }
+    Ok(rec)
 }
 
 #[cfg(test)]
@@ -212,6 +290,45 @@ mod tests {
         assert_eq!(rec.expires_at, Some(now + MAX_LIFETIME as i64));
         assert_eq!(expiry(i64::MAX - 5, 3600), i64::MAX);
         assert_eq!(expiry(now, 3600), now + 3600);
+    }
+
+    /// S36: DPoP is used where the server offers ES256 or the person requires it; a required
+    /// DPoP at a server without it, or with other algorithms only, is an error; a Bearer answer
+    /// to a DPoP request is taken only when DPoP was not required (and then no key is kept).
+    #[test]
+    fn dpop_is_used_as_offered_or_required_s36() {
+        let mut p = ProviderSpec::new("p", "P");
+        assert!(
+            dpop_key_for(&p).unwrap().is_none(),
+            "not offered, not required"
+        );
+        p.dpop_algs = vec!["RS256".into()];
+        assert!(dpop_key_for(&p).unwrap().is_none());
+        p.dpop_required = true;
+        let e = dpop_key_for(&p).unwrap_err().to_string();
+        assert!(e.contains("only in RS256"), "{e}");
+        p.dpop_algs.clear();
+        assert!(dpop_key_for(&p)
+            .unwrap_err()
+            .to_string()
+            .contains("does not offer DPoP"));
+        p.dpop_algs = vec!["ES256".into(), "EdDSA".into()];
+        let key = dpop_key_for(&p).unwrap().expect("a key");
+
+        let bearer: TokenResp =
+            serde_json::from_str(r#"{"access_token":"a","token_type":"Bearer"}"#).unwrap();
+        let dpop: TokenResp =
+            serde_json::from_str(r#"{"access_token":"a","token_type":"DPoP"}"#).unwrap();
+        let rec = settle_dpop(&p, record_from(&dpop, None, 1), Some(&key)).unwrap();
+        assert!(rec.is_dpop());
+        assert!(
+            settle_dpop(&p, record_from(&bearer, None, 1), Some(&key)).is_err(),
+            "required, and the server dropped DPoP"
+        );
+        p.dpop_required = false;
+        let rec = settle_dpop(&p, record_from(&bearer, None, 1), Some(&key)).unwrap();
+        assert_eq!(rec.token_type, "Bearer");
+        assert!(rec.dpop_key.is_none(), "no key kept with a bearer token");
     }
 
     /// S25 (F5): the granted scopes a server returns lose their control characters.

@@ -8,6 +8,7 @@ mod authorize;
 mod callback;
 mod device;
 mod discovery;
+pub mod dpop;
 mod exchange;
 pub mod http;
 pub mod insecure;
@@ -21,7 +22,9 @@ pub use authorize::{begin, handle_for_state, Begun, Transaction, TRANSACTION_TTL
 pub use callback::{check_callback, parse_callback, Callback};
 pub use device::{device_begin, device_finish, offers_device_flow, DeviceStart, DEVICE_GRANT};
 pub use discovery::discover;
-pub use exchange::{client_credentials, exchange_code, expiry, refresh, RefreshOutcome};
+pub use exchange::{
+    client_credentials, dpop_key_for, exchange_code, expiry, refresh, RefreshOutcome,
+};
 pub use registration::{register_client, Registered};
 pub use revoke::{introspect, revoke, Revocation};
 
@@ -149,6 +152,14 @@ pub enum OAuthError {
         /// The addresses Latchkey looked at.
         looked: Vec<String>,
     },
+    /// DPoP can't be used as the provider entry asks (RFC 9449).
+    #[error("{provider} {problem}")]
+    Dpop {
+        /// Provider name.
+        provider: String,
+        /// What is wrong, in words.
+        problem: String,
+    },
     /// The provider's answer was not what OAuth promises.
     #[error("{provider} sent an answer Latchkey could not read")]
     BadResponse {
@@ -173,6 +184,7 @@ impl OAuthError {
             OAuthError::Network { .. } => "network".into(),
             OAuthError::BadResponse { .. } => "bad_response".into(),
             OAuthError::NoDiscovery { .. } => "no_discovery".into(),
+            OAuthError::Dpop { .. } => "dpop".into(),
         }
     }
 
@@ -203,6 +215,7 @@ impl OAuthError {
             },
             OAuthError::Network { source, .. } => source.fix(),
             OAuthError::BadResponse { .. } => "The provider may be misconfigured. Try again later, or check its issuer URL.".into(),
+            OAuthError::Dpop { .. } => "If the provider offers DPoP under another setting, turn it on there; otherwise add the provider again without --dpop (its tokens are then plain bearer tokens).".into(),
             OAuthError::NoDiscovery { looked, .. } => format!("Check the issuer address: use exactly what the service calls its issuer (for example https://login.example.com, or https://example.com/realms/NAME), without a /.well-known part. Latchkey looked at {}. Or give the endpoints by hand: latchkey provider add ID --auth-url URL --token-url URL.", looked.join(", ")),
         }
     }

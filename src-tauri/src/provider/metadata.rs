@@ -43,6 +43,9 @@ pub struct Metadata {
     /// OAuth Client ID Metadata Document draft).
     #[serde(default)]
     pub client_id_metadata_document_supported: bool,
+    /// RFC 9449: the algorithms the server takes DPoP proofs in.
+    #[serde(default)]
+    pub dpop_signing_alg_values_supported: Vec<String>,
 }
 
 impl Metadata {
@@ -66,6 +69,10 @@ impl Metadata {
             .device_authorization_endpoint
             .or(other.device_authorization_endpoint);
         self.introspection_endpoint = self.introspection_endpoint.or(other.introspection_endpoint);
+        join(
+            &mut self.dpop_signing_alg_values_supported,
+            other.dpop_signing_alg_values_supported,
+        );
         self.authorization_response_iss_parameter_supported |=
             other.authorization_response_iss_parameter_supported;
         join(
@@ -163,6 +170,11 @@ pub fn apply_metadata(p: &mut ProviderSpec, m: &Metadata) -> Result<(), String> 
         .clone()
         .or(p.device_url.take());
     p.iss_required = m.authorization_response_iss_parameter_supported;
+    p.dpop_algs = m
+        .dpop_signing_alg_values_supported
+        .iter()
+        .map(|a| crate::oauth::plain_text(a, 20))
+        .collect();
     if p.identity == IdentitySource::None && p.userinfo_url.is_some() {
         p.identity = IdentitySource::Userinfo;
     }

@@ -187,6 +187,14 @@ pub struct ProviderSpec {
     /// The server takes a client metadata document's URL as a client id (no registration).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub client_metadata_documents: bool,
+    /// RFC 9449: the DPoP proof algorithms the server lists; with ES256 among them Latchkey
+    /// binds this provider's tokens to a key of each account's.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub dpop_algs: Vec<String>,
+    /// The person requires DPoP for this provider (`provider add --dpop`): a server that
+    /// doesn't offer it, or answers with a Bearer token, is an error.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub dpop_required: bool,
     /// The scopes the server lists (`scopes_supported`), when discovery said.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub scopes_supported: Vec<String>,
@@ -232,6 +240,8 @@ impl ProviderSpec {
             insecure_grants: false,
             token_auth_methods: Vec::new(),
             client_metadata_documents: false,
+            dpop_algs: Vec::new(),
+            dpop_required: false,
             scopes_supported: Vec::new(),
             grant_types: Vec::new(),
             resource: None,

@@ -307,6 +307,7 @@ mod tests {
             scopes: vec!["openid".into()],
             issued_at: crate::now(),
             id_token: None,
+            dpop_key: None,
         }
     }
 

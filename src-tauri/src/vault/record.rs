@@ -26,6 +26,17 @@ pub struct TokenRecord {
     /// An OpenID Connect ID token, kept for identity claims.
     #[serde(default)]
     pub id_token: Option<Secret>,
+    /// The account's DPoP private key (base64url PKCS#8), when its tokens are bound to one
+    /// (RFC 9449): kept with the tokens, in the credential store only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dpop_key: Option<Secret>,
+}
+
+impl TokenRecord {
+    /// True when the token works only with a DPoP proof.
+    pub fn is_dpop(&self) -> bool {
+        self.token_type.eq_ignore_ascii_case("dpop") && self.dpop_key.is_some()
+    }
 }
 
 fn bearer() -> String {
@@ -67,6 +78,7 @@ mod tests {
             scopes: vec![],
             issued_at,
             id_token: None,
+            dpop_key: None,
         }
     }
 

@@ -79,6 +79,7 @@ fuzz_target!(|data: &[u8]| {
         scopes: vec![],
         issued_at: 0,
         id_token: None,
+        dpop_key: None,
     };
     let out = w
         .rt

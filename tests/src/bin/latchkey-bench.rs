@@ -605,6 +605,7 @@ fn p4(runs: usize) -> Vec<Row> {
             scopes: vec!["openid".into()],
             issued_at: now,
             id_token: None,
+            dpop_key: None,
         };
         acc.vault().add_account(entry, &rec).unwrap();
     }
