@@ -43,7 +43,7 @@ const discoveryMode = cfg.discovery || '';
 const knownScopes = cfg.scopes || ['openid', 'offline_access', 'email', 'profile', 'api'];
 
 // Counters read by tests through GET /__test/stats.
-const stats = { dpop_api_ok: 0, dpop_refusals: [], dpop_nonce_asks: 0, token_requests: 0, invalid_grant: 0, grant_errors: [], revocations: 0, registrations: 0, foreign_api_tokens: 0, introspections: 0, cimd_fetches: 0 };
+const stats = { par_requests: 0, par_uris_seen: 0, dpop_api_ok: 0, dpop_refusals: [], dpop_nonce_asks: 0, token_requests: 0, invalid_grant: 0, grant_errors: [], revocations: 0, registrations: 0, foreign_api_tokens: 0, introspections: 0, cimd_fetches: 0 };
 const mode = { deny: false, tokenStatus: 0, tokenDelayMs: 0, tokenFault: '', user: 'alice', foreignAs: '', rootPrm: false, moveTo: '', acceptResources: [] };
 
 // The client metadata document's own little https server (cfg.cimd), started first.
@@ -131,6 +131,11 @@ server.listen(0, '127.0.0.1', () => {
       // cfg.dpop {nonce, apiNonce}: DPoP (RFC 9449), with server nonces at the token endpoint
       // (nonce) and at /api/dpop (apiNonce). Off otherwise: oidc-provider 9 turns it on by
       // default, and the other suites test bearer tokens.
+      // cfg.par {require}: pushed authorization requests (RFC 9126). Off otherwise, like DPoP.
+      pushedAuthorizationRequests: {
+        enabled: Boolean(cfg.par),
+        requirePushedAuthorizationRequests: Boolean(cfg.par?.require),
+      },
       dPoP: {
         enabled: Boolean(cfg.dpop),
         nonceSecret: cfg.dpop?.nonce ? randomBytes(32) : undefined,
@@ -214,6 +219,7 @@ server.listen(0, '127.0.0.1', () => {
     if (err.error === 'invalid_grant') stats.invalid_grant += 1;
   });
   provider.on('registration_create.success', () => { stats.registrations += 1; });
+  provider.on('pushed_authorization_request.success', () => { stats.par_requests += 1; });
   // This oidc-provider version emits no revocation.success event: revocations are counted as
   // answered requests to the endpoint (see the middleware below).
 
@@ -265,6 +271,12 @@ server.listen(0, '127.0.0.1', () => {
         if (ctx.path === '/.well-known/openid-configuration') delete doc.revocation_endpoint;
         ctx.body = doc;
       }
+      return;
+    }
+    // mode.parFail: the pushed authorization request endpoint refuses every push.
+    if (mode.parFail && ctx.path === '/request' && ctx.method === 'POST') {
+      ctx.status = 400;
+      ctx.body = { error: 'invalid_request', error_description: 'pushed requests are refused right now' };
       return;
     }
     if (ctx.path === '/__test/mode' && ctx.method === 'POST') {

@@ -392,6 +392,8 @@ pub struct IdpConfig {
     pub tls: bool,
     /// DPoP (RFC 9449): `Some((token endpoint nonces, /api/dpop nonces))`; off by default.
     pub dpop: Option<(bool, bool)>,
+    /// Pushed authorization requests (RFC 9126): `Some(required)`; off by default.
+    pub par: Option<bool>,
 }
 
 impl Default for IdpConfig {
@@ -406,6 +408,7 @@ impl Default for IdpConfig {
             client_metadata: false,
             tls: false,
             dpop: None,
+            par: None,
         }
     }
 }
@@ -437,6 +440,9 @@ impl Idp {
             "run `npm ci` in tests/idp first (the test command does)"
         );
         let mut conf = json!({"accessTtl": cfg.access_ttl, "rotate": cfg.rotate, "pats": cfg.pats, "discovery": cfg.discovery, "scopes": cfg.scopes, "authMethods": cfg.auth_methods});
+        if let Some(require) = cfg.par {
+            conf["par"] = json!({ "require": require });
+        }
         if let Some((nonce, api_nonce)) = cfg.dpop {
             conf["dpop"] = json!({"nonce": nonce, "apiNonce": api_nonce});
         }

@@ -73,6 +73,11 @@ impl Accounts {
             .map_err(|e| oauth_user_error(e, &p.id))?;
         begun.transaction.label = opts.label.clone();
         begun.transaction.reauth_of = opts.reauth_of.clone();
+        // RFC 9126: push the request first where the server takes pushed requests; its errors
+        // are shown before any browser opens.
+        begun.authorize_url = oauth::push(&self.http()?, &p, &client, &begun)
+            .await
+            .map_err(|e| sign_in_error(e, &p, &scopes))?;
         let tx = begun.transaction.clone();
         let expires = tx.expires;
         let handle = tx.handle.clone();

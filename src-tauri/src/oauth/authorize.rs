@@ -188,3 +188,68 @@ mod tests {
         assert!(!h.contains("abc"));
     }
 }
+
+/// RFC 9126: pushes the authorization request `begun` made (its query, with the client's
+/// authentication where it has any) to the server's PAR endpoint, and returns the address
+/// the browser opens instead: only `client_id` and the `request_uri` the server gave. An
+/// error from the push comes before any browser opens.
+pub async fn push(
+    http: &super::http::Http,
+    p: &ProviderSpec,
+    client: &ClientConfig,
+    begun: &Begun,
+) -> Result<Secret, OAuthError> {
+    let Some(par) = &p.par_url else {
+        return Ok(begun.authorize_url.clone());
+    };
+    crate::provider::check_endpoint(par).map_err(OAuthError::BadEndpoint)?;
+    let full = url::Url::parse(begun.authorize_url.expose()).map_err(|_| {
+        OAuthError::BadEndpoint("the authorization endpoint is not a valid URL".into())
+    })?;
+    let pairs: Vec<(String, String)> = full
+        .query_pairs()
+        .filter(|(k, _)| k != "client_id")
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    let borrowed: Vec<(&str, &str)> = pairs
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let req = super::revoke::client_form_request(par, client, &borrowed).map_err(|_| {
+        OAuthError::BadEndpoint(
+            "the pushed authorization request endpoint is not a valid URL".into(),
+        )
+    })?;
+    let resp = http.send(req).await.map_err(|e| OAuthError::Network {
+        provider: p.name.clone(),
+        source: e,
+    })?;
+    let body: serde_json::Value = serde_json::from_slice(resp.body()).unwrap_or_default();
+    if !resp.status().is_success() {
+        return Err(OAuthError::Provider {
+            provider: p.name.clone(),
+            code: body["error"].as_str().map_or_else(
+                || format!("par_http_{}", resp.status().as_u16()),
+                |e| super::plain_text(e, 64),
+            ),
+            description: body["error_description"]
+                .as_str()
+                .map(|d| super::plain_text(d, 300)),
+        });
+    }
+    let Some(request_uri) = body["request_uri"]
+        .as_str()
+        .filter(|u| !u.is_empty() && u.len() < 2048)
+    else {
+        return Err(OAuthError::BadResponse {
+            provider: p.name.clone(),
+        });
+    };
+    let mut browser = full.clone();
+    browser
+        .query_pairs_mut()
+        .clear()
+        .append_pair("client_id", &client.id)
+        .append_pair("request_uri", request_uri);
+    Ok(Secret::new(browser.to_string()))
+}

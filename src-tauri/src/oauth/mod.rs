@@ -18,7 +18,7 @@ mod registration;
 pub mod resource;
 mod revoke;
 
-pub use authorize::{begin, handle_for_state, Begun, Transaction, TRANSACTION_TTL};
+pub use authorize::{begin, handle_for_state, push, Begun, Transaction, TRANSACTION_TTL};
 pub use callback::{check_callback, parse_callback, Callback};
 pub use device::{device_begin, device_finish, offers_device_flow, DeviceStart, DEVICE_GRANT};
 pub use discovery::discover;

@@ -84,7 +84,7 @@ fn revocation_request(
 
 /// A form POST to one of the server's endpoints (revocation, introspection) with the client's
 /// authentication (RFC 6749 §2.3.1): Basic, the secret in the body, or the public client's id.
-pub(super) fn client_form_request(
+pub(crate) fn client_form_request(
     url: &str,
     client: &ClientConfig,
     pairs: &[(&str, &str)],

@@ -46,6 +46,12 @@ pub struct Metadata {
     /// RFC 9449: the algorithms the server takes DPoP proofs in.
     #[serde(default)]
     pub dpop_signing_alg_values_supported: Vec<String>,
+    /// RFC 9126: where to push authorization requests.
+    #[serde(default)]
+    pub pushed_authorization_request_endpoint: Option<String>,
+    /// RFC 9126: the server takes only pushed authorization requests.
+    #[serde(default)]
+    pub require_pushed_authorization_requests: bool,
 }
 
 impl Metadata {
@@ -69,6 +75,10 @@ impl Metadata {
             .device_authorization_endpoint
             .or(other.device_authorization_endpoint);
         self.introspection_endpoint = self.introspection_endpoint.or(other.introspection_endpoint);
+        self.pushed_authorization_request_endpoint = self
+            .pushed_authorization_request_endpoint
+            .or(other.pushed_authorization_request_endpoint);
+        self.require_pushed_authorization_requests |= other.require_pushed_authorization_requests;
         join(
             &mut self.dpop_signing_alg_values_supported,
             other.dpop_signing_alg_values_supported,
@@ -136,6 +146,7 @@ pub fn apply_metadata(p: &mut ProviderSpec, m: &Metadata) -> Result<(), String> 
         &m.userinfo_endpoint,
         &m.device_authorization_endpoint,
         &m.introspection_endpoint,
+        &m.pushed_authorization_request_endpoint,
     ]
     .into_iter()
     .flatten()
@@ -170,6 +181,11 @@ pub fn apply_metadata(p: &mut ProviderSpec, m: &Metadata) -> Result<(), String> 
         .clone()
         .or(p.device_url.take());
     p.iss_required = m.authorization_response_iss_parameter_supported;
+    p.par_url = m
+        .pushed_authorization_request_endpoint
+        .clone()
+        .or(p.par_url.take());
+    p.par_required = m.require_pushed_authorization_requests;
     p.dpop_algs = m
         .dpop_signing_alg_values_supported
         .iter()

@@ -191,6 +191,14 @@ pub struct ProviderSpec {
     /// binds this provider's tokens to a key of each account's.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub dpop_algs: Vec<String>,
+    /// RFC 9126: the pushed authorization request endpoint. When set, every browser sign-in
+    /// pushes its request there first and the browser carries only `client_id` and
+    /// `request_uri`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub par_url: Option<String>,
+    /// RFC 9126: the server requires pushed requests.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub par_required: bool,
     /// The person requires DPoP for this provider (`provider add --dpop`): a server that
     /// doesn't offer it, or answers with a Bearer token, is an error.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
@@ -242,6 +250,8 @@ impl ProviderSpec {
             client_metadata_documents: false,
             dpop_algs: Vec::new(),
             dpop_required: false,
+            par_url: None,
+            par_required: false,
             scopes_supported: Vec::new(),
             grant_types: Vec::new(),
             resource: None,
