@@ -124,71 +124,6 @@ pub fn begin(
     })
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::oauth::test_support::*;
-
-    /// S6: the RFC 7636 Appendix B known answer.
-    #[test]
-    fn pkce_s256_known_answer_s6() {
-        let v = PkceCodeVerifier::new("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk".into());
-        assert_eq!(
-            PkceCodeChallenge::from_code_verifier_sha256(&v).as_str(),
-            "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
-        );
-    }
-
-    /// S6, S7: S256 always, 32-byte verifier and state, new every time, 10-minute expiry.
-    #[test]
-    fn every_request_has_fresh_state_and_s256_challenge_s6_s7() {
-        let a = begin(
-            &provider(),
-            &client(),
-            "http://127.0.0.1:5555/callback",
-            &["openid".into()],
-            1000,
-        )
-        .unwrap();
-        let b = begin(
-            &provider(),
-            &client(),
-            "http://127.0.0.1:5555/callback",
-            &["openid".into()],
-            1000,
-        )
-        .unwrap();
-        let url = url::Url::parse(a.authorize_url.expose()).unwrap();
-        let q: std::collections::HashMap<_, _> = url.query_pairs().into_owned().collect();
-        assert_eq!(q["code_challenge_method"], "S256");
-        assert_eq!(q["response_type"], "code");
-        assert_eq!(q["redirect_uri"], "http://127.0.0.1:5555/callback");
-        assert_eq!(q["state"], a.transaction.state.expose());
-        assert_eq!(a.transaction.state.len(), 43, "32 random bytes, base64url");
-        assert_eq!(
-            a.transaction.verifier.len(),
-            43,
-            "32 random bytes, base64url"
-        );
-        assert_ne!(a.transaction.state, b.transaction.state);
-        assert_ne!(a.transaction.verifier, b.transaction.verifier);
-        assert_eq!(a.transaction.expires - a.transaction.created, 600);
-        let expect = PkceCodeChallenge::from_code_verifier_sha256(&PkceCodeVerifier::new(
-            a.transaction.verifier.expose().into(),
-        ));
-        assert_eq!(q["code_challenge"], expect.as_str());
-        assert!(!format!("{:?}", a.transaction).contains(a.transaction.state.expose()));
-    }
-
-    #[test]
-    fn state_handle_is_stable_and_reveals_nothing() {
-        let h = handle_for_state("abc");
-        assert_eq!(h, handle_for_state("abc"));
-        assert_eq!(h.len(), 32);
-        assert!(!h.contains("abc"));
-    }
-}
-
 /// RFC 9126: pushes the authorization request `begun` made (its query, with the client's
 /// authentication where it has any) to the server's PAR endpoint, and returns the address
 /// the browser opens instead: only `client_id` and the `request_uri` the server gave. An
@@ -252,4 +187,69 @@ pub async fn push(
         .append_pair("client_id", &client.id)
         .append_pair("request_uri", request_uri);
     Ok(Secret::new(browser.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::oauth::test_support::*;
+
+    /// S6: the RFC 7636 Appendix B known answer.
+    #[test]
+    fn pkce_s256_known_answer_s6() {
+        let v = PkceCodeVerifier::new("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk".into());
+        assert_eq!(
+            PkceCodeChallenge::from_code_verifier_sha256(&v).as_str(),
+            "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
+        );
+    }
+
+    /// S6, S7: S256 always, 32-byte verifier and state, new every time, 10-minute expiry.
+    #[test]
+    fn every_request_has_fresh_state_and_s256_challenge_s6_s7() {
+        let a = begin(
+            &provider(),
+            &client(),
+            "http://127.0.0.1:5555/callback",
+            &["openid".into()],
+            1000,
+        )
+        .unwrap();
+        let b = begin(
+            &provider(),
+            &client(),
+            "http://127.0.0.1:5555/callback",
+            &["openid".into()],
+            1000,
+        )
+        .unwrap();
+        let url = url::Url::parse(a.authorize_url.expose()).unwrap();
+        let q: std::collections::HashMap<_, _> = url.query_pairs().into_owned().collect();
+        assert_eq!(q["code_challenge_method"], "S256");
+        assert_eq!(q["response_type"], "code");
+        assert_eq!(q["redirect_uri"], "http://127.0.0.1:5555/callback");
+        assert_eq!(q["state"], a.transaction.state.expose());
+        assert_eq!(a.transaction.state.len(), 43, "32 random bytes, base64url");
+        assert_eq!(
+            a.transaction.verifier.len(),
+            43,
+            "32 random bytes, base64url"
+        );
+        assert_ne!(a.transaction.state, b.transaction.state);
+        assert_ne!(a.transaction.verifier, b.transaction.verifier);
+        assert_eq!(a.transaction.expires - a.transaction.created, 600);
+        let expect = PkceCodeChallenge::from_code_verifier_sha256(&PkceCodeVerifier::new(
+            a.transaction.verifier.expose().into(),
+        ));
+        assert_eq!(q["code_challenge"], expect.as_str());
+        assert!(!format!("{:?}", a.transaction).contains(a.transaction.state.expose()));
+    }
+
+    #[test]
+    fn state_handle_is_stable_and_reveals_nothing() {
+        let h = handle_for_state("abc");
+        assert_eq!(h, handle_for_state("abc"));
+        assert_eq!(h.len(), 32);
+        assert!(!h.contains("abc"));
+    }
 }
