@@ -187,8 +187,9 @@ enum Command {
         #[arg(long, value_name = "URL")]
         server: Option<String>,
     },
-    /// docker's credential helper protocol (run as `docker-credential-latchkey`).
-    #[command(hide = true)]
+    /// docker's credential helper protocol, which the installed `docker-credential-latchkey`
+    /// runs: `get` reads a registry address on stdin and prints {"Username", "Secret"} for
+    /// registries an account may send tokens to; `list`; `store` and `erase` do nothing.
     DockerCredential {
         /// get, list, store or erase.
         action: String,
