@@ -311,9 +311,16 @@ impl Accounts {
             resource::Audience::ThisApi => return Ok(claims),
             resource::Audience::Elsewhere(aud) => Some(aud),
             resource::Audience::Unknown => {
-                let r = self
-                    .http()?
-                    .get(resource, Some(token.expose()))
+                // A DPoP-bound token is shown with its proof, or the API would refuse it for
+                // that alone.
+                let req = http::Request::builder()
+                    .method("GET")
+                    .uri(resource.as_str())
+                    .header("accept", "application/json")
+                    .body(Vec::new())
+                    .map_err(|_| super::internal())?;
+                let key = oauth::dpop::key_of(rec);
+                let r = oauth::dpop::send_authorized(&self.http()?, req, token, key.as_ref())
                     .await
                     .map_err(|e| {
                         UserError::new(
