@@ -304,3 +304,45 @@ fn the_window_offers_a_curl_line_that_carries_the_proof_s36() {
         stderr_of(&o)
     );
 }
+
+/// RFC 9449 §10: the authorization request carries the key's thumbprint (`dpop_jkt`), and the
+/// code exchange proves that same key (the server refuses the code otherwise).
+#[test]
+fn the_authorization_request_names_the_key_the_exchange_proves_s36() {
+    let idp = dpop_idp(false, false);
+    let home = TestHome::new();
+    let o = run_against(
+        &home,
+        &idp,
+        &["provider", "add", "dpj", "--issuer", &idp.issuer],
+        None,
+        &[],
+    );
+    assert!(o.status.success(), "{}", stderr_of(&o));
+    let mut c = home.cli();
+    c.args(["login", "dpj", "--no-browser"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    let mut child = c.spawn().unwrap();
+    let mut err = std::io::BufReader::new(child.stderr.take().unwrap());
+    let shown = loop {
+        let mut line = String::new();
+        assert!(std::io::BufRead::read_line(&mut err, &mut line).unwrap() > 0);
+        if line.starts_with("http") {
+            break line.trim().to_string();
+        }
+    };
+    let _ = child.kill();
+    let _ = child.wait();
+    let u = url::Url::parse(&shown).unwrap();
+    let jkt = u
+        .query_pairs()
+        .find(|(k, _)| k == "dpop_jkt")
+        .map(|(_, v)| v.into_owned())
+        .expect("dpop_jkt on the authorization request");
+    assert_eq!(jkt.len(), 43, "a base64url SHA-256 thumbprint: {jkt}");
+    // A whole sign-in: the exchange's proof matches the jkt, and the token is bound to it.
+    let o = run_against(&home, &idp, &["login", "dpj"], None, &[]);
+    assert!(o.status.success(), "{}", stderr_of(&o));
+}

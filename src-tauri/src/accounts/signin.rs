@@ -196,7 +196,20 @@ impl Accounts {
         }
         let client = self.client_for(&p, Some(&tx.client_id)).await?;
         let now = crate::now();
-        let dpop = oauth::dpop_key_for(&p).map_err(|e| sign_in_error(e, &p, &tx.scopes))?;
+        // The key whose thumbprint the authorization request carried (dpop_jkt).
+        let dpop = match &tx.dpop_key {
+            Some(k) => Some(oauth::dpop::DpopKey::from_secret(k).map_err(|m| {
+                sign_in_error(
+                    OAuthError::Dpop {
+                        provider: p.name.clone(),
+                        problem: m,
+                    },
+                    &p,
+                    &tx.scopes,
+                )
+            })?),
+            None => oauth::dpop_key_for(&p).map_err(|e| sign_in_error(e, &p, &tx.scopes))?,
+        };
         let rec = oauth::exchange_code(&self.http()?, &p, &client, &tx, &code, dpop.as_ref(), now)
             .await
             .map_err(|e| sign_in_error(e, &p, &tx.scopes))?;

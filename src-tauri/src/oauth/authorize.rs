@@ -40,6 +40,10 @@ pub struct Transaction {
     /// endpoint, even if the provider entry changed meanwhile.
     #[serde(default)]
     pub destinations: Option<crate::provider::Destinations>,
+    /// The DPoP key made for this sign-in (RFC 9449), whose thumbprint went out as
+    /// `dpop_jkt`: the code exchange proves it, so the code is bound to it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dpop_key: Option<Secret>,
     /// Label for the new account.
     pub label: Option<String>,
     /// Account being re-authenticated, if any.
@@ -100,6 +104,11 @@ pub fn begin(
     if let Some(r) = &p.resource {
         req = req.add_extra_param("resource", r.clone());
     }
+    // RFC 9449 §10: the code is bound to the key the exchange will prove.
+    let dpop = super::dpop_key_for(p)?;
+    if let Some(k) = &dpop {
+        req = req.add_extra_param("dpop_jkt", k.thumbprint());
+    }
     let (url, _) = req.url();
     let transaction = Transaction {
         handle: handle_for_state(&state),
@@ -113,6 +122,7 @@ pub fn begin(
         scopes: scopes.to_vec(),
         resource: p.resource.clone(),
         destinations: Some(p.destinations()),
+        dpop_key: dpop.map(|k| k.to_secret()),
         label: None,
         reauth_of: None,
         created: now,
