@@ -346,3 +346,52 @@ fn the_authorization_request_names_the_key_the_exchange_proves_s36() {
     let o = run_against(&home, &idp, &["login", "dpj"], None, &[]);
     assert!(o.status.success(), "{}", stderr_of(&o));
 }
+
+/// "Another service…" → Advanced → "Require … DPoP": the provider is set to require it and the
+/// sign-in's tokens are bound; at a server without DPoP the window says so and signs nobody in.
+#[test]
+fn the_window_can_require_dpop_for_another_service_s36() {
+    const T: std::time::Duration = std::time::Duration::from_secs(30);
+    let idp = dpop_idp(false, false);
+    let plain = Idp::start();
+    let home = TestHome::new();
+    let browser = test_browser().display().to_string();
+    let app = WebApp::start(&home, &[("LATCHKEY_BROWSER", &browser)]);
+    for (server, works) in [(&plain, false), (&idp, true)] {
+        app.wait_for("#connect", T);
+        app.click_css("#connect");
+        app.click_css("[data-provider=other]");
+        app.type_into("[data-input=issuer]", &server.issuer);
+        app.js("document.querySelector('details.advanced').open = true; return 1");
+        app.click_css("[data-input=require-dpop]");
+        app.click_css("[data-view=other] button[type=submit]");
+        if works {
+            app.wait_text("Signed in", T);
+        } else {
+            let e = app.text(&app.wait_for("[data-error=dpop]", T));
+            assert!(e.contains("does not offer DPoP"), "{e}");
+            app.click_css(".topbar h1");
+        }
+    }
+    let accounts = accounts_in(&home).list().unwrap();
+    assert_eq!(
+        accounts.len(),
+        1,
+        "nobody signed in at the server without DPoP"
+    );
+    let rec = accounts_in(&home)
+        .vault()
+        .read_record(&accounts[0].id)
+        .unwrap()
+        .unwrap();
+    assert!(rec.is_dpop());
+    let providers = home.index()["providers"].clone();
+    assert!(
+        providers
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["dpop_required"] == true),
+        "{providers}"
+    );
+}

@@ -111,6 +111,9 @@ export async function renderOwn(view, nav, { provider: p }) {
 }
 
 export function renderOther(view, nav) {
+  const dpop = h('input', { type: 'checkbox', id: 'other-dpop', 'data-input': 'require-dpop' });
+  dpop.style.width = 'auto';
+  dpop.style.minHeight = '0';
   const issuer = h('input', { type: 'url', placeholder: 'https://api.example.com/mcp or https://login.example.com', 'data-input': 'issuer' });
   const clientId = h('input', { type: 'text', autocomplete: 'off', 'data-input': 'client-id' });
   const scopes = h('input', { type: 'text', autocomplete: 'off', 'data-input': 'scopes', placeholder: 'e.g. openid offline_access' });
@@ -118,7 +121,7 @@ export function renderOther(view, nav) {
   const secret = h('input', { type: 'password', autocomplete: 'off', 'data-input': 'client-secret' });
   view.replaceChildren(h('form', { 'data-view': 'other', onsubmit: (ev) => {
     ev.preventDefault();
-    nav('signin', { issuer: issuer.value, clientId: clientId.value, clientSecret: secret.value, scopes: scopes.value, resourceMetadata: metadata.value });
+    nav('signin', { issuer: issuer.value, clientId: clientId.value, clientSecret: secret.value, scopes: scopes.value, resourceMetadata: metadata.value, requireDpop: dpop.checked });
   } },
   h('h2', {}, 'Connect another service'),
   h('p', { class: 'muted' }, 'Paste the address of the API you want to use, or the service’s sign-in address (its “issuer”). Latchkey finds the rest.'),
@@ -127,7 +130,8 @@ export function renderOther(view, nav) {
   field('Scopes (optional)', scopes, 'Leave empty to ask for what the service lists. Separate several with spaces.'),
   h('details', { class: 'advanced' }, h('summary', {}, 'Advanced'),
     field('Client secret (only if the service gave you one with the client ID)', secret, 'Kept in your keyring.'),
-    field('API metadata address (if the API told another tool where it is)', metadata)),
+    field('API metadata address (if the API told another tool where it is)', metadata),
+    h('div', { class: 'row' }, dpop, h('label', { for: 'other-dpop' }, 'Require sender-constrained tokens (DPoP): a copied token is useless without this computer’s key. Latchkey uses DPoP anyway wherever the service offers it.'))),
   h('div', { class: 'row' }, h('button', { type: 'button', class: 'secondary', onclick: () => nav('add') }, 'Back'), h('button', { type: 'submit' }, 'Continue'))));
   issuer.focus();
 }

@@ -9,7 +9,7 @@ export async function renderSignin(view, nav, params) {
       provider: params.provider || '', clientId: params.clientId || null, clientSecret: params.clientSecret || null,
       redirect: params.redirect || null, reauthOf: params.reauthOf || null, issuer: params.issuer || null,
       scopes: params.scopes || null, confirmedServer: params.confirmedServer || null,
-      resourceMetadata: params.resourceMetadata || null,
+      resourceMetadata: params.resourceMetadata || null, requireDpop: params.requireDpop || null,
     } });
   } catch (e) {
     // The API chose a sign-in server on another site, or one already in use: ask first.

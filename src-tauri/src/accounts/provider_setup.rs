@@ -108,3 +108,32 @@ impl Accounts {
         .await
     }
 }
+
+impl Accounts {
+    /// Sets one of the person's providers to require DPoP ("Another service…" → Advanced).
+    /// Refused, and nothing changed, when its server doesn't offer DPoP with ES256.
+    pub fn require_dpop(&self, provider_id: &str) -> Result<(), UserError> {
+        let mut p = self
+            .vault
+            .index()?
+            .providers
+            .into_iter()
+            .find(|p| p.id == provider_id)
+            .ok_or_else(|| {
+                UserError::new(
+                    "unknown_provider",
+                    format!("There is no provider of yours called {provider_id:?}."),
+                    "Built-in providers keep their own settings; add the service by its address.",
+                    ExitClass::Other,
+                )
+            })?;
+        p.dpop_required = true;
+        crate::oauth::dpop_key_for(&p).map_err(|e| super::oauth_user_error(e, &p.id))?;
+        self.vault.update_index(|idx| {
+            if let Some(x) = idx.providers.iter_mut().find(|x| x.id == provider_id) {
+                x.dpop_required = true;
+            }
+        })?;
+        Ok(())
+    }
+}

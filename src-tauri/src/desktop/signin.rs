@@ -30,6 +30,8 @@ pub struct BeginLogin {
     confirmed_server: Option<String>,
     /// "Another service…" → Advanced: the API's metadata address, when the person knows it.
     resource_metadata: Option<String>,
+    /// "Another service…" → Advanced: require DPoP (RFC 9449) for this service.
+    require_dpop: Option<bool>,
 }
 
 /// The waiting view's data. No URL, no state (S19).
@@ -84,6 +86,9 @@ pub async fn begin_login(
                     .add_provider_by_address(issuer, wanted_client, &confirm)
                     .await?;
             }
+        }
+        if options.require_dpop == Some(true) {
+            a.require_dpop(&provider_id)?;
         }
         // A confidential client's secret (Advanced), kept in the store for that client.
         let secret = options
