@@ -226,6 +226,31 @@ pub fn run_timed(
     (o, t.elapsed())
 }
 
+/// Starts `latchkey login PROVIDER --no-browser`, returns the sign-in address it prints
+/// (what a browser would open), and stops it there.
+pub fn printed_sign_in_url(home: &TestHome, provider: &str) -> String {
+    let mut c = home.cli();
+    c.args(["login", provider, "--no-browser"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    let mut child = c.spawn().expect("latchkey login");
+    let mut err = BufReader::new(child.stderr.take().expect("stderr"));
+    let shown = loop {
+        let mut line = String::new();
+        assert!(
+            err.read_line(&mut line).expect("stderr line") > 0,
+            "no address printed"
+        );
+        if line.starts_with("http") {
+            break line.trim().to_string();
+        }
+    };
+    let _ = child.kill();
+    let _ = child.wait();
+    shown
+}
+
 /// A command's stderr as text.
 pub fn stderr_of(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).to_string()

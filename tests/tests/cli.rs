@@ -702,7 +702,6 @@ fn interrupted_sign_in_leaves_no_secret(idp: &Idp, signal: &str) {
 /// neither its client secret nor its dynamic registration.
 #[test]
 fn replacing_an_unused_provider_forgets_its_secret_and_registration() {
-    use std::io::BufRead;
     let idp = Idp::start();
     let other = Idp::start();
     let home = TestHome::new();
@@ -736,22 +735,7 @@ fn replacing_an_unused_provider_forgets_its_secret_and_registration() {
         None,
         "the old secret went"
     );
-    let mut c = home.cli();
-    c.args(["login", "corp", "--no-browser"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped());
-    let mut child = c.spawn().unwrap();
-    let mut err = std::io::BufReader::new(child.stderr.take().unwrap());
-    loop {
-        let mut line = String::new();
-        assert!(err.read_line(&mut line).unwrap() > 0, "no URL printed");
-        if line.starts_with("http") {
-            break;
-        }
-    }
-    let _ = child.kill();
-    let _ = child.wait();
+    printed_sign_in_url(&home, "corp");
     assert!(
         home.index()["registrations"]["corp"].is_object(),
         "{}",

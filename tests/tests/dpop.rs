@@ -319,22 +319,7 @@ fn the_authorization_request_names_the_key_the_exchange_proves_s36() {
         &[],
     );
     assert!(o.status.success(), "{}", stderr_of(&o));
-    let mut c = home.cli();
-    c.args(["login", "dpj", "--no-browser"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped());
-    let mut child = c.spawn().unwrap();
-    let mut err = std::io::BufReader::new(child.stderr.take().unwrap());
-    let shown = loop {
-        let mut line = String::new();
-        assert!(std::io::BufRead::read_line(&mut err, &mut line).unwrap() > 0);
-        if line.starts_with("http") {
-            break line.trim().to_string();
-        }
-    };
-    let _ = child.kill();
-    let _ = child.wait();
+    let shown = printed_sign_in_url(&home, "dpj");
     let u = url::Url::parse(&shown).unwrap();
     let jkt = u
         .query_pairs()

@@ -8,22 +8,26 @@ use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+/// Proxy variables a test's own environment might carry; every CLI run here starts without.
+const PROXY_VARS: [&str; 8] = [
+    "HTTPS_PROXY",
+    "https_proxy",
+    "HTTP_PROXY",
+    "http_proxy",
+    "ALL_PROXY",
+    "all_proxy",
+    "NO_PROXY",
+    "no_proxy",
+];
+
 /// The CLI against `idp` with the OS trust store replaced by `store` (SSL_CERT_FILE) and no
 /// proxy in the environment.
 fn run_with_store(home: &TestHome, idp: &Idp, store: &Path, args: &[&str]) -> Output {
     let mut c = home.cli();
-    for v in [
-        "SSL_CERT_DIR",
-        "HTTPS_PROXY",
-        "https_proxy",
-        "HTTP_PROXY",
-        "http_proxy",
-        "ALL_PROXY",
-        "all_proxy",
-        "NO_PROXY",
-        "no_proxy",
-        "LATCHKEY_CA_BUNDLE",
-    ] {
+    for v in PROXY_VARS
+        .iter()
+        .chain(&["SSL_CERT_DIR", "LATCHKEY_CA_BUNDLE"])
+    {
         c.env_remove(v);
     }
     c.env("SSL_CERT_FILE", store)
@@ -228,16 +232,7 @@ fn requests_go_through_the_chosen_proxy_and_direct_addresses_do_not() {
     let gnome = tempfile::tempdir().unwrap();
     let run = |args: &[&str], env: &[(&str, &str)]| {
         let mut c = home.cli();
-        for v in [
-            "HTTPS_PROXY",
-            "https_proxy",
-            "HTTP_PROXY",
-            "http_proxy",
-            "ALL_PROXY",
-            "all_proxy",
-            "NO_PROXY",
-            "no_proxy",
-        ] {
+        for v in PROXY_VARS {
             c.env_remove(v);
         }
         // GNOME's settings in a keyfile of this test's own (no dconf daemon needed).

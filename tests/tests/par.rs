@@ -3,7 +3,6 @@
 //! requires it, with DPoP on top; an error from the push is shown before any browser opens.
 
 use latchkey_e2e::*;
-use std::process::Stdio;
 
 #[test]
 fn sign_ins_push_their_request_and_the_browser_gets_only_a_reference() {
@@ -32,25 +31,7 @@ fn sign_ins_push_their_request_and_the_browser_gets_only_a_reference() {
         );
         assert!(o.status.success(), "{}", stderr_of(&o));
         // The address the browser would open: only client_id and request_uri.
-        let mut c = home.cli();
-        c.args(["login", "parp", "--no-browser"])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped());
-        let mut child = c.spawn().unwrap();
-        let mut err = std::io::BufReader::new(child.stderr.take().unwrap());
-        let shown = loop {
-            let mut line = String::new();
-            assert!(
-                std::io::BufRead::read_line(&mut err, &mut line).unwrap() > 0,
-                "no address printed"
-            );
-            if line.starts_with("http") {
-                break line.trim().to_string();
-            }
-        };
-        let _ = child.kill();
-        let _ = child.wait();
+        let shown = printed_sign_in_url(&home, "parp");
         let u = url::Url::parse(&shown).unwrap();
         let keys: Vec<String> = u.query_pairs().map(|(k, _)| k.into_owned()).collect();
         assert_eq!(keys, ["client_id", "request_uri"], "{shown}");
