@@ -444,7 +444,7 @@ fn client_credentials_account_gets_a_working_token() {
         .block_on(acc.add_client_credentials(
             "idp",
             "latchkey-machine",
-            latchkey::secret::Secret::new("machine-secret-value"),
+            Some(latchkey::secret::Secret::new("machine-secret-value")),
             vec![],
             None,
         ))

@@ -3,6 +3,7 @@
 
 use super::{oauth_user_error, Accounts};
 use crate::errors::{ExitClass, UserError};
+use crate::oauth::assertion::ClientKey;
 use crate::oauth::ClientConfig;
 use crate::provider::{ClientAuth, ProviderSpec, RedirectKind};
 use crate::vault::index::ClientRegistration;
@@ -17,8 +18,38 @@ impl Accounts {
         client_id: &str,
         secret: crate::secret::Secret,
     ) -> Result<(), UserError> {
+        refuse_key_lookalike(&secret)?;
         let key = vault::client_secret_key(provider, client_id);
         self.blocking(move |v| v.put_secret(&key, &secret)).await
+    }
+
+    /// The `private_key_jwt` key of `provider`'s client `client_id`, made and kept in the
+    /// credential store when there is none yet (a secret or a damaged key in its place is
+    /// replaced: the person asked for a key). True when it is new, and so not yet registered
+    /// at the server.
+    pub async fn client_key(
+        &self,
+        provider: &str,
+        client_id: &str,
+    ) -> Result<(ClientKey, bool), UserError> {
+        let slot = vault::client_secret_key(provider, client_id.trim());
+        let fresh = ClientKey::generate().map_err(|m| {
+            UserError::new(
+                "client_key",
+                format!("Could not make a client key: {m}."),
+                "Try again.",
+                ExitClass::Other,
+            )
+        })?;
+        self.blocking(move |v| {
+            if let Some(Some(Ok(key))) = v.get_secret(&slot)?.as_ref().map(ClientKey::from_stored) {
+                return Ok((key, false));
+            }
+            let key = fresh;
+            v.put_secret(&slot, &key.to_stored())?;
+            Ok((key, true))
+        })
+        .await
     }
 
     /// The client to use at `p`: explicit id, the provider's, a remembered registration, or a
@@ -41,14 +72,14 @@ impl Accounts {
                     None => legacy.map_or(Ok(None), |l| v.get_secret(&l)),
                 })
                 .await?;
-            // A secret with no method set: the one the server lists, Basic first (the same
-            // for the first grant, every renewal and revocation).
-            let auth = if secret.is_some() {
-                p.secret_auth()
-            } else {
-                p.client_auth
-            };
-            return Ok(ClientConfig { id, secret, auth });
+            // A key means private_key_jwt; a secret with no method set, the one the server
+            // lists, Basic first (the same for the first grant, every renewal and revocation).
+            return Ok(ClientConfig::from_stored(
+                id,
+                secret,
+                p.secret_auth(),
+                p.client_auth,
+            ));
         }
         // A client metadata document where the server takes one (no registration at all),
         // for providers that promise `iss`: the document lists one loopback redirect and the
@@ -123,4 +154,17 @@ impl Accounts {
             auth: got.auth,
         })
     }
+}
+
+/// A typed client secret can't pass for a stored key (S38).
+pub(super) fn refuse_key_lookalike(secret: &crate::secret::Secret) -> Result<(), UserError> {
+    if ClientKey::is_key(secret) {
+        return Err(UserError::new(
+            "bad_client_secret",
+            "That is not a client secret Latchkey can keep.",
+            "Paste the secret your OAuth app shows; for a client with a key, use --private-key-jwt instead.",
+            ExitClass::Other,
+        ));
+    }
+    Ok(())
 }

@@ -15,7 +15,7 @@ impl Accounts {
         &self,
         provider_id: &str,
         client_id: &str,
-        secret: Secret,
+        secret: Option<Secret>,
         scopes: Vec<String>,
         label: Option<String>,
     ) -> Result<AccountView, UserError> {
@@ -32,7 +32,7 @@ impl Accounts {
             ));
         }
         let client_id = client_id.trim();
-        if client_id.is_empty() || secret.is_empty() {
+        if client_id.is_empty() || secret.as_ref().is_some_and(|s| s.is_empty()) {
             return Err(UserError::new(
                 "client_required",
                 "Machine access needs a client ID and its secret.",
@@ -40,12 +40,21 @@ impl Accounts {
                 ExitClass::Other,
             ));
         }
-        let client = ClientConfig {
-            id: client_id.into(),
-            secret: Some(secret.clone()),
-            // The same method its renewals and revocation use (client_for).
-            auth: p.secret_auth(),
+        if let Some(s) = &secret {
+            super::client::refuse_key_lookalike(s)?;
+        }
+        // Without a secret, the client's key (private_key_jwt), made beforehand.
+        let credential = match &secret {
+            Some(s) => s.clone(),
+            None => self.client_key(&p.id, client_id).await?.0.to_stored(),
         };
+        // The same method its renewals and revocation use (client_for).
+        let client = ClientConfig::from_stored(
+            client_id.into(),
+            Some(credential),
+            p.secret_auth(),
+            p.client_auth,
+        );
         let dpop = oauth::dpop_key_for(&p).map_err(|e| oauth_user_error(e, &p.id))?;
         let rec = oauth::client_credentials(
             &self.http()?,
@@ -58,8 +67,10 @@ impl Accounts {
         .await
         .map_err(|e| oauth_user_error(e, &p.id))?;
         self.check_resource_accepts(&p, &client, &rec).await?;
-        let key = vault::client_secret_key(&p.id, client_id);
-        self.blocking(move |v| v.put_secret(&key, &secret)).await?;
+        if let Some(secret) = secret {
+            let key = vault::client_secret_key(&p.id, client_id);
+            self.blocking(move |v| v.put_secret(&key, &secret)).await?;
+        }
         let who = NewAccount {
             identity: Some(client_id.to_string()),
             subject: None,

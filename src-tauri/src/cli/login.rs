@@ -175,10 +175,12 @@ pub(super) fn spinner_task(what: &'static str) -> tokio::task::JoinHandle<()> {
     })
 }
 
-/// `--client-credentials`: a machine account from a client id and its secret.
+/// `--client-credentials`: a machine account from a client id and its secret, or its key
+/// (`--private-key-jwt`; `key` holds the `--jwks-file` path, if any).
 pub(super) fn machine_login(
     provider_id: &str,
     client_id: &str,
+    key: Option<Option<std::path::PathBuf>>,
     scopes: Vec<String>,
     label: Option<String>,
 ) -> Result<i32, UserError> {
@@ -196,7 +198,19 @@ pub(super) fn machine_login(
             ExitClass::Other,
         ));
     }
-    let secret = read_stdin_secret("client secret")?;
+    // With a key: the one kept for this client, made (and shown, to register) on the first
+    // run; that run stops there, since the server can't know the key yet.
+    let secret = if let Some(jwks_file) = key {
+        let (k, new) = runtime()?.block_on(accounts.client_key(&p.id, client_id))?;
+        if new {
+            super::providers::show_client_key(&k, &p.name, client_id, jwks_file.as_deref())?;
+            eprintln!("Then run this command again to get the first token.");
+            return Ok(0);
+        }
+        None
+    } else {
+        Some(read_stdin_secret("client secret")?)
+    };
     let view = runtime()?.block_on(accounts.add_client_credentials(
         provider_id,
         client_id,
@@ -323,6 +337,23 @@ pub(super) fn with_client_secret(
         )?;
     }
     Ok(provider_id)
+}
+
+/// `--private-key-jwt` for a person's sign-in: makes the client's key when it has none and
+/// shows it to register; true then (the sign-in waits for the registration).
+pub(super) fn new_client_key(
+    provider_id: &str,
+    client_id: &str,
+    jwks_file: Option<&std::path::Path>,
+) -> Result<bool, UserError> {
+    let accounts = Accounts::open()?;
+    let p = accounts.provider(provider_id)?;
+    let (key, new) = runtime()?.block_on(accounts.client_key(&p.id, client_id))?;
+    if new {
+        super::providers::show_client_key(&key, &p.name, client_id, jwks_file)?;
+        eprintln!("Then run this command again to sign in.");
+    }
+    Ok(new)
 }
 
 /// Asks a yes/no question on the terminal; only "y" or "yes" is a yes.

@@ -75,6 +75,14 @@ enum Command {
         /// it, not shown) and keep it in the credential store.
         #[arg(long, requires = "client_id", conflicts_with = "client_credentials")]
         client_secret_stdin: bool,
+        /// With --client-id: the client authenticates with a key pair instead of a secret
+        /// (private_key_jwt, RFC 7523). The first time, Latchkey makes the key, keeps it in
+        /// the credential store and prints its public JWK to register at the server.
+        #[arg(long, requires = "client_id", conflicts_with = "client_secret_stdin")]
+        private_key_jwt: bool,
+        /// With --private-key-jwt: also write the public key as a JWKS file here.
+        #[arg(long, value_name = "PATH", requires = "private_key_jwt")]
+        jwks_file: Option<std::path::PathBuf>,
         /// Scope to request (repeatable); the provider's defaults otherwise.
         #[arg(long = "scope")]
         scopes: Vec<String>,
@@ -414,7 +422,7 @@ fn dispatch(cmd: Command) -> Result<i32, UserError> {
         }
         Command::ManPages { dir } => man_pages(&dir),
         Command::Providers { json } => providers::providers(json),
-        Command::Provider(ProviderCmd::Add(a)) => providers::provider_add(a),
+        Command::Provider(ProviderCmd::Add(a)) => providers::provider_add(*a),
         Command::Provider(ProviderCmd::Remove { id }) => providers::provider_remove(&id),
         Command::List { json } => list::list(json),
         Command::Status { account, json } => status::status(account.as_deref(), json),
@@ -472,10 +480,13 @@ fn dispatch(cmd: Command) -> Result<i32, UserError> {
             scopes,
             label,
             client_credentials: true,
+            private_key_jwt,
+            jwks_file,
             ..
         } => login::machine_login(
             &login::which_provider(provider, resource, resource_metadata, yes)?,
             &client_id,
+            private_key_jwt.then_some(jwks_file),
             scopes,
             label,
         ),
@@ -491,30 +502,36 @@ fn dispatch(cmd: Command) -> Result<i32, UserError> {
             yes,
             resource_metadata,
             client_secret_stdin,
+            private_key_jwt,
+            jwks_file,
             ..
-        } => login::login(
-            &login::with_client_secret(
-                login::which_provider(provider, resource, resource_metadata, yes)?,
-                client_id.as_deref(),
-                client_secret_stdin,
-            )?,
-            LoginOptions {
-                client_id,
-                scopes,
-                label,
-                redirect: Some(RedirectKind::Loopback),
-                reauth_of: None,
-            },
-            if let Some(u) = username {
-                LoginVia::Password(u)
-            } else if device {
-                LoginVia::Device
-            } else if no_browser {
-                LoginVia::PrintUrl
-            } else {
-                LoginVia::Browser
-            },
-        ),
+        } => {
+            let provider = login::which_provider(provider, resource, resource_metadata, yes)?;
+            if let (true, Some(id)) = (private_key_jwt, &client_id) {
+                if login::new_client_key(&provider, id, jwks_file.as_deref())? {
+                    return Ok(0);
+                }
+            }
+            login::login(
+                &login::with_client_secret(provider, client_id.as_deref(), client_secret_stdin)?,
+                LoginOptions {
+                    client_id,
+                    scopes,
+                    label,
+                    redirect: Some(RedirectKind::Loopback),
+                    reauth_of: None,
+                },
+                if let Some(u) = username {
+                    LoginVia::Password(u)
+                } else if device {
+                    LoginVia::Device
+                } else if no_browser {
+                    LoginVia::PrintUrl
+                } else {
+                    LoginVia::Browser
+                },
+            )
+        }
         Command::AddToken { provider, label } => add_token::add_token(&provider, label),
         Command::Refresh { account, all } => refresh::refresh(account.as_deref(), all),
         Command::Api(a) => api::api(a),

@@ -10,7 +10,7 @@ use clap::{Args, Subcommand, ValueEnum};
 #[derive(Subcommand, Debug)]
 pub(super) enum ProviderCmd {
     /// Add a provider from an issuer URL (discovery) or from endpoint URLs.
-    Add(ProviderAdd),
+    Add(Box<ProviderAdd>),
     /// Remove one of your providers.
     Remove {
         /// Provider id.
@@ -41,6 +41,18 @@ pub(super) struct ProviderAdd {
     /// Read your OAuth app's client secret from stdin (kept in the credential store).
     #[arg(long, requires = "client_id")]
     client_secret_stdin: bool,
+    /// With --client-id: the client authenticates with a key pair instead of a secret
+    /// (private_key_jwt, RFC 7523). Latchkey makes the key (or keeps the one it has), keeps it
+    /// in the credential store and prints the public JWK to register at the server.
+    #[arg(long, requires = "client_id", conflicts_with = "client_secret_stdin")]
+    private_key_jwt: bool,
+    /// With --private-key-jwt: also write the public key as a JWKS file here.
+    #[arg(long, value_name = "PATH", requires = "private_key_jwt")]
+    jwks_file: Option<std::path::PathBuf>,
+    /// With --private-key-jwt: the audience of the client's assertions. The issuer by default
+    /// (FAPI 2.0, OpenID providers); some servers (Okta) want their token endpoint.
+    #[arg(long, value_enum, requires = "private_key_jwt")]
+    assertion_audience: Option<AudienceArg>,
     /// Default scope (repeatable).
     #[arg(long = "scope")]
     scopes: Vec<String>,
@@ -63,6 +75,12 @@ pub(super) struct ProviderAdd {
     /// an error. Without it, DPoP is used wherever the server lists ES256.
     #[arg(long)]
     dpop: bool,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug)]
+pub(super) enum AudienceArg {
+    Issuer,
+    TokenEndpoint,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug)]
@@ -131,11 +149,16 @@ pub(super) fn provider_add(a: ProviderAdd) -> Result<i32, UserError> {
     p.api_bases = a.api_bases.clone();
     p.default_scopes = a.scopes.clone();
     p.client_id = a.client_id.clone();
-    p.client_auth = if secret.is_some() {
+    p.client_auth = if a.private_key_jwt {
+        ClientAuth::PrivateKeyJwt
+    } else if secret.is_some() {
         ClientAuth::ClientSecretBasic
     } else {
         ClientAuth::None
     };
+    if let Some(AudienceArg::TokenEndpoint) = a.assertion_audience {
+        p.assertion_audience = provider::AssertionAudience::TokenEndpoint;
+    }
     p.redirect = match a.redirect {
         Some(RedirectArg::Scheme) => RedirectKind::Scheme,
         _ => RedirectKind::Loopback,
@@ -222,7 +245,9 @@ pub(super) fn provider_add(a: ProviderAdd) -> Result<i32, UserError> {
     if let Some(old) = old_client {
         let v = accounts.vault();
         v.delete_secret(&crate::vault::legacy_client_secret_key(&id))?;
-        if let Some(old) = old.filter(|o| secret.is_none() || new_client.as_ref() != Some(o)) {
+        // The same client keeps its key when added again with --private-key-jwt.
+        let kept = secret.is_some() || a.private_key_jwt;
+        if let Some(old) = old.filter(|o| !kept || new_client.as_ref() != Some(o)) {
             v.delete_secret(&crate::vault::client_secret_key(&id, &old))?;
         }
     }
@@ -245,8 +270,47 @@ pub(super) fn provider_add(a: ProviderAdd) -> Result<i32, UserError> {
             ExitClass::Other,
         ));
     }
+    if let (true, Some(client_id)) = (a.private_key_jwt, &new_client) {
+        let (key, new) = runtime()?.block_on(accounts.client_key(&id, client_id))?;
+        let name = a.name.as_deref().unwrap_or(&id);
+        if !new {
+            eprintln!("Client {client_id} keeps the key it has:");
+        }
+        show_client_key(&key, name, client_id, a.jwks_file.as_deref())?;
+    }
     eprintln!("Added provider {id}. Sign in with: latchkey login {id}");
     Ok(0)
+}
+
+/// Prints a client's public key (stdout, as a JWK) and where to register it; writes it as a
+/// JWKS file on request. The private half never leaves the credential store (S38).
+pub(super) fn show_client_key(
+    key: &crate::oauth::assertion::ClientKey,
+    provider_name: &str,
+    client_id: &str,
+    jwks_file: Option<&std::path::Path>,
+) -> Result<(), UserError> {
+    if let Some(path) = jwks_file {
+        let text = serde_json::to_string_pretty(&key.jwks()).unwrap_or_default();
+        std::fs::write(path, format!("{text}\n")).map_err(|e| {
+            UserError::new(
+                "jwks_file",
+                format!("Could not write {}: {e}.", path.display()),
+                "Choose a folder you can write to.",
+                ExitClass::Other,
+            )
+        })?;
+    }
+    eprintln!(
+        "Register this public key (key id {}) for client {client_id} at {provider_name}{}:",
+        key.kid(),
+        jwks_file
+            .map(|p| format!(", as its JWK or the JWKS file {}", p.display()))
+            .unwrap_or_default()
+    );
+    println_out(&serde_json::to_string_pretty(&key.public_jwk()).unwrap_or_default())?;
+    eprintln!("The private key stays in this computer's credential store.");
+    Ok(())
 }
 
 /// The accounts that use a provider.

@@ -191,7 +191,7 @@ pub async fn add_machine_account(
         .add_client_credentials(
             &provider,
             &client_id,
-            Secret::new(client_secret),
+            Some(Secret::new(client_secret)),
             scopes,
             label.filter(|l| !l.trim().is_empty()),
         )

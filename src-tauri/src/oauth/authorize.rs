@@ -160,11 +160,7 @@ pub async fn push(
         .iter()
         .map(|(k, v)| (k.as_str(), v.as_str()))
         .collect();
-    let req = super::revoke::client_form_request(par, client, &borrowed).map_err(|_| {
-        OAuthError::BadEndpoint(
-            "the pushed authorization request endpoint is not a valid URL".into(),
-        )
-    })?;
+    let req = super::revoke::client_form_request(p, par, client, &borrowed)?;
     let resp = http.send(req).await.map_err(|e| OAuthError::Network {
         provider: p.name.clone(),
         source: e,

@@ -63,8 +63,9 @@ pub async fn device_begin(
     if let Some(r) = &p.resource {
         req = req.add_extra_param("resource", r.clone());
     }
+    // The device request is client-authenticated like a token request (RFC 8628 §3.1).
     let details: StandardDeviceAuthorizationResponse = req
-        .request_async(http)
+        .request_async(&super::exchange::sender(http, p, client, None)?)
         .await
         .map_err(|e| classify_token_error(&p.name, e))?;
     // The person opens this page themselves: it must be a web page, not some other scheme.
@@ -106,25 +107,18 @@ pub async fn device_finish(
         req = req.add_extra_param("resource", r.clone());
     }
     let wait = Some(std::time::Duration::from_secs(left));
-    let resp = match dpop {
-        Some(key) => {
-            req.request_async(
-                &super::dpop::DpopHttp { http, key },
-                tokio::time::sleep,
-                wait,
-            )
-            .await
-        }
-        None => req.request_async(http, tokio::time::sleep, wait).await,
-    }
-    .map_err(|e| match classify_token_error(&p.name, e) {
-        OAuthError::Provider { code, .. } if code == "access_denied" => {
-            OAuthError::Denied(p.name.clone())
-        }
-        OAuthError::Provider { code, .. } if code == "expired_token" => OAuthError::Expired,
-        // oauth2 reports its own timeout as a non-HTTP failure.
-        OAuthError::BadResponse { .. } if now() >= start.expires => OAuthError::Expired,
-        other => other,
-    })?;
+    let to = super::exchange::sender(http, p, client, dpop)?;
+    let resp = req
+        .request_async(&to, tokio::time::sleep, wait)
+        .await
+        .map_err(|e| match classify_token_error(&p.name, e) {
+            OAuthError::Provider { code, .. } if code == "access_denied" => {
+                OAuthError::Denied(p.name.clone())
+            }
+            OAuthError::Provider { code, .. } if code == "expired_token" => OAuthError::Expired,
+            // oauth2 reports its own timeout as a non-HTTP failure.
+            OAuthError::BadResponse { .. } if now() >= start.expires => OAuthError::Expired,
+            other => other,
+        })?;
     super::exchange::settle_dpop(p, record_from(&resp, None, now()), dpop)
 }

@@ -106,6 +106,17 @@ impl DpopKey {
         if let Some(t) = token {
             claims["ath"] = B64.encode(Sha256::digest(t.as_bytes())).into();
         }
+        self.sign(&header, &claims)
+            .map_err(|_| "could not sign a DPoP proof".to_string())
+    }
+
+    /// A compact JWS over `claims` with this key (ES256). Also signs client assertions
+    /// (`assertion.rs`), which use the same kind of key.
+    pub fn sign(
+        &self,
+        header: &serde_json::Value,
+        claims: &serde_json::Value,
+    ) -> Result<Secret, String> {
         let input = format!(
             "{}.{}",
             B64.encode(header.to_string()),
@@ -114,7 +125,7 @@ impl DpopKey {
         let sig = self
             .pair
             .sign(&SystemRandom::new(), input.as_bytes())
-            .map_err(|_| "could not sign a DPoP proof".to_string())?;
+            .map_err(|_| "could not sign".to_string())?;
         Ok(Secret::new(format!("{input}.{}", B64.encode(sig.as_ref()))))
     }
 }
@@ -256,23 +267,6 @@ pub fn key_of(rec: &crate::vault::TokenRecord) -> Option<DpopKey> {
     rec.dpop_key
         .as_ref()
         .and_then(|s| DpopKey::from_secret(s).ok())
-}
-
-/// `oauth2` talks to the token endpoint through this when the account uses DPoP.
-pub struct DpopHttp<'a> {
-    /// The client underneath.
-    pub http: &'a Http,
-    /// The account's key.
-    pub key: &'a DpopKey,
-}
-
-impl<'c> oauth2::AsyncHttpClient<'c> for DpopHttp<'_> {
-    type Error = HttpError;
-    type Future = super::http::SendFuture<'c>;
-
-    fn call(&'c self, request: oauth2::HttpRequest) -> Self::Future {
-        Box::pin(send_with_proof(self.http, self.key, request, None))
-    }
 }
 
 #[cfg(test)]

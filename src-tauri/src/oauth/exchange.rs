@@ -1,7 +1,8 @@
 //! The token endpoint: the code exchange (once, S12), refresh with its outcome classified (S14,
 //! S15), and the client-credentials grant. Lifetimes are clamped (S13).
 
-use super::dpop::{DpopHttp, DpopKey};
+use super::assertion::TokenSender;
+use super::dpop::DpopKey;
 use super::http::{Http, HttpError};
 use super::{
     base_client, classify_token_error, endpoint, url_err, ClientConfig, OAuthError, OClient,
@@ -60,6 +61,21 @@ pub fn expiry(now: i64, expires_in: u64) -> i64 {
     now.saturating_add(expires_in.min(MAX_LIFETIME) as i64)
 }
 
+/// The sender for one grant's token requests: the client's assertion where it has a key, the
+/// account's DPoP proof where it has one.
+pub(super) fn sender<'a>(
+    http: &'a Http,
+    p: &ProviderSpec,
+    client: &ClientConfig,
+    dpop: Option<&'a DpopKey>,
+) -> Result<TokenSender<'a>, OAuthError> {
+    Ok(TokenSender {
+        http,
+        dpop,
+        client_key: client.key_for(p)?,
+    })
+}
+
 pub(super) fn token_client(
     p: &ProviderSpec,
     client: &ClientConfig,
@@ -87,11 +103,10 @@ pub async fn exchange_code(
     if let Some(r) = &tx.resource {
         req = req.add_extra_param("resource", r.clone());
     }
-    let resp = match dpop {
-        Some(key) => req.request_async(&DpopHttp { http, key }).await,
-        None => req.request_async(http).await,
-    }
-    .map_err(|e| classify_token_error(&p.name, e))?;
+    let resp = req
+        .request_async(&sender(http, p, client, dpop)?)
+        .await
+        .map_err(|e| classify_token_error(&p.name, e))?;
     let mut rec = settle_dpop(p, record_from(&resp, None, now), dpop)?;
     if rec.scopes.is_empty() {
         rec.scopes = tx.scopes.clone();
@@ -153,10 +168,11 @@ pub async fn refresh(
         }
         None => None,
     };
-    let answer = match &key {
-        Some(k) => req.request_async(&DpopHttp { http, key: k }).await,
-        None => req.request_async(http).await,
+    let to = match sender(http, p, client, key.as_ref()) {
+        Ok(s) => s,
+        Err(e) => return RefreshOutcome::Failed(e),
     };
+    let answer = req.request_async(&to).await;
     match answer {
         Ok(resp) => {
             let rec = match settle_dpop(p, record_from(&resp, Some(rt), now), key.as_ref()) {
@@ -219,11 +235,10 @@ pub async fn client_credentials(
     if let Some(r) = &p.resource {
         req = req.add_extra_param("resource", r.clone());
     }
-    let resp = match dpop {
-        Some(key) => req.request_async(&DpopHttp { http, key }).await,
-        None => req.request_async(http).await,
-    }
-    .map_err(|e| classify_token_error(&p.name, e))?;
+    let resp = req
+        .request_async(&sender(http, p, client, dpop)?)
+        .await
+        .map_err(|e| classify_token_error(&p.name, e))?;
     settle_dpop(p, record_from(&resp, None, now), dpop)
 }
 

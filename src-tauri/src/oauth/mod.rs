@@ -4,6 +4,7 @@
 //! Each protocol piece has a file of its own; this one holds what they share: the client
 //! configuration, the error type and the filter for provider text.
 
+pub mod assertion;
 mod authorize;
 mod callback;
 mod device;
@@ -76,14 +77,69 @@ pub struct ClientConfig {
     /// Client id.
     pub id: String,
     /// A secret the person entered (kept in the vault); shipped secrets are never trusted (S2).
+    /// For `private_key_jwt`, the stored key ([`assertion::ClientKey`]).
     pub secret: Option<Secret>,
     /// Token endpoint authentication.
     pub auth: ClientAuth,
 }
 
+impl ClientConfig {
+    /// A client with what the credential store holds for it: a key means `private_key_jwt`;
+    /// a secret means `secret_auth` (the provider's or the server's method); nothing means
+    /// `public_auth`.
+    pub fn from_stored(
+        id: String,
+        stored: Option<Secret>,
+        secret_auth: ClientAuth,
+        public_auth: ClientAuth,
+    ) -> ClientConfig {
+        let auth = match &stored {
+            Some(s) if assertion::ClientKey::is_key(s) => ClientAuth::PrivateKeyJwt,
+            Some(_) => secret_auth,
+            None => public_auth,
+        };
+        ClientConfig {
+            id,
+            secret: stored,
+            auth,
+        }
+    }
+
+    /// The client's key, its id and the assertion audience, when it authenticates with a key.
+    pub(crate) fn key_for(
+        &self,
+        p: &ProviderSpec,
+    ) -> Result<Option<(assertion::ClientKey, String, String)>, OAuthError> {
+        if self.auth != ClientAuth::PrivateKeyJwt {
+            return Ok(None);
+        }
+        let problem = |m: String| OAuthError::ClientKey {
+            provider: p.name.clone(),
+            problem: m,
+        };
+        let key = self
+            .secret
+            .as_ref()
+            .and_then(assertion::ClientKey::from_stored)
+            .ok_or_else(|| problem("has no key in the credential store for this client".into()))?
+            .map_err(problem)?;
+        let aud = assertion::audience(p).ok_or(OAuthError::Missing {
+            provider: p.name.clone(),
+            what: "token endpoint",
+        })?;
+        Ok(Some((key, self.id.clone(), aud)))
+    }
+}
+
 fn base_client(c: &ClientConfig) -> OClient {
     let mut client: OClient = oauth2::Client::new(ClientId::new(c.id.clone()));
-    if let Some(s) = &c.secret {
+    // A key-authenticated client sends `client_id` in the body and its assertion is added
+    // by the sender (`assertion::TokenSender`); its stored key is never a secret to send.
+    if let Some(s) = c
+        .secret
+        .as_ref()
+        .filter(|_| c.auth != ClientAuth::PrivateKeyJwt)
+    {
         client = client.set_client_secret(ClientSecret::new(s.expose().to_string()));
     }
     client.set_auth_type(match c.auth {
@@ -160,6 +216,14 @@ pub enum OAuthError {
         /// What is wrong, in words.
         problem: String,
     },
+    /// A `private_key_jwt` client's key is missing or damaged (RFC 7523).
+    #[error("{provider} {problem}")]
+    ClientKey {
+        /// Provider name.
+        provider: String,
+        /// What is wrong, in words.
+        problem: String,
+    },
     /// The provider's answer was not what OAuth promises.
     #[error("{provider} sent an answer Latchkey could not read")]
     BadResponse {
@@ -185,6 +249,7 @@ impl OAuthError {
             OAuthError::BadResponse { .. } => "bad_response".into(),
             OAuthError::NoDiscovery { .. } => "no_discovery".into(),
             OAuthError::Dpop { .. } => "dpop".into(),
+            OAuthError::ClientKey { .. } => "client_key".into(),
         }
     }
 
@@ -208,7 +273,7 @@ impl OAuthError {
             OAuthError::Denied(_) => "Click \"Try again\" and choose Allow at the provider.".into(),
             OAuthError::Provider { code, .. } => match code.as_str() {
                 "invalid_grant" => "Sign in to this account again.".into(),
-                "invalid_client" | "unauthorized_client" => "Check the client ID and secret for this provider, or remove them to let Latchkey register its own.".into(),
+                "invalid_client" | "unauthorized_client" => "Check the client ID and its secret or registered public key for this provider, or remove them to let Latchkey register its own. For a client with a key, a server that wants the token endpoint as the assertion's audience needs: latchkey provider add … --private-key-jwt --assertion-audience token-endpoint.".into(),
                 "invalid_scope" => "Ask for fewer or different scopes.".into(),
                 "temporarily_unavailable" | "server_error" => "The provider is having trouble. Try again in a few minutes.".into(),
                 _ => "Try again. If it keeps happening, check the provider's settings.".into(),
@@ -216,6 +281,7 @@ impl OAuthError {
             OAuthError::Network { source, .. } => source.fix(),
             OAuthError::BadResponse { .. } => "The provider may be misconfigured. Try again later, or check its issuer URL.".into(),
             OAuthError::Dpop { .. } => "If the provider offers DPoP under another setting, turn it on there; otherwise add the provider again without --dpop (its tokens are then plain bearer tokens).".into(),
+            OAuthError::ClientKey { .. } => "Make a new key with latchkey provider add PROVIDER --client-id ID --private-key-jwt, and register the public key it prints at the server.".into(),
             OAuthError::NoDiscovery { looked, .. } => format!("Check the issuer address: use exactly what the service calls its issuer (for example https://login.example.com, or https://example.com/realms/NAME), without a /.well-known part. Latchkey looked at {}. Or give the endpoints by hand: latchkey provider add ID --auth-url URL --token-url URL.", looked.join(", ")),
         }
     }

@@ -1,6 +1,7 @@
 //! Dynamic client registration (RFC 7591): a PKCE client for one-click sign-in, public where
 //! the server allows it, else with the secret and method the server hands out.
 
+use super::assertion::ClientKey;
 use super::device::DEVICE_GRANT;
 use super::http::Http;
 use super::{endpoint, network, plain_text, OAuthError};
@@ -19,12 +20,16 @@ pub struct Registered {
     pub auth: ClientAuth,
 }
 
-/// The method to ask for: `none` where the server lists it (or lists nothing), else
-/// `client_secret_basic`, else `client_secret_post`.
+/// The method to ask for: `none` where the server lists it (or lists nothing), as RFC 8252
+/// expects of native apps; else `private_key_jwt` where listed, a key that never leaves the
+/// credential store rather than a secret sent with every request; else `client_secret_basic`,
+/// else `client_secret_post`.
 pub fn method_to_register(p: &ProviderSpec) -> ClientAuth {
     let listed = |m: &str| p.token_auth_methods.iter().any(|x| x == m);
     if p.token_auth_methods.is_empty() || listed("none") {
         ClientAuth::None
+    } else if listed("private_key_jwt") {
+        ClientAuth::PrivateKeyJwt
     } else {
         p.secret_auth()
     }
@@ -41,14 +46,27 @@ pub async fn register_client(
     if p.device_url.is_some() {
         grants.push(DEVICE_GRANT);
     }
-    let body = serde_json::json!({
+    let method = method_to_register(p);
+    let mut body = serde_json::json!({
         "client_name": "Latchkey",
         "application_type": "native",
         "redirect_uris": [redirect_uri],
         "grant_types": grants,
         "response_types": ["code"],
-        "token_endpoint_auth_method": method_to_register(p).name(),
+        "token_endpoint_auth_method": method.name(),
     });
+    // private_key_jwt: a key of this installation's, its public half sent as `jwks`.
+    let key = if method == ClientAuth::PrivateKeyJwt {
+        let k = ClientKey::generate().map_err(|m| OAuthError::ClientKey {
+            provider: p.name.clone(),
+            problem: m,
+        })?;
+        body["jwks"] = k.jwks();
+        body["token_endpoint_auth_signing_alg"] = super::dpop::ALG.into();
+        Some(k)
+    } else {
+        None
+    };
     let resp = http
         .post_json(&url, &body)
         .await
@@ -72,16 +90,20 @@ pub async fn register_client(
                 .map(|d| plain_text(d, 300)),
         });
     }
-    registered(&v, method_to_register(p)).ok_or(OAuthError::BadResponse {
+    registered(&v, method, key.as_ref()).ok_or(OAuthError::BadResponse {
         provider: p.name.clone(),
     })
 }
 
 /// Reads a registration response: a client id, and for a confidential client its secret and
-/// method (RFC 7591 §3.2.1; a secret without a method means `client_secret_basic`). `None`
-/// for an answer without a client id, a secret method without a secret, or a method
-/// Latchkey does not speak.
-fn registered(v: &serde_json::Value, asked: ClientAuth) -> Option<Registered> {
+/// method (RFC 7591 §3.2.1; a secret without a method means `client_secret_basic`), or the
+/// key it was registered with. `None` for an answer without a client id, a secret method
+/// without a secret, a key method without the key, or a method Latchkey does not speak.
+fn registered(
+    v: &serde_json::Value,
+    asked: ClientAuth,
+    key: Option<&ClientKey>,
+) -> Option<Registered> {
     let client_id = v.get("client_id")?.as_str()?.to_string();
     let secret = v
         .get("client_secret")
@@ -93,6 +115,13 @@ fn registered(v: &serde_json::Value, asked: ClientAuth) -> Option<Registered> {
         None if secret.is_some() && asked == ClientAuth::None => ClientAuth::ClientSecretBasic,
         None => asked,
     };
+    if auth == ClientAuth::PrivateKeyJwt {
+        return Some(Registered {
+            client_id,
+            secret: Some(key?.to_stored()),
+            auth,
+        });
+    }
     if auth != ClientAuth::None && secret.is_none() {
         return None;
     }
@@ -114,6 +143,12 @@ mod tests {
         let mut p = ProviderSpec::new("x", "X");
         assert_eq!(method_to_register(&p), ClientAuth::None);
         p.token_auth_methods = vec!["client_secret_basic".into(), "private_key_jwt".into()];
+        assert_eq!(
+            method_to_register(&p),
+            ClientAuth::PrivateKeyJwt,
+            "a key over a secret"
+        );
+        p.token_auth_methods = vec!["client_secret_basic".into()];
         assert_eq!(method_to_register(&p), ClientAuth::ClientSecretBasic);
         p.token_auth_methods = vec!["client_secret_post".into()];
         assert_eq!(method_to_register(&p), ClientAuth::ClientSecretPost);
@@ -121,11 +156,12 @@ mod tests {
         assert_eq!(method_to_register(&p), ClientAuth::None);
 
         let j = |s: &str| serde_json::from_str::<serde_json::Value>(s).unwrap();
-        let r = registered(&j(r#"{"client_id":"c"}"#), ClientAuth::None).unwrap();
+        let r = registered(&j(r#"{"client_id":"c"}"#), ClientAuth::None, None).unwrap();
         assert_eq!((r.client_id.as_str(), r.auth), ("c", ClientAuth::None));
         let r = registered(
             &j(r#"{"client_id":"c","client_secret":"s","token_endpoint_auth_method":"client_secret_post"}"#),
             ClientAuth::ClientSecretBasic,
+            None,
         )
         .unwrap();
         assert_eq!(r.auth, ClientAuth::ClientSecretPost);
@@ -133,22 +169,40 @@ mod tests {
         let r = registered(
             &j(r#"{"client_id":"c","client_secret":"s"}"#),
             ClientAuth::None,
+            None,
         )
         .unwrap();
         assert_eq!(r.auth, ClientAuth::ClientSecretBasic, "RFC 7591 default");
-        assert!(registered(&j(r#"{"client_secret":"s"}"#), ClientAuth::None).is_none());
+        assert!(registered(&j(r#"{"client_secret":"s"}"#), ClientAuth::None, None).is_none());
         assert!(
             registered(
                 &j(r#"{"client_id":"c","token_endpoint_auth_method":"client_secret_basic"}"#),
-                ClientAuth::ClientSecretBasic
+                ClientAuth::ClientSecretBasic,
+                None
             )
             .is_none(),
             "a secret method without a secret"
         );
-        assert!(registered(
-            &j(r#"{"client_id":"c","client_secret":"s","token_endpoint_auth_method":"private_key_jwt"}"#),
-            ClientAuth::None
+        assert!(
+            registered(
+                &j(r#"{"client_id":"c","client_secret":"s","token_endpoint_auth_method":"private_key_jwt"}"#),
+                ClientAuth::None,
+                None
+            )
+            .is_none(),
+            "a key method without a key of Latchkey's"
+        );
+        let key = ClientKey::generate().unwrap();
+        let r = registered(
+            &j(r#"{"client_id":"c","token_endpoint_auth_method":"private_key_jwt"}"#),
+            ClientAuth::PrivateKeyJwt,
+            Some(&key),
         )
-        .is_none());
+        .unwrap();
+        assert_eq!(r.auth, ClientAuth::PrivateKeyJwt);
+        assert!(
+            ClientKey::is_key(r.secret.as_ref().unwrap()),
+            "the key is kept as the client's credential"
+        );
     }
 }

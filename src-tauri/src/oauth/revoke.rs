@@ -1,7 +1,7 @@
 //! Token revocation (RFC 7009): the refresh token first, then the access token (S17).
 
 use super::http::Http;
-use super::{plain_text, ClientConfig};
+use super::{plain_text, ClientConfig, OAuthError};
 use crate::provider::{ClientAuth, ProviderSpec};
 use crate::secret::Secret;
 use crate::vault::TokenRecord;
@@ -40,7 +40,7 @@ pub async fn revoke(
     }
     tokens.push((&rec.access_token, "access_token"));
     for (token, hint) in tokens {
-        let req = match revocation_request(&url, client, token, hint) {
+        let req = match revocation_request(p, &url, client, token, hint) {
             Ok(r) => r,
             Err(why) => return Revocation::Failed(why),
         };
@@ -69,26 +69,30 @@ pub async fn revoke(
 
 /// The RFC 7009 request with the client's authentication (RFC 6749 §2.3.1).
 fn revocation_request(
+    p: &ProviderSpec,
     url: &str,
     client: &ClientConfig,
     token: &Secret,
     hint: &str,
 ) -> Result<::http::Request<Vec<u8>>, String> {
     client_form_request(
+        p,
         url,
         client,
         &[("token", token.expose()), ("token_type_hint", hint)],
     )
-    .map_err(|_| "could not build the revocation request".to_string())
+    .map_err(|e| format!("could not build the revocation request: {e}"))
 }
 
 /// A form POST to one of the server's endpoints (revocation, introspection) with the client's
 /// authentication (RFC 6749 §2.3.1): Basic, the secret in the body, or the public client's id.
 pub(crate) fn client_form_request(
+    p: &ProviderSpec,
     url: &str,
     client: &ClientConfig,
     pairs: &[(&str, &str)],
-) -> Result<::http::Request<Vec<u8>>, ::http::Error> {
+) -> Result<::http::Request<Vec<u8>>, OAuthError> {
+    let bad = |_| OAuthError::BadEndpoint(format!("{url} is not a valid endpoint address"));
     let enc = |s: &str| -> String { url::form_urlencoded::byte_serialize(s.as_bytes()).collect() };
     let mut form = url::form_urlencoded::Serializer::new(String::new());
     for (k, v) in pairs {
@@ -100,6 +104,22 @@ pub(crate) fn client_form_request(
         .header("content-type", "application/x-www-form-urlencoded")
         .header("accept", "application/json");
     match (&client.secret, client.auth) {
+        (Some(_), ClientAuth::PrivateKeyJwt) => {
+            let (key, id, aud) = client.key_for(p)?.ok_or(OAuthError::Missing {
+                provider: p.name.clone(),
+                what: "client key",
+            })?;
+            form.append_pair("client_id", &id);
+            let pairs = super::assertion::form_pairs(&key, &id, &aud).map_err(|m| {
+                OAuthError::ClientKey {
+                    provider: p.name.clone(),
+                    problem: m,
+                }
+            })?;
+            for (k, v) in pairs {
+                form.append_pair(k, v.expose());
+            }
+        }
         (Some(secret), ClientAuth::ClientSecretBasic) => {
             use base64::Engine;
             let pair = format!("{}:{}", enc(&client.id), enc(secret.expose()));
@@ -119,7 +139,7 @@ pub(crate) fn client_form_request(
             form.append_pair("client_id", &client.id);
         }
     }
-    b.body(form.finish().into_bytes())
+    b.body(form.finish().into_bytes()).map_err(bad)
 }
 
 /// RFC 7662: what the server says about one of its own tokens, when it has an introspection
@@ -134,6 +154,7 @@ pub async fn introspect(
     let url = p.introspection_url.as_deref()?;
     crate::provider::check_endpoint(url).ok()?;
     let req = client_form_request(
+        p,
         url,
         client,
         &[
@@ -157,12 +178,15 @@ mod tests {
     /// S17/S20: revocation sends the token in the form body only, with client auth.
     #[test]
     fn revocation_request_carries_token_in_the_body_only() {
+        let mut spec = ProviderSpec::new("p", "P");
+        spec.issuer = Some("https://idp.example".into());
         let public = ClientConfig {
             id: "cid".into(),
             secret: None,
             auth: ClientAuth::None,
         };
         let r = revocation_request(
+            &spec,
             "https://idp.example/revoke",
             &public,
             &Secret::new("TOK"),
@@ -181,6 +205,7 @@ mod tests {
             auth: ClientAuth::ClientSecretBasic,
         };
         let r = revocation_request(
+            &spec,
             "https://idp.example/revoke",
             &basic,
             &Secret::new("TOK"),
@@ -196,5 +221,44 @@ mod tests {
         assert!(!String::from_utf8(r.body().clone())
             .unwrap()
             .contains("s%3Ae"));
+
+        // S38: a client with a key sends its id and a fresh assertion for the issuer, and
+        // never its stored key.
+        let key = super::super::assertion::ClientKey::generate().unwrap();
+        let keyed = ClientConfig::from_stored(
+            "cid".into(),
+            Some(key.to_stored()),
+            ClientAuth::ClientSecretBasic,
+            ClientAuth::None,
+        );
+        assert_eq!(keyed.auth, ClientAuth::PrivateKeyJwt);
+        let r = revocation_request(
+            &spec,
+            "https://idp.example/revoke",
+            &keyed,
+            &Secret::new("TOK"),
+            "access_token",
+        )
+        .unwrap();
+        assert!(r.headers().get("authorization").is_none());
+        let body = String::from_utf8(r.body().clone()).unwrap();
+        let pairs: std::collections::HashMap<_, _> = url::form_urlencoded::parse(body.as_bytes())
+            .into_owned()
+            .collect();
+        assert_eq!(pairs["client_id"], "cid");
+        assert_eq!(
+            pairs["client_assertion_type"],
+            super::super::assertion::ASSERTION_TYPE
+        );
+        let claims: serde_json::Value = serde_json::from_slice(
+            &base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(pairs["client_assertion"].split('.').nth(1).unwrap())
+                .unwrap(),
+        )
+        .unwrap();
+        assert_eq!(claims["aud"], "https://idp.example");
+        let stored = key.to_stored();
+        let pkcs8 = stored.expose().rsplit(':').next().unwrap();
+        assert!(!body.contains(pkcs8), "the private key never leaves");
     }
 }

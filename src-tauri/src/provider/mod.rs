@@ -29,6 +29,21 @@ pub enum ClientAuth {
     ClientSecretBasic,
     /// id and secret in the form body.
     ClientSecretPost,
+    /// A JWT signed by the client's own key (RFC 7523 §2.2); the key is in the credential
+    /// store, and only its public half is registered at the server.
+    PrivateKeyJwt,
+}
+
+/// The `aud` of a `private_key_jwt` assertion.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum AssertionAudience {
+    /// The issuer (FAPI 2.0 and the updated JWT client authentication rules); the token
+    /// endpoint when the provider has no issuer.
+    #[default]
+    Issuer,
+    /// The token endpoint (RFC 7523 §3; what some servers, Okta among them, insist on).
+    TokenEndpoint,
 }
 
 impl ClientAuth {
@@ -38,6 +53,7 @@ impl ClientAuth {
             ClientAuth::None => "none",
             ClientAuth::ClientSecretBasic => "client_secret_basic",
             ClientAuth::ClientSecretPost => "client_secret_post",
+            ClientAuth::PrivateKeyJwt => "private_key_jwt",
         }
     }
 
@@ -47,6 +63,7 @@ impl ClientAuth {
             "none" => Some(ClientAuth::None),
             "client_secret_basic" => Some(ClientAuth::ClientSecretBasic),
             "client_secret_post" => Some(ClientAuth::ClientSecretPost),
+            "private_key_jwt" => Some(ClientAuth::PrivateKeyJwt),
             _ => None,
         }
     }
@@ -217,6 +234,13 @@ pub struct ProviderSpec {
     /// the first sign-in here takes over that entry's account and revokes its grant there.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub migrated_from: Option<String>,
+    /// The audience of this provider's `private_key_jwt` assertions.
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub assertion_audience: AssertionAudience,
+}
+
+fn is_default<T: Default + PartialEq>(v: &T) -> bool {
+    *v == T::default()
 }
 
 impl ProviderSpec {
@@ -256,6 +280,7 @@ impl ProviderSpec {
             grant_types: Vec::new(),
             resource: None,
             migrated_from: None,
+            assertion_audience: AssertionAudience::Issuer,
         }
     }
 
@@ -327,7 +352,10 @@ impl ProviderSpec {
     /// RFC 6749 §2.3.1 requires every server to support (and so the default when the server
     /// lists nothing). Sign-in, refresh, renewal and revocation all use it.
     pub fn secret_auth(&self) -> ClientAuth {
-        if self.client_auth != ClientAuth::None {
+        if matches!(
+            self.client_auth,
+            ClientAuth::ClientSecretBasic | ClientAuth::ClientSecretPost
+        ) {
             return self.client_auth;
         }
         let listed = |m: &str| self.token_auth_methods.iter().any(|x| x == m);
