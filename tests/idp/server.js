@@ -43,7 +43,7 @@ const discoveryMode = cfg.discovery || '';
 const knownScopes = cfg.scopes || ['openid', 'offline_access', 'email', 'profile', 'api'];
 
 // Counters read by tests through GET /__test/stats.
-const stats = { par_requests: 0, par_uris_seen: 0, dpop_api_ok: 0, dpop_refusals: [], dpop_nonce_asks: 0, token_requests: 0, invalid_grant: 0, grant_errors: [], revocations: 0, registrations: 0, foreign_api_tokens: 0, introspections: 0, cimd_fetches: 0 };
+const stats = { client_assertions: {}, par_requests: 0, par_uris_seen: 0, dpop_api_ok: 0, dpop_refusals: [], dpop_nonce_asks: 0, token_requests: 0, invalid_grant: 0, grant_errors: [], revocations: 0, registrations: 0, foreign_api_tokens: 0, introspections: 0, cimd_fetches: 0 };
 const mode = { deny: false, tokenStatus: 0, tokenDelayMs: 0, tokenFault: '', user: 'alice', foreignAs: '', rootPrm: false, moveTo: '', acceptResources: [] };
 
 // The client metadata document's own little https server (cfg.cimd), started first.
@@ -254,7 +254,28 @@ server.listen(0, '127.0.0.1', () => {
     ctx.body = { ok: false, message: 'Unauthorized', code: 'UNAUTHORIZED' };
   }
 
+  // private_key_jwt (RFC 7523): client assertions the server accepted, by endpoint path.
   provider.use(async (ctx, next) => {
+    await next();
+    let used = false;
+    // The pushed request's params are replaced by the authorization request's once the client
+    // is authenticated; a private_key_jwt client can only have authenticated with its assertion.
+    try {
+      used = Boolean(ctx.oidc?.params?.client_assertion)
+        || (ctx.path === '/request' && ctx.oidc?.client?.clientAuthMethod === 'private_key_jwt');
+    } catch { used = false; }
+    if (used && ctx.status < 400) stats.client_assertions[ctx.path] = (stats.client_assertions[ctx.path] || 0) + 1;
+  });
+
+  provider.use(async (ctx, next) => {
+    // A client registered by hand, as an administrator would (a machine client with the
+    // public key Latchkey printed): POST /__test/client with its metadata.
+    if (ctx.path === '/__test/client' && ctx.method === 'POST') {
+      const meta = await readJson(ctx.req);
+      await provider.Client.adapter.upsert(meta.client_id, meta);
+      ctx.body = { ok: true };
+      return;
+    }
     // Taskade's authorize takes no scope; oidc-provider refuses a request that grants none,
     // so the stand-in reads a scope-less request as its one API scope.
     if (ctx.path === '/oauth2/authorize' && ctx.method === 'GET' && !ctx.query.scope) {

@@ -56,7 +56,7 @@ fn security_md_maps_every_requirement_to_existing_tests() {
         }
         seen.insert(id.to_string());
     }
-    for n in 1..=37 {
+    for n in 1..=38 {
         assert!(
             seen.contains(&format!("S{n}")),
             "S{n} is missing from the SECURITY.md table"
