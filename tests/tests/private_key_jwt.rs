@@ -353,3 +353,53 @@ fn a_machine_client_with_a_key_connects_an_api_by_its_address_s38() {
     );
     assert!(assertions_at(&idp, "/oauth2/token") >= 1);
 }
+
+/// A person's sign-in with one's own confidential client that has a key: the first run shows
+/// the key; once an administrator registers it, sign-in and refresh prove it.
+#[test]
+fn a_persons_sign_in_with_an_own_client_and_its_key_s38() {
+    let idp = Idp::start();
+    let home = TestHome::new();
+    ok(
+        run_against(
+            &home,
+            &idp,
+            &["provider", "add", "pkp", "--issuer", &idp.issuer],
+            None,
+            &[],
+        ),
+        "provider add",
+    );
+    let login = [
+        "login",
+        "pkp",
+        "--client-id",
+        "pk-person-app",
+        "--private-key-jwt",
+    ];
+    let o = ok(run_against(&home, &idp, &login, None, &[]), "first run");
+    assert!(stderr_of(&o).contains("run this command again to sign in"));
+    let jwk: Value = serde_json::from_str(&out(&o)).expect("a JWK");
+    let r = reqwest::blocking::Client::new()
+        .post(format!("{}/__test/client", idp.issuer))
+        .json(&json!({
+            "client_id": "pk-person-app",
+            "application_type": "native",
+            "token_endpoint_auth_method": "private_key_jwt",
+            "jwks": { "keys": [jwk] },
+            "grant_types": ["authorization_code", "refresh_token"],
+            "response_types": ["code"],
+            "redirect_uris": ["http://127.0.0.1/callback"],
+        }))
+        .send()
+        .unwrap();
+    assert!(r.status().is_success());
+    let id = out(&ok(run_against(&home, &idp, &login, None, &[]), "sign-in"));
+    assert_eq!(assertions_at(&idp, "/oauth2/token"), 1);
+    ok(
+        run_against(&home, &idp, &["refresh", &id], None, &[]),
+        "refresh",
+    );
+    assert_eq!(assertions_at(&idp, "/oauth2/token"), 2);
+    assert_eq!(idp.stats()["invalid_grant"], 0);
+}
