@@ -701,7 +701,7 @@ fn a_new_issuer_never_takes_over_an_existing_provider_s24() {
 fn an_account_whose_provider_changed_sends_nothing_s24() {
     let idp = Idp::start();
     let attacker = Idp::start();
-    let (_home, acc) = setup(&idp, "latchkey-public", ClientAuth::None);
+    let (home, acc) = setup(&idp, "latchkey-public", ClientAuth::None);
     let view = rt()
         .block_on(acc.complete_login(&scheme_login(&acc, &idp)))
         .unwrap();
@@ -721,6 +721,14 @@ fn an_account_whose_provider_changed_sends_nothing_s24() {
     // `token` and `exec` hand out nothing either, even while the stored token is fresh.
     let e = rt().block_on(acc.fresh_token(&view.id, 1)).unwrap_err();
     assert_eq!(e.code, "provider_changed");
+    // The command line's fast path too (it reads the stored token without fresh_token).
+    let o = home.run(&["token", &view.id], None);
+    assert!(!o.status.success() && o.stdout.is_empty());
+    assert!(
+        stderr_of(&o).contains("latchkey login idp"),
+        "{}",
+        stderr_of(&o)
+    );
     let e = rt().block_on(acc.refresh_now(&view.id)).unwrap_err();
     assert_eq!(e.code, "provider_changed");
     assert!(e.fix.contains("latchkey login idp"), "{}", e.fix);

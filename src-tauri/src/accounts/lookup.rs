@@ -82,6 +82,25 @@ impl Accounts {
             .ok_or_else(|| super::unknown_account(id))
     }
 
+    /// The account `name` picks, for handing out its token: one read of the index resolves
+    /// the name and checks that its provider entry still matches the sign-in (S24). `token`
+    /// runs this on its fast path, in scripts' loops.
+    pub fn account_to_hand_out(&self, name: Option<&str>) -> Result<AccountEntry, UserError> {
+        let idx = self.vault.index()?;
+        let id = resolve_in(&idx, name)?;
+        let entry = idx
+            .account(&id)
+            .cloned()
+            .ok_or_else(|| super::unknown_account(&id))?;
+        if binding_broken(
+            &entry,
+            provider::find(&entry.provider, &idx.providers).as_ref(),
+        ) {
+            return Err(provider_changed(&entry.id, &entry.provider));
+        }
+        Ok(entry)
+    }
+
     /// Picks an account from a name: id, `provider:handle`, unique prefix, the provider's only
     /// account, or the default. Ambiguity lists the candidates.
     pub fn resolve(&self, name: Option<&str>) -> Result<String, UserError> {

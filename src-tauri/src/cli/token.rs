@@ -8,8 +8,9 @@ use crate::vault::index::AccountStatus;
 /// The hot path: a fresh token is read and printed with no async runtime and no HTTP client.
 pub(super) fn token(account: Option<&str>, min_valid: i64) -> Result<i32, UserError> {
     let accounts = Accounts::open()?;
-    let id = accounts.resolve(account)?;
-    let entry = accounts.account(&id)?;
+    // One index read: the name, the entry and its provider binding (S24).
+    let entry = accounts.account_to_hand_out(account)?;
+    let id = entry.id.clone();
     if entry.status != AccountStatus::NeedsSignIn {
         if let Some(rec) = accounts.vault().read_record(&id)? {
             if rec.fresh_enough(min_valid, crate::now()) {
