@@ -2,7 +2,7 @@
 # Latchkey's two entry points on Debian 12 / Ubuntu:
 #   ./dev.sh app    install what is missing, build, and open Latchkey
 #   ./dev.sh test   install what is missing, then fmt + clippy + every test, headless
-#   ./dev.sh bench [P1 … P6]   release build, the bare Tauri baseline, then the benchmarks
+#   ./dev.sh bench [P1 … P6, P9]   release build, the bare Tauri baseline, then the benchmarks
 #   ./dev.sh bench sizes       both packaged the same way: .deb/.rpm file and installed sizes
 #   ./dev.sh package [release|dev]   .deb and .rpm in target/packages (cargo-deb, cargo-generate-rpm)
 #   ./dev.sh windows [dev|release]   latchkey.exe, latchkey-desktop.exe and the per-user NSIS
@@ -360,7 +360,7 @@ case "$cmd" in
     cargo deny check advisories
     ;;
   *)
-    echo "usage: ./dev.sh app | test [cargo test args] | bench [P1 … P6] | package [release|dev] | windows [dev|release] | macos | wine CMD… | battery [links|crash] | fuzz [SECONDS] | audit" >&2
+    echo "usage: ./dev.sh app | test [cargo test args] | bench [P1 … P6 P9] | package [release|dev] | windows [dev|release] | macos | wine CMD… | battery [links|crash] | fuzz [SECONDS] | audit" >&2
     exit 1
     ;;
 esac

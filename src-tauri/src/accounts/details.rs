@@ -36,7 +36,11 @@ impl Accounts {
             .as_ref()
             .and_then(|r| jwt_claims(r.access_token.expose()));
         Ok(AccountDetails {
-            account: view(&entry, &idx.providers, crate::now()),
+            account: view(
+                &entry,
+                crate::provider::find(&entry.provider, &idx.providers).as_ref(),
+                crate::now(),
+            ),
             store: self.vault.store_description().to_string(),
             issued_at: rec.as_ref().map(|r| r.issued_at),
             has_refresh_token: rec.as_ref().is_some_and(|r| r.refresh_token.is_some()),

@@ -11,10 +11,19 @@ impl Accounts {
     pub fn list(&self) -> Result<Vec<AccountView>, UserError> {
         let idx = self.vault.index()?;
         let now = crate::now();
+        // Each provider is looked up once (a built-in one means building the presets), so a
+        // thousand accounts of a few providers cost a few lookups (issue 29).
+        let mut found: std::collections::HashMap<&str, Option<ProviderSpec>> =
+            std::collections::HashMap::new();
         Ok(idx
             .accounts
             .iter()
-            .map(|a| view(a, &idx.providers, now))
+            .map(|a| {
+                let p = found
+                    .entry(a.provider.as_str())
+                    .or_insert_with(|| provider::find(&a.provider, &idx.providers));
+                view(a, p.as_ref(), now)
+            })
             .collect())
     }
 

@@ -30,7 +30,7 @@ pub use signin::{is_pending_in, LoginStart};
 use crate::errors::{ExitClass, UserError};
 use crate::oauth::http::Http;
 use crate::oauth::OAuthError;
-use crate::provider::{self, ProviderSpec, RedirectKind};
+use crate::provider::{ProviderSpec, RedirectKind};
 use crate::vault::index::{AccountEntry, AccountKind, AccountStatus, RefreshNote};
 use crate::vault::{Vault, VaultError};
 use serde::Serialize;
@@ -103,9 +103,10 @@ pub fn binding_broken(a: &AccountEntry, p: Option<&ProviderSpec>) -> bool {
     }
 }
 
-fn view(a: &AccountEntry, providers: &[ProviderSpec], now: i64) -> AccountView {
-    let p = provider::find(&a.provider, providers);
-    let status = if binding_broken(a, p.as_ref()) {
+/// The window's and `list`'s view of an account, with its provider entry (`p`, looked up by
+/// the caller: `list` looks each provider up once, not once per account).
+fn view(a: &AccountEntry, p: Option<&ProviderSpec>, now: i64) -> AccountView {
+    let status = if binding_broken(a, p) {
         "provider_changed"
     } else {
         status_word(a, now)
@@ -113,12 +114,12 @@ fn view(a: &AccountEntry, providers: &[ProviderSpec], now: i64) -> AccountView {
     AccountView {
         id: a.id.clone(),
         provider: a.provider.clone(),
-        resource: p.as_ref().and_then(|p| p.resource.clone()),
+        resource: p.and_then(|p| p.resource.clone()),
         dpop: a.kind != AccountKind::PersonalToken
-            && p.as_ref().is_some_and(|p| {
+            && p.is_some_and(|p| {
                 p.dpop_required || p.dpop_algs.iter().any(|x| x == crate::oauth::dpop::ALG)
             }),
-        provider_name: p.map_or_else(|| a.provider.clone(), |p| p.name),
+        provider_name: p.map_or_else(|| a.provider.clone(), |p| p.name.clone()),
         identity: a.identity.clone(),
         label: a.label.clone(),
         status: status.into(),

@@ -207,7 +207,11 @@ impl Accounts {
             self.finish_migration(&p.id, &old).await?;
         }
         tracing::info!(account = %saved.id, provider = %p.id, "account saved");
-        Ok(view(&saved, &idx.providers, now))
+        Ok(view(
+            &saved,
+            crate::provider::find(&saved.provider, &idx.providers).as_ref(),
+            now,
+        ))
     }
 
     /// Revokes an account's tokens at its provider, best effort (a migration's old grant).

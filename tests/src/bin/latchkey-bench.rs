@@ -159,6 +159,12 @@ fn main() {
     if want("P6") {
         add(p6(bare.as_deref()));
     }
+    if want("P10") {
+        add(p10(env_num("BENCH_RUNS", 20)));
+    }
+    if want("P9") {
+        add(p9(env_num("BENCH_RUNS", 20)));
+    }
     println!();
     println!("| ID | Measure | Latchkey | Baseline | Ratio | Goal | Met |");
     println!("|---|---|---|---|---|---|---|");
@@ -300,6 +306,172 @@ fn p1(runs: usize) -> Vec<Row> {
             goal: "< 1.0× (faster than gh)".into(),
             met: Some(r < 1.0),
         });
+    }
+    rows
+}
+
+// ---- P9: the DPoP proof's signing cost ------------------------------------------------------
+
+fn p9(runs: usize) -> Vec<Row> {
+    let dpop_idp = Idp::start_with(IdpConfig {
+        dpop: Some((false, false)),
+        ..Default::default()
+    });
+    let plain = Idp::start();
+    let home = TestHome::new();
+    let bearer = cli_login(&home, &plain);
+    let api = format!("{}/api", dpop_idp.issuer);
+    let add = [
+        "provider",
+        "add",
+        "dp",
+        "--issuer",
+        dpop_idp.issuer.as_str(),
+        "--api-base",
+        api.as_str(),
+    ];
+    assert!(run_against(&home, &dpop_idp, &add, None, &[])
+        .status
+        .success());
+    let o = run_against(&home, &dpop_idp, &["login", "dp"], None, &[]);
+    assert!(o.status.success(), "{}", stderr_of(&o));
+    let dp = String::from_utf8_lossy(&o.stdout).trim().to_string();
+    let url = format!("{api}/dpop");
+    let header = || {
+        let mut c = home.cli();
+        c.args(["header", &dp, "--url", &url]);
+        c
+    };
+    let token = |id: &str| {
+        let mut c = home.cli();
+        c.args(["token", id]);
+        c
+    };
+    for _ in 0..3 {
+        time_cmd(&mut header());
+        time_cmd(&mut token(&bearer));
+        time_cmd(&mut token(&dp));
+    }
+    let (mut a, mut b, mut c) = (Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..runs {
+        a.push(time_cmd(&mut header()));
+        b.push(time_cmd(&mut token(&bearer)));
+        c.push(time_cmd(&mut token(&dp)));
+    }
+    let same = summary(&a).0 / summary(&c).0;
+    vec![Row::reference(
+        "P9",
+        format!("`latchkey header` for a DPoP account (an ES256 proof per call; {same:.2}× `token` on the same account)"),
+        fmt_ms(&a),
+        format!(
+            "`latchkey token` for a bearer account: {}; for the same DPoP account: {}",
+            fmt_ms(&b),
+            fmt_ms(&c)
+        ),
+        summary(&a).0 / summary(&b).0,
+    )]
+}
+
+// ---- P10: cost as accounts grow ------------------------------------------------------------
+
+/// A home with `n` accounts of the Taskade preset, each with a fresh token in the keyring,
+/// written straight through the vault (one index write for all of them).
+fn home_with_n_accounts(n: usize, tag: &str) -> (TestHome, String) {
+    let home = TestHome::new();
+    let acc = accounts_in(&home);
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let entries: Vec<AccountEntry> = (0..n)
+        .map(|i| {
+            let id = format!("taskade-{tag}{i:04}");
+            let rec = TokenRecord {
+                access_token: Secret::new(format!("bench-token-{tag}-{i}")),
+                refresh_token: Some(Secret::new(format!("bench-refresh-{tag}-{i}"))),
+                expires_at: Some(now + 24 * 3600),
+                token_type: "Bearer".into(),
+                scopes: vec!["api".into()],
+                issued_at: now,
+                id_token: None,
+                dpop_key: None,
+            };
+            acc.vault().write_record(&id, &rec).unwrap();
+            AccountEntry {
+                id,
+                provider: "taskade".into(),
+                label: Some(format!("Bench account {i}")),
+                identity: Some(format!("bench-{tag}-{i}@example.test")),
+                scopes: vec!["api".into()],
+                expires_at: Some(now + 24 * 3600),
+                status: AccountStatus::Valid,
+                kind: AccountKind::Oauth,
+                client_id: None,
+                created: now,
+                updated: now,
+                last_refresh: None,
+                binding: None,
+                subject: None,
+            }
+        })
+        .collect();
+    let first = entries[0].id.clone();
+    acc.vault()
+        .update_index(move |idx| idx.accounts.extend(entries))
+        .unwrap();
+    (home, first)
+}
+
+fn p10(runs: usize) -> Vec<Row> {
+    let sizes = [1usize, 100, 1000];
+    let homes: Vec<(usize, TestHome, String, u64)> = sizes
+        .iter()
+        .map(|&n| {
+            let (home, first) = home_with_n_accounts(n, &format!("n{n}x"));
+            let bytes = std::fs::metadata(home.path().join("accounts.json"))
+                .map(|m| m.len())
+                .unwrap_or(0);
+            (n, home, first, bytes)
+        })
+        .collect();
+    let cmd = |home: &TestHome, args: &[&str]| {
+        let mut c = home.cli();
+        c.args(args);
+        c
+    };
+    // Interleaved, so the machine's noise falls on every size alike; the keyring holds all
+    // 1,101 items throughout.
+    let mut token: Vec<Vec<f64>> = vec![Vec::new(); sizes.len()];
+    let mut list: Vec<Vec<f64>> = vec![Vec::new(); sizes.len()];
+    for round in 0..runs + 3 {
+        for (k, (_, home, first, _)) in homes.iter().enumerate() {
+            let t = time_cmd(&mut cmd(home, &["token", first]));
+            let l = time_cmd(&mut cmd(home, &["list", "--json"]));
+            if round >= 3 {
+                token[k].push(t);
+                list[k].push(l);
+            }
+        }
+    }
+    let mut rows = Vec::new();
+    for (what, v, goal) in [
+        ("`latchkey token`", &token, 1.2),
+        ("`latchkey list --json`", &list, 1.2),
+    ] {
+        let one = summary(&v[0]).0;
+        for (k, (n, _, _, bytes)) in homes.iter().enumerate().skip(1) {
+            rows.push(Row::goal(
+                "P10",
+                format!(
+                    "{what} with {n} accounts (index {:.0} KiB)",
+                    *bytes as f64 / 1024.0
+                ),
+                fmt_ms(&v[k]),
+                format!("the same with 1 account: {}", fmt_ms(&v[0])),
+                summary(&v[k]).0 / one,
+                goal,
+            ));
+        }
     }
     rows
 }
