@@ -294,25 +294,31 @@ pub fn load(path: &Path) -> Result<Loaded, IndexError> {
         }
         Err(e) => return Err(io("read", path)(e)),
     };
-    let probe: Result<serde_json::Value, _> = serde_json::from_slice(&bytes);
-    if let Some(found) = probe
-        .as_ref()
-        .ok()
-        .and_then(|v| v.get("schema"))
-        .and_then(|s| s.as_u64())
-    {
-        if found > u64::from(SCHEMA) {
-            return Err(IndexError::NewerSchema {
-                found: found as u32,
-            });
-        }
+    // One typed parse on the happy path. The schema is checked on the parsed index, and only
+    // a file that does not parse is probed for a newer schema (whose fields may not fit),
+    // with a struct that allocates nothing for the rest: a whole JSON tree of a large index
+    // cost as much as the parse itself (issue 29).
+    #[derive(Deserialize)]
+    struct Probe {
+        schema: Option<u64>,
     }
+    let newer = |found: u64| IndexError::NewerSchema {
+        found: found as u32,
+    };
     match serde_json::from_slice::<Index>(&bytes) {
+        Ok(index) if index.schema > SCHEMA => Err(newer(u64::from(index.schema))),
         Ok(index) => Ok(Loaded {
             index,
             set_aside: None,
         }),
         Err(e) => {
+            if let Some(found) = serde_json::from_slice::<Probe>(&bytes)
+                .ok()
+                .and_then(|p| p.schema)
+                .filter(|&f| f > u64::from(SCHEMA))
+            {
+                return Err(newer(found));
+            }
             let aside = path.with_file_name(format!("accounts.json.damaged-{}", crate::now()));
             tracing::warn!(line = e.line(), column = e.column(), aside = %aside.display(), "accounts.json is damaged; keeping it aside");
             fs::rename(path, &aside).map_err(io("set aside", path))?;
@@ -474,6 +480,18 @@ mod tests {
         assert_eq!(
             fs::read(&p).unwrap(),
             b"{\"schema\":99,\"accounts\":[],\"future\":true}"
+        );
+        // A newer file whose fields don't fit today's types is refused too, not set aside.
+        let reshaped = b"{\"schema\":7,\"accounts\":{\"by-id\":{}}}";
+        fs::write(&p, reshaped).unwrap();
+        assert_eq!(
+            load(&p).err().expect("refused").code(),
+            "index_newer_schema"
+        );
+        assert_eq!(fs::read(&p).unwrap(), reshaped);
+        assert!(
+            fs::read_dir(d.path()).unwrap().count() == 1,
+            "nothing set aside"
         );
     }
 }
