@@ -211,7 +211,10 @@ build_packages() {
   for b in latchkey latchkey-desktop; do
     strip --strip-unneeded -o "$stage/bin/$b" "target/$dir/$b"
   done
-  "$stage/bin/latchkey" man-pages "$stage/man"
+  # The man pages come from the clap definition through a build-time tool (latchkey-man), so
+  # the shipped programs carry no generator; it is built in the dev profile for any package.
+  cargo build -p latchkey-e2e --bin latchkey-man --quiet
+  target/debug/latchkey-man "$stage/man"
   cp src-tauri/packaging/linux/latchkey-desktop.1 "$stage/man/"
   gzip -9n "$stage"/man/*.1
   "$stage/bin/latchkey" completions bash >"$stage/completions/latchkey.bash"

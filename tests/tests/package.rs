@@ -76,12 +76,13 @@ fn deb_files(deb: &Path) -> BTreeSet<String> {
         .collect()
 }
 
-/// The man pages `latchkey` itself writes from its clap definition: one per subcommand.
+/// The man pages `latchkey-man` writes from the command line's clap definition: one per
+/// subcommand.
 fn expected_man_pages() -> BTreeSet<String> {
     let dir = tempfile::tempdir().unwrap();
     let o = run(
-        bin().to_str().unwrap(),
-        &["man-pages", dir.path().to_str().unwrap()],
+        bin().with_file_name("latchkey-man").to_str().unwrap(),
+        &[dir.path().to_str().unwrap()],
     );
     assert!(o.status.success(), "{}", text(&o));
     let mut pages: BTreeSet<String> = std::fs::read_dir(dir.path())

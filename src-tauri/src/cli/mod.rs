@@ -242,12 +242,6 @@ enum Command {
         /// bash, zsh or fish.
         shell: clap_complete::Shell,
     },
-    /// Write the man pages (one per subcommand) into DIR; the packages run this.
-    #[command(hide = true)]
-    ManPages {
-        /// Folder to write latchkey.1, latchkey-login.1, … into.
-        dir: std::path::PathBuf,
-    },
 }
 
 /// Runs the CLI with `args` (without the program name); returns the exit code.
@@ -420,7 +414,6 @@ fn dispatch(cmd: Command) -> Result<i32, UserError> {
             );
             Ok(0)
         }
-        Command::ManPages { dir } => man_pages(&dir),
         Command::Providers { json } => providers::providers(json),
         Command::Provider(ProviderCmd::Add(a)) => providers::provider_add(*a),
         Command::Provider(ProviderCmd::Remove { id }) => providers::provider_remove(&id),
@@ -575,22 +568,6 @@ fn redact_quoted(line: &str) -> String {
         }
     }
     out
-}
-
-/// One roff page for `latchkey` and one for each visible subcommand, as packagers expect.
-fn man_pages(dir: &std::path::Path) -> Result<i32, UserError> {
-    let fail = |e: std::io::Error| {
-        UserError::new(
-            "man_pages",
-            format!("Could not write the man pages into {}: {e}.", dir.display()),
-            "Pass a folder you can write to.",
-            ExitClass::Other,
-        )
-    };
-    std::fs::create_dir_all(dir).map_err(fail)?;
-    // Recurses into subcommands (latchkey-provider-add.1, …) and skips hidden ones.
-    clap_mangen::generate_to(Cli::command(), dir).map_err(fail)?;
-    Ok(0)
 }
 
 #[cfg(test)]
