@@ -201,10 +201,13 @@ pub(super) fn machine_login(
     // With a key: the one kept for this client, made (and shown, to register) on the first
     // run; that run stops there, since the server can't know the key yet.
     let secret = if let Some(jwks_file) = key {
-        let (k, new) = runtime()?.block_on(accounts.client_key(&p.id, client_id))?;
-        if new {
-            super::providers::show_client_key(&k, &p.name, client_id, jwks_file.as_deref())?;
-            eprintln!("Then run this command again to get the first token.");
+        if made_a_client_key(
+            &accounts,
+            &p,
+            client_id,
+            jwks_file.as_deref(),
+            "get the first token",
+        )? {
             return Ok(0);
         }
         None
@@ -348,10 +351,22 @@ pub(super) fn new_client_key(
 ) -> Result<bool, UserError> {
     let accounts = Accounts::open()?;
     let p = accounts.provider(provider_id)?;
+    made_a_client_key(&accounts, &p, client_id, jwks_file, "sign in")
+}
+
+/// Makes the client's key when it has none, shows it to register and says to run the command
+/// again to `then`; true when it did (the server can't know a new key yet).
+fn made_a_client_key(
+    accounts: &Accounts,
+    p: &crate::provider::ProviderSpec,
+    client_id: &str,
+    jwks_file: Option<&std::path::Path>,
+    then: &str,
+) -> Result<bool, UserError> {
     let (key, new) = runtime()?.block_on(accounts.client_key(&p.id, client_id))?;
     if new {
         super::providers::show_client_key(&key, &p.name, client_id, jwks_file)?;
-        eprintln!("Then run this command again to sign in.");
+        eprintln!("Then run this command again to {then}.");
     }
     Ok(new)
 }
