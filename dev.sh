@@ -283,6 +283,10 @@ case "$cmd" in
     ensure_rust
     ensure_idp
     say "building Latchkey and the benchmark driver (release, with the test hooks the driver uses)"
+    # After `./dev.sh package release` (no test hooks) cargo finds the hooked build it made
+    # earlier up to date and leaves the package's programs in target/release: the entry
+    # points are touched so both programs are linked again with the hooks.
+    touch src-tauri/src/main.rs src-tauri/src/desktop_main.rs
     cargo build --release -p latchkey --bins --features test-hooks
     cargo build --release -p latchkey-e2e --bins
     bare=$(mktemp -d)

@@ -228,8 +228,12 @@ fn p1(runs: usize) -> Vec<Row> {
     let home = TestHome::new();
     let id = cli_login(&home, &idp);
     let token = {
-        let o = home.run(&["token", &id], None);
-        assert!(o.status.success());
+        let o = home.run_env(
+            &["token", &id],
+            None,
+            &[("LATCHKEY_TASKADE_BASE", &idp.issuer)],
+        );
+        assert!(o.status.success(), "{}", stderr_of(&o));
         String::from_utf8_lossy(&o.stdout).trim().to_string()
     };
     // gh peer. Debian 12's gh (2.23) predates gh's keyring support and `gh auth login` must
@@ -244,9 +248,12 @@ fn p1(runs: usize) -> Vec<Row> {
     )
     .unwrap();
     let has_gh = Command::new("gh").arg("--version").output().is_ok();
+    // The account is the Taskade preset pointed at the test IdP: every command needs the same
+    // pointer, or the preset's real endpoints no longer match the sign-in (S24).
     let lk = || {
         let mut c = home.cli();
-        c.args(["token", &id]);
+        c.args(["token", &id])
+            .env("LATCHKEY_TASKADE_BASE", &idp.issuer);
         c
     };
     let st = || {
@@ -344,7 +351,8 @@ fn p9(runs: usize) -> Vec<Row> {
     };
     let token = |id: &str| {
         let mut c = home.cli();
-        c.args(["token", id]);
+        c.args(["token", id])
+            .env("LATCHKEY_TASKADE_BASE", &plain.issuer);
         c
     };
     for _ in 0..3 {
