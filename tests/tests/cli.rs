@@ -123,6 +123,8 @@ fn exit_codes_follow_the_documented_classes() {
     let mut c = home.cli();
     let o = c
         .env("DBUS_SESSION_BUS_ADDRESS", "unix:path=/nonexistent/bus")
+        // The account is the Taskade preset pointed at the test IdP (its binding, S24).
+        .env("LATCHKEY_TASKADE_BASE", &idp.issuer)
         .args(["token", &id])
         .output()
         .unwrap();

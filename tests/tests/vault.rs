@@ -545,9 +545,12 @@ fn over_ssh_the_desktop_sessions_bus_is_found_by_its_usual_path() {
         None,
         "and not in the test session's"
     );
+    // The account is the Taskade preset pointed at the test IdP: every command gets the same
+    // pointer, or its binding no longer matches (S24) and nothing reaches the keyring.
     let mut c = home.cli();
     c.env_remove("DBUS_SESSION_BUS_ADDRESS")
         .env("XDG_RUNTIME_DIR", &runtime)
+        .env("LATCHKEY_TASKADE_BASE", &idp.issuer)
         .args(["token", &id]);
     let o = c.output().unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
@@ -561,6 +564,7 @@ fn over_ssh_the_desktop_sessions_bus_is_found_by_its_usual_path() {
     let mut c = home.cli();
     c.env_remove("DBUS_SESSION_BUS_ADDRESS")
         .env("XDG_RUNTIME_DIR", other.path())
+        .env("LATCHKEY_TASKADE_BASE", &idp.issuer)
         .args(["token", &id]);
     let o = c.output().unwrap();
     assert_eq!(
@@ -582,6 +586,7 @@ fn over_ssh_the_desktop_sessions_bus_is_found_by_its_usual_path() {
         c.env_remove("DBUS_SESSION_BUS_ADDRESS")
             .env("XDG_RUNTIME_DIR", runtime)
             .env("SSH_CONNECTION", "192.0.2.1 50000 192.0.2.2 22")
+            .env("LATCHKEY_TASKADE_BASE", &idp.issuer)
             .args(["token", &id]);
         if let Some(b) = bus {
             c.env("DBUS_SESSION_BUS_ADDRESS", b);
