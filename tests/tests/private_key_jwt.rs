@@ -20,20 +20,49 @@ fn ok(o: Output, what: &str) -> Output {
 /// Registers a machine client at the IdP with the public keys in `jwks`, as an administrator
 /// would with what Latchkey printed.
 fn register_machine_client(idp: &Idp, client_id: &str, jwks: &Value) {
-    let r = reqwest::blocking::Client::new()
-        .post(format!("{}/__test/client", idp.issuer))
-        .json(&json!({
-            "client_id": client_id,
-            "token_endpoint_auth_method": "private_key_jwt",
-            "token_endpoint_auth_signing_alg": "ES256",
-            "jwks": jwks,
+    register_client(
+        idp,
+        client_id,
+        jwks,
+        json!({
             "grant_types": ["client_credentials"],
             "response_types": [],
             "redirect_uris": [],
-        }))
+        }),
+    );
+}
+
+/// Registers a `private_key_jwt` client with `jwks` and the grant metadata in `grants`.
+fn register_client(idp: &Idp, client_id: &str, jwks: &Value, grants: Value) {
+    let mut meta = json!({
+        "client_id": client_id,
+        "token_endpoint_auth_method": "private_key_jwt",
+        "token_endpoint_auth_signing_alg": "ES256",
+        "jwks": jwks,
+    });
+    meta.as_object_mut()
+        .unwrap()
+        .extend(grants.as_object().unwrap().clone());
+    let r = reqwest::blocking::Client::new()
+        .post(format!("{}/__test/client", idp.issuer))
+        .json(&meta)
         .send()
         .expect("register client");
     assert!(r.status().is_success());
+}
+
+/// `latchkey provider add ID --issuer <idp>`, which must succeed.
+fn add_provider_by_issuer(home: &TestHome, idp: &Idp, id: &str) {
+    ok(
+        run_against(
+            home,
+            idp,
+            &["provider", "add", id, "--issuer", &idp.issuer],
+            None,
+            &[],
+        ),
+        "provider add",
+    );
 }
 
 fn assertions_at(idp: &Idp, path: &str) -> u64 {
@@ -186,16 +215,7 @@ fn a_machine_account_authenticates_with_its_own_key_renews_and_revokes_s38() {
 fn a_new_machine_key_is_shown_first_and_an_unregistered_key_is_explained_s38() {
     let idp = Idp::start();
     let home = TestHome::new();
-    ok(
-        run_against(
-            &home,
-            &idp,
-            &["provider", "add", "pku", "--issuer", &idp.issuer],
-            None,
-            &[],
-        ),
-        "provider add",
-    );
+    add_provider_by_issuer(&home, &idp, "pku");
     let login = [
         "login",
         "pku",
@@ -360,16 +380,7 @@ fn a_machine_client_with_a_key_connects_an_api_by_its_address_s38() {
 fn a_persons_sign_in_with_an_own_client_and_its_key_s38() {
     let idp = Idp::start();
     let home = TestHome::new();
-    ok(
-        run_against(
-            &home,
-            &idp,
-            &["provider", "add", "pkp", "--issuer", &idp.issuer],
-            None,
-            &[],
-        ),
-        "provider add",
-    );
+    add_provider_by_issuer(&home, &idp, "pkp");
     let login = [
         "login",
         "pkp",
@@ -380,20 +391,17 @@ fn a_persons_sign_in_with_an_own_client_and_its_key_s38() {
     let o = ok(run_against(&home, &idp, &login, None, &[]), "first run");
     assert!(stderr_of(&o).contains("run this command again to sign in"));
     let jwk: Value = serde_json::from_str(&out(&o)).expect("a JWK");
-    let r = reqwest::blocking::Client::new()
-        .post(format!("{}/__test/client", idp.issuer))
-        .json(&json!({
-            "client_id": "pk-person-app",
+    register_client(
+        &idp,
+        "pk-person-app",
+        &json!({ "keys": [jwk] }),
+        json!({
             "application_type": "native",
-            "token_endpoint_auth_method": "private_key_jwt",
-            "jwks": { "keys": [jwk] },
             "grant_types": ["authorization_code", "refresh_token"],
             "response_types": ["code"],
             "redirect_uris": ["http://127.0.0.1/callback"],
-        }))
-        .send()
-        .unwrap();
-    assert!(r.status().is_success());
+        }),
+    );
     let id = out(&ok(run_against(&home, &idp, &login, None, &[]), "sign-in"));
     assert_eq!(assertions_at(&idp, "/oauth2/token"), 1);
     ok(
