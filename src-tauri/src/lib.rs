@@ -120,7 +120,30 @@ pub fn run() -> i32 {
                 1
             }
         },
-        LaunchMode::Cli => cli::main(args),
+        LaunchMode::Cli => not_the_command_line(&args),
+    }
+}
+
+/// `latchkey-desktop` with anything but `--minimized` or a link: the commands live in the
+/// `latchkey` program only, so the desktop program does not carry the command line's code
+/// (issue 29: about a megabyte of the package).
+fn not_the_command_line(args: &[std::ffi::OsString]) -> i32 {
+    match args.first().and_then(|a| a.to_str()) {
+        Some("--version" | "-V") if args.len() == 1 => {
+            println!("{DESKTOP_BIN} {}", env!("CARGO_PKG_VERSION"));
+            0
+        }
+        _ => {
+            let shown: Vec<String> = args
+                .iter()
+                .map(|a| a.to_string_lossy().into_owned())
+                .collect();
+            eprintln!(
+                "{DESKTOP_BIN} opens the Latchkey app; it takes only --minimized or a dev.latchkey: link. Commands are run by the latchkey program: latchkey {}",
+                shown.join(" ")
+            );
+            2
+        }
     }
 }
 

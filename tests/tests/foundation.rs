@@ -111,6 +111,51 @@ fn version_and_help_work_without_a_display() {
     assert!(String::from_utf8_lossy(&l.stdout).contains("No accounts yet"));
 }
 
+/// The commands live in `latchkey` only (issue 29: the desktop program no longer carries the
+/// command line). `latchkey-desktop` with a command names the program to run instead, runs
+/// nothing, opens no window and writes nothing; `--version` still answers.
+#[test]
+fn the_desktop_program_points_commands_to_latchkey() {
+    let home = TestHome::new();
+    let desktop = |args: &[&str]| {
+        std::process::Command::new(bin().with_file_name("latchkey-desktop"))
+            .args(args)
+            .env("LATCHKEY_HOME", home.path())
+            .env_remove("DISPLAY")
+            .env_remove("WAYLAND_DISPLAY")
+            .output()
+            .unwrap()
+    };
+    let v = desktop(&["--version"]);
+    assert!(v.status.success(), "{v:?}");
+    assert_eq!(
+        String::from_utf8_lossy(&v.stdout).trim(),
+        format!("latchkey-desktop {}", env!("CARGO_PKG_VERSION"))
+    );
+    for args in [
+        &["list"][..],
+        &["token", "work", "--min-valid", "60"],
+        &["--help"],
+    ] {
+        let o = desktop(args);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {o:?}");
+        assert!(o.stdout.is_empty(), "{args:?}: nothing on stdout");
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(
+            err.contains(&format!("latchkey {}", args.join(" "))),
+            "{args:?}: names the command to run: {err}"
+        );
+        assert_eq!(err.trim().lines().count(), 1, "one line: {err}");
+    }
+    assert_eq!(
+        std::fs::read_dir(home.path())
+            .map(|d| d.count())
+            .unwrap_or(0),
+        0,
+        "nothing written"
+    );
+}
+
 #[test]
 fn secret_written_by_the_vault_is_visible_to_secret_tool() {
     use latchkey::secret::Secret;
