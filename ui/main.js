@@ -7,6 +7,7 @@ import { renderDetails, renderRename } from './views/details.js';
 import { renderTest } from './views/apitest.js';
 import { renderSettings } from './views/settings.js';
 
+performance.mark('main.js');
 const view = document.getElementById('view');
 let current = 'home';
 
@@ -60,6 +61,7 @@ on('login-finished', (result) => {
 (async () => {
   // Both first questions go out at once; the skeleton in index.html is on screen meanwhile.
   const [info] = await Promise.all([(early('info') || call('app_info')).catch(() => null), prefetchAccounts()]);
+  performance.mark('answers');
   if (info && info.trust_note) {
     // Whom Latchkey trusts beyond the usual certificate authorities: never silent.
     view.before(h('p', { class: 'warn banner', role: 'status', 'data-trust-note': '' }, info.trust_note));

@@ -526,6 +526,19 @@ fn ui_ready_split(home: &TestHome, binary: &Path, env: &[(&str, &str)]) -> (f64,
                 .js("return Number(document.body.dataset.readyAt || 0)")
                 .as_f64()
                 .unwrap_or(0.0);
+            if std::env::var_os("BENCH_P2_TRACE").is_some() {
+                // Where the page's own start goes: each fetch (start → end) and the page's marks.
+                let trace = app.js(
+                    &"const n = performance.getEntriesByType('navigation')[0] || {};\
+                     const r = (x) => Math.round(x * 10) / 10;\
+                     return [`${binaryName}`, ['response', r(n.responseEnd || 0)], ['interactive', r(n.domInteractive || 0)],\
+                       ['dcl', r(n.domContentLoadedEventStart || 0)], ['paint', ...performance.getEntriesByType('paint').map((p) => [p.name, r(p.startTime)])],\
+                       ...performance.getEntries().filter((e) => e.entryType === 'resource' || e.entryType === 'mark')\
+                         .map((e) => [e.name.split('/').pop(), r(e.startTime), r(e.responseEnd || e.startTime)])]"
+                        .replace("${binaryName}", &binary.display().to_string()),
+                );
+                eprintln!("P2 trace: {trace}");
+            }
             return (total, dcl, ready);
         }
         assert!(Instant::now() < deadline, "UI never became ready");
@@ -547,9 +560,10 @@ fn p2(runs: usize, bare: Option<&Path>) -> Vec<Row> {
     let bare_home = TestHome::new();
     // An empty LATCHKEY_WEBVIEW_GPU undoes the test harness's choice: the app renders the way
     // it does for people on this machine.
+    let gpu = std::env::var("BENCH_P2_GPU").unwrap_or_default();
     let env = [
         ("LATCHKEY_TASKADE_BASE", idp.issuer.as_str()),
-        ("LATCHKEY_WEBVIEW_GPU", ""),
+        ("LATCHKEY_WEBVIEW_GPU", gpu.as_str()),
     ];
     ui_ready_ms(&home, &bin(), &env);
     ui_ready_ms(&bare_home, bare, &[]);
