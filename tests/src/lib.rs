@@ -119,7 +119,16 @@ impl TestHome {
 
     /// A `latchkey` command with this home and no display: the CLI must never need one.
     pub fn cli(&self) -> Command {
-        let mut c = Command::new(bin());
+        self.headless(&bin())
+    }
+
+    /// `latchkey-desktop` with this home and no display (its answers that need no window).
+    pub fn desktop_cli(&self) -> Command {
+        self.headless(&bin().with_file_name("latchkey-desktop"))
+    }
+
+    fn headless(&self, program: &Path) -> Command {
+        let mut c = Command::new(program);
         c.env("LATCHKEY_HOME", self.path())
             .env_remove("DISPLAY")
             .env_remove("WAYLAND_DISPLAY");

@@ -117,15 +117,7 @@ fn version_and_help_work_without_a_display() {
 #[test]
 fn the_desktop_program_points_commands_to_latchkey() {
     let home = TestHome::new();
-    let desktop = |args: &[&str]| {
-        std::process::Command::new(bin().with_file_name("latchkey-desktop"))
-            .args(args)
-            .env("LATCHKEY_HOME", home.path())
-            .env_remove("DISPLAY")
-            .env_remove("WAYLAND_DISPLAY")
-            .output()
-            .unwrap()
-    };
+    let desktop = |args: &[&str]| home.desktop_cli().args(args).output().unwrap();
     let v = desktop(&["--version"]);
     assert!(v.status.success(), "{v:?}");
     assert_eq!(
