@@ -263,9 +263,9 @@ pub fn forged_links(
     let real = rt().block_on(acc.begin_login("idp", scheme)).unwrap();
     // Its own data folder, so killing the app between cold starts never touches it.
     let cli_home = TestHome::new();
+    cli_home.point_taskade_at(&idp);
     let mut login = cli_home.cli();
     login
-        .env("LATCHKEY_TASKADE_BASE", &idp.issuer)
         .args(["login", "taskade", "--no-browser"])
         .stdin(Stdio::null())
         .stdout(Stdio::piped())

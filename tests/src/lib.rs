@@ -74,6 +74,10 @@ pub fn canary_hits(dir: &Path) -> Vec<PathBuf> {
 /// A private LATCHKEY_HOME for one test.
 pub struct TestHome {
     dir: tempfile::TempDir,
+    /// Where the Taskade preset points for every command from this home, once a test signs
+    /// in there: an account keeps the endpoints it signed in with (S24), so later commands
+    /// must see the same pointer.
+    taskade: std::sync::Mutex<Option<String>>,
 }
 
 /// The canary check: when a test's home goes away, no file in it (the index, the app's and
@@ -109,7 +113,19 @@ impl TestHome {
                 .prefix("lk-home-")
                 .tempdir()
                 .expect("temp dir"),
+            taskade: Default::default(),
         }
+    }
+
+    /// Points the Taskade preset at `idp` for every later command and app from this home.
+    pub fn point_taskade_at(&self, idp: &Idp) {
+        *self.taskade.lock().unwrap() = Some(idp.issuer.clone());
+    }
+
+    /// The environment that says where the Taskade preset points, if a test pointed it.
+    fn taskade_env(&self) -> Option<(&'static str, String)> {
+        let base = self.taskade.lock().unwrap().clone()?;
+        Some(("LATCHKEY_TASKADE_BASE", base))
     }
 
     /// Its path.
@@ -131,7 +147,8 @@ impl TestHome {
         let mut c = Command::new(program);
         c.env("LATCHKEY_HOME", self.path())
             .env_remove("DISPLAY")
-            .env_remove("WAYLAND_DISPLAY");
+            .env_remove("WAYLAND_DISPLAY")
+            .envs(self.taskade_env());
         c
     }
 
@@ -213,9 +230,9 @@ pub fn run_against(
     stdin: Option<&str>,
     env: &[(&str, &str)],
 ) -> Output {
+    home.point_taskade_at(idp);
     let (browser, latchkey) = (test_browser(), bin());
     let mut all = vec![
-        ("LATCHKEY_TASKADE_BASE", idp.issuer.as_str()),
         ("LATCHKEY_BROWSER", browser.to_str().expect("utf-8 path")),
         ("LATCHKEY_BIN", latchkey.to_str().expect("utf-8 path")),
     ];
@@ -714,6 +731,7 @@ impl AppProcess {
         c.args(args)
             .env("LATCHKEY_HOME", home.path())
             .env("LATCHKEY_LOG", "info,latchkey=debug")
+            .envs(home.taskade_env())
             .stdout(Stdio::null())
             .stderr(f);
         for (k, v) in env {
@@ -794,7 +812,7 @@ impl WebApp {
         // does on machines without a GPU (like this one), so WebDriver screenshots would hang.
         // Sessions keep WebKit's GPU path unless the caller says otherwise; the CPU path is
         // tested without WebDriver (desktop.rs) and by every suite that starts the app plainly.
-        c.env("LATCHKEY_WEBVIEW_GPU", "1");
+        c.env("LATCHKEY_WEBVIEW_GPU", "1").envs(home.taskade_env());
         for (k, v) in env {
             c.env(k, v);
         }
@@ -1535,9 +1553,9 @@ pub fn provider_add(home: &TestHome, idp: &Idp, id: &str, extra: &[&str]) {
 /// Signs in to the Taskade preset (pointed at `idp`) through `latchkey login`, with the test
 /// browser; returns the new account id.
 pub fn cli_login(home: &TestHome, idp: &Idp) -> String {
+    home.point_taskade_at(idp);
     let o = home
         .cli()
-        .env("LATCHKEY_TASKADE_BASE", &idp.issuer)
         .env("LATCHKEY_BROWSER", test_browser())
         .args(["login", "taskade"])
         .output()

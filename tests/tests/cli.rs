@@ -60,9 +60,9 @@ fn personal_token_comes_from_stdin_and_never_from_argv() {
         ..Default::default()
     });
     let home = TestHome::new();
+    home.point_taskade_at(&idp);
     let mut c = home.cli();
-    c.env("LATCHKEY_TASKADE_BASE", &idp.issuer)
-        .args(["add-token", "taskade", "--label", "work"])
+    c.args(["add-token", "taskade", "--label", "work"])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
@@ -123,8 +123,6 @@ fn exit_codes_follow_the_documented_classes() {
     let mut c = home.cli();
     let o = c
         .env("DBUS_SESSION_BUS_ADDRESS", "unix:path=/nonexistent/bus")
-        // The account is the Taskade preset pointed at the test IdP (its binding, S24).
-        .env("LATCHKEY_TASKADE_BASE", &idp.issuer)
         .args(["token", &id])
         .output()
         .unwrap();
@@ -142,14 +140,9 @@ fn exit_codes_follow_the_documented_classes() {
     assert_eq!(e.trim().lines().count(), 1);
     // 4: the provider is unreachable and the token has expired.
     std::thread::sleep(Duration::from_secs(3));
-    let issuer = idp.issuer.clone();
     drop(idp);
     let mut c = home.cli();
-    let o = c
-        .env("LATCHKEY_TASKADE_BASE", &issuer)
-        .args(["token", &id])
-        .output()
-        .unwrap();
+    let o = c.args(["token", &id]).output().unwrap();
     assert_eq!(o.status.code(), Some(4), "{}", stderr_of(&o));
     assert!(
         stderr_of(&o).contains("Check your internet connection"),
@@ -284,7 +277,6 @@ fn logout_during_a_refresh_leaves_no_live_grant_s17() {
     idp.set_mode(serde_json::json!({ "tokenReplyDelayMs": 3000 }));
     let refresh = home
         .cli()
-        .env("LATCHKEY_TASKADE_BASE", &idp.issuer)
         .args(["refresh", &id])
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
@@ -655,9 +647,9 @@ fn ctrl_c_during_sign_in_leaves_no_secret_behind_s18() {
 fn interrupted_sign_in_leaves_no_secret(idp: &Idp, signal: &str) {
     use std::io::BufRead;
     let home = TestHome::new();
+    home.point_taskade_at(idp);
     let mut c = home.cli();
-    c.env("LATCHKEY_TASKADE_BASE", &idp.issuer)
-        .args(["login", "taskade", "--no-browser"])
+    c.args(["login", "taskade", "--no-browser"])
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
@@ -1079,9 +1071,9 @@ fn both_programs_switch_core_dumps_off_s26() {
             .unwrap()
     };
     // The command line, waiting for a sign-in.
+    home.point_taskade_at(&idp);
     let mut c = home.cli();
-    c.env("LATCHKEY_TASKADE_BASE", &idp.issuer)
-        .args(["login", "taskade", "--no-browser"])
+    c.args(["login", "taskade", "--no-browser"])
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped());

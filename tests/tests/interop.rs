@@ -107,8 +107,7 @@ fn scenario(s: Server) {
     let children: Vec<_> = (0..8)
         .map(|_| {
             let mut c = home.cli();
-            c.env("LATCHKEY_TASKADE_BASE", &idp.issuer)
-                .args(["token", &account])
+            c.args(["token", &account])
                 .stdin(Stdio::null())
                 .stdout(Stdio::piped())
                 .stderr(Stdio::piped());

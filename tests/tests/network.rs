@@ -376,7 +376,7 @@ fn the_windows_network_settings_send_the_apps_refresh_through_the_proxy() {
     let home = TestHome::new();
     let id = cli_login(&home, &idp);
     let calls = || proxy.forwarded(&idp.issuer, "/oauth2/token");
-    let app = WebApp::start(&home, &[("LATCHKEY_TASKADE_BASE", &idp.issuer)]);
+    let app = WebApp::start(&home, &[]);
     app.wait_for("[aria-haspopup=menu]", T);
     app.click_css("#open-settings");
     app.wait_for("[data-network]", T);

@@ -442,24 +442,15 @@ fn the_canary_check_finds_a_planted_token_and_a_real_sign_in_leaves_none_s19() {
     let log = std::fs::File::create(home.path().join("debug.log")).unwrap();
     let o = home
         .cli()
-        .env("LATCHKEY_TASKADE_BASE", &idp.issuer)
         .env("LATCHKEY_LOG", "debug")
         .args(["refresh", &id])
         .stderr(log)
         .output()
         .unwrap();
     assert!(o.status.success());
-    let token = String::from_utf8_lossy(
-        &home
-            .cli()
-            .env("LATCHKEY_TASKADE_BASE", &idp.issuer)
-            .args(["token", &id])
-            .output()
-            .unwrap()
-            .stdout,
-    )
-    .trim()
-    .to_string();
+    let token = String::from_utf8_lossy(&home.cli().args(["token", &id]).output().unwrap().stdout)
+        .trim()
+        .to_string();
     assert!(token.starts_with(CANARY), "the IdP marks its tokens");
     assert!(
         std::fs::metadata(home.path().join("debug.log"))

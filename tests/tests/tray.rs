@@ -14,13 +14,11 @@ fn tray_app(home: &TestHome, idp: &Idp) -> AppProcess {
         .vault()
         .update_index(|idx| idx.settings.refresh_margin_secs = 4)
         .unwrap();
+    home.point_taskade_at(idp);
     let app = AppProcess::start(
         home,
         &["--minimized"],
-        &[
-            ("LATCHKEY_TASKADE_BASE", &idp.issuer),
-            ("LATCHKEY_REFRESH_TICK_SECS", "1"),
-        ],
+        &[("LATCHKEY_REFRESH_TICK_SECS", "1")],
     );
     app.wait_log("Latchkey started", Duration::from_secs(30));
     app
@@ -220,11 +218,7 @@ fn tray_menu_refresh_all_and_quit_act_over_dbus() {
     });
     let home = TestHome::new();
     let _id = cli_login(&home, &idp);
-    let mut app = AppProcess::start(
-        &home,
-        &["--minimized"],
-        &[("LATCHKEY_TASKADE_BASE", &idp.issuer)],
-    );
+    let mut app = AppProcess::start(&home, &["--minimized"], &[]);
     app.wait_log("Latchkey started", Duration::from_secs(30));
     let mut menu = None;
     let start = Instant::now();

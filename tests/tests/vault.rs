@@ -229,9 +229,9 @@ fn canary_token_never_reaches_the_index_logs_or_errors_s19() {
         ..Default::default()
     });
     let home = TestHome::new();
+    home.point_taskade_at(&idp);
     let mut c = home.cli();
-    c.env("LATCHKEY_TASKADE_BASE", &idp.issuer)
-        .env("LATCHKEY_LOG", "trace")
+    c.env("LATCHKEY_LOG", "trace")
         .args(["add-token", "taskade"])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -255,12 +255,7 @@ fn canary_token_never_reaches_the_index_logs_or_errors_s19() {
         vec!["providers"],
     ] {
         let mut c = home.cli();
-        let o = c
-            .env("LATCHKEY_LOG", "trace")
-            .env("LATCHKEY_TASKADE_BASE", &idp.issuer)
-            .args(&args)
-            .output()
-            .unwrap();
+        let o = c.env("LATCHKEY_LOG", "trace").args(&args).output().unwrap();
         seen.push_str(&String::from_utf8_lossy(&o.stdout));
         seen.push_str(&String::from_utf8_lossy(&o.stderr));
     }
@@ -299,9 +294,9 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
 }
 
 fn add_token_cmd(home: &TestHome, idp: &Idp, token: &str) -> std::process::Child {
+    home.point_taskade_at(idp);
     let mut c = home.cli();
-    c.env("LATCHKEY_TASKADE_BASE", &idp.issuer)
-        .args(["add-token", "taskade", "--label", token])
+    c.args(["add-token", "taskade", "--label", token])
         .stdin(Stdio::piped())
         .stdout(Stdio::null())
         .stderr(Stdio::piped());
@@ -509,10 +504,10 @@ fn over_ssh_the_desktop_sessions_bus_is_found_by_its_usual_path() {
 
     // "The SSH shell": no bus address, the same runtime directory.
     let home = TestHome::new();
+    home.point_taskade_at(&idp);
     let mut c = home.cli();
     c.env_remove("DBUS_SESSION_BUS_ADDRESS")
         .env("XDG_RUNTIME_DIR", &runtime)
-        .env("LATCHKEY_TASKADE_BASE", &idp.issuer)
         .args(["add-token", "taskade"])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -545,12 +540,9 @@ fn over_ssh_the_desktop_sessions_bus_is_found_by_its_usual_path() {
         None,
         "and not in the test session's"
     );
-    // The account is the Taskade preset pointed at the test IdP: every command gets the same
-    // pointer, or its binding no longer matches (S24) and nothing reaches the keyring.
     let mut c = home.cli();
     c.env_remove("DBUS_SESSION_BUS_ADDRESS")
         .env("XDG_RUNTIME_DIR", &runtime)
-        .env("LATCHKEY_TASKADE_BASE", &idp.issuer)
         .args(["token", &id]);
     let o = c.output().unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
@@ -564,7 +556,6 @@ fn over_ssh_the_desktop_sessions_bus_is_found_by_its_usual_path() {
     let mut c = home.cli();
     c.env_remove("DBUS_SESSION_BUS_ADDRESS")
         .env("XDG_RUNTIME_DIR", other.path())
-        .env("LATCHKEY_TASKADE_BASE", &idp.issuer)
         .args(["token", &id]);
     let o = c.output().unwrap();
     assert_eq!(
@@ -586,7 +577,6 @@ fn over_ssh_the_desktop_sessions_bus_is_found_by_its_usual_path() {
         c.env_remove("DBUS_SESSION_BUS_ADDRESS")
             .env("XDG_RUNTIME_DIR", runtime)
             .env("SSH_CONNECTION", "192.0.2.1 50000 192.0.2.2 22")
-            .env("LATCHKEY_TASKADE_BASE", &idp.issuer)
             .args(["token", &id]);
         if let Some(b) = bus {
             c.env("DBUS_SESSION_BUS_ADDRESS", b);

@@ -213,15 +213,7 @@ fn remove_revokes_wipes_and_says_what_happened_s17() {
     let idp = Idp::start();
     let home = TestHome::new();
     // Sign in through the CLI first (the quickest real route), then remove in the window.
-    let o = home
-        .cli()
-        .env("LATCHKEY_TASKADE_BASE", &idp.issuer)
-        .env("LATCHKEY_BROWSER", test_browser())
-        .args(["login", "taskade"])
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let id = String::from_utf8_lossy(&o.stdout).trim().to_string();
+    let id = cli_login(&home, &idp);
     let rec = accounts_in(&home)
         .vault()
         .read_record(&id)
