@@ -1,6 +1,6 @@
 //! The `latchkey` command line (clap) over the `accounts` service. It never starts GTK or
 //! WebKit, and `token` on a fresh token starts no async runtime at all. The clap definition
-//! and the output helpers live here; each command has a file of its own.
+//! and the dispatch live here; the output helpers and each command have files of their own.
 
 mod add_token;
 mod api;
@@ -10,6 +10,7 @@ mod helpers;
 mod list;
 mod login;
 mod logout;
+mod output;
 mod providers;
 mod refresh;
 mod status;
@@ -18,14 +19,13 @@ mod token;
 use crate::accounts::LoginOptions;
 use crate::errors::{ExitClass, UserError};
 use crate::provider::RedirectKind;
-use crate::secret::Secret;
 use api::ApiArgs;
 use clap::{CommandFactory, Parser, Subcommand};
 use config::ConfigCmd;
 use login::LoginVia;
+use output::{json_out, out_err, println_out, read_stdin_secret, terminal_safe};
 use providers::ProviderCmd;
 use std::ffi::OsString;
-use std::io::{IsTerminal, Read, Write};
 
 /// Latchkey keeps OAuth tokens fresh in your OS keyring and hands them to your tools.
 #[derive(Parser, Debug)]
@@ -335,74 +335,6 @@ fn runtime() -> Result<tokio::runtime::Runtime, UserError> {
         })
 }
 
-fn out_err(_: std::io::Error) -> UserError {
-    UserError::new(
-        "output",
-        "Could not write the output.",
-        "Check that the output pipe is still open.",
-        ExitClass::Other,
-    )
-}
-
-/// Text for a terminal: no control characters but line breaks and tabs, so nothing a
-/// provider wrote can move the cursor, retitle the window or hide a line (S25, F5). Every
-/// error goes through it, and stdout when it is a terminal.
-fn terminal_safe(s: &str) -> std::borrow::Cow<'_, str> {
-    if s.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
-        s.chars()
-            .filter(|c| !c.is_control() || *c == '\n' || *c == '\t')
-            .collect::<String>()
-            .into()
-    } else {
-        s.into()
-    }
-}
-
-fn println_out(s: &str) -> Result<(), UserError> {
-    let mut o = std::io::stdout().lock();
-    let s = if o.is_terminal() {
-        terminal_safe(s)
-    } else {
-        s.into()
-    };
-    writeln!(o, "{s}").map_err(out_err)
-}
-
-fn json_out<T: serde::Serialize>(v: &T) -> Result<(), UserError> {
-    println_out(
-        &serde_json::to_string_pretty(v).map_err(|_| out_err(std::io::Error::other("json")))?,
-    )
-}
-
-fn read_stdin_secret(what: &str) -> Result<Secret, UserError> {
-    if std::io::stdin().is_terminal() {
-        eprint!("Paste the {what} and press Enter (it is not shown): ");
-        let _ = std::io::stderr().flush();
-        let mut line = String::new();
-        // No echo while the secret is typed or pasted.
-        let read = crate::platform::with_echo_off(|| std::io::stdin().read_line(&mut line));
-        read.map_err(|_| {
-            UserError::new(
-                "stdin",
-                "Could not read the input.",
-                "Try again.",
-                ExitClass::Other,
-            )
-        })?;
-        return Ok(Secret::new(line.trim().to_string()));
-    }
-    let mut s = String::new();
-    std::io::stdin().read_to_string(&mut s).map_err(|_| {
-        UserError::new(
-            "stdin",
-            "Could not read standard input.",
-            "Pipe the value in, e.g. `pass show x | latchkey add-token taskade`.",
-            ExitClass::Other,
-        )
-    })?;
-    Ok(Secret::new(s.trim().to_string()))
-}
-
 fn dispatch(cmd: Command) -> Result<i32, UserError> {
     match cmd {
         Command::Completions { shell } => {
@@ -573,20 +505,6 @@ fn redact_quoted(line: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// S25 (F5): errors and terminal output keep line breaks and lose every other control
-    /// character.
-    #[test]
-    fn terminal_output_loses_control_characters_s25() {
-        assert_eq!(
-            terminal_safe("read \u{1b}[2J\u{1b}]0;pwned\u{7}\nnext\tline"),
-            "read [2J]0;pwned\nnext\tline"
-        );
-        assert!(matches!(
-            terminal_safe("plain"),
-            std::borrow::Cow::Borrowed(_)
-        ));
-    }
 
     #[test]
     fn long_quoted_values_are_redacted_in_usage_errors_s19() {
