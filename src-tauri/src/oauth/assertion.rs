@@ -6,7 +6,7 @@
 //! for its key; only the public half (a JWK) is ever shown (S38).
 
 use super::dpop::{DpopKey, ALG};
-use super::http::{Http, HttpError};
+use super::http::HttpError;
 use crate::secret::Secret;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use base64::Engine;
@@ -142,43 +142,6 @@ pub fn add_to_request(
     }
     body.extend_from_slice(form.finish().as_bytes());
     Ok(http::Request::from_parts(parts, body))
-}
-
-/// How `oauth2` reaches the token endpoint: with a fresh client assertion in each request
-/// when the client has a key, and a DPoP proof when the account has a DPoP key. Every grant
-/// (code, refresh, client credentials, device polls) sends through this one type.
-pub struct TokenSender<'a> {
-    /// The client underneath.
-    pub http: &'a Http,
-    /// The account's DPoP key, if its tokens are bound to one.
-    pub dpop: Option<&'a DpopKey>,
-    /// The client's key, its id and the assertion audience, for `private_key_jwt`.
-    pub client_key: Option<(ClientKey, String, String)>,
-}
-
-impl TokenSender<'_> {
-    async fn send(
-        &self,
-        req: http::Request<Vec<u8>>,
-    ) -> Result<http::Response<Vec<u8>>, HttpError> {
-        let req = match &self.client_key {
-            Some((key, id, aud)) => add_to_request(req, key, id, aud)?,
-            None => req,
-        };
-        match self.dpop {
-            Some(k) => super::dpop::send_with_proof(self.http, k, req, None).await,
-            None => self.http.send(req).await,
-        }
-    }
-}
-
-impl<'c> oauth2::AsyncHttpClient<'c> for TokenSender<'_> {
-    type Error = HttpError;
-    type Future = super::http::SendFuture<'c>;
-
-    fn call(&'c self, request: oauth2::HttpRequest) -> Self::Future {
-        Box::pin(self.send(request))
-    }
 }
 
 #[cfg(test)]

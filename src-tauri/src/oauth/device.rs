@@ -65,7 +65,7 @@ pub async fn device_begin(
     }
     // The device request is client-authenticated like a token request (RFC 8628 §3.1).
     let details: StandardDeviceAuthorizationResponse = req
-        .request_async(&super::exchange::sender(http, p, client, None)?)
+        .request_async(&super::sender::sender(http, p, client, None)?)
         .await
         .map_err(|e| classify_token_error(&p.name, e))?;
     // The person opens this page themselves: it must be a web page, not some other scheme.
@@ -107,7 +107,7 @@ pub async fn device_finish(
         req = req.add_extra_param("resource", r.clone());
     }
     let wait = Some(std::time::Duration::from_secs(left));
-    let to = super::exchange::sender(http, p, client, dpop)?;
+    let to = super::sender::sender(http, p, client, dpop)?;
     let resp = req
         .request_async(&to, tokio::time::sleep, wait)
         .await

@@ -1,9 +1,9 @@
 //! The token endpoint: the code exchange (once, S12), refresh with its outcome classified (S14,
 //! S15), and the client-credentials grant. Lifetimes are clamped (S13).
 
-use super::assertion::TokenSender;
 use super::dpop::DpopKey;
 use super::http::{Http, HttpError};
+use super::sender::sender;
 use super::{
     base_client, classify_token_error, endpoint, url_err, ClientConfig, OAuthError, OClient,
     TokenResp, Transaction,
@@ -59,21 +59,6 @@ const MAX_LIFETIME: u64 = 10 * 365 * 24 * 3600;
 /// `now + expires_in`, clamped to [`MAX_LIFETIME`] (S13).
 pub fn expiry(now: i64, expires_in: u64) -> i64 {
     now.saturating_add(expires_in.min(MAX_LIFETIME) as i64)
-}
-
-/// The sender for one grant's token requests: the client's assertion where it has a key, the
-/// account's DPoP proof where it has one.
-pub(super) fn sender<'a>(
-    http: &'a Http,
-    p: &ProviderSpec,
-    client: &ClientConfig,
-    dpop: Option<&'a DpopKey>,
-) -> Result<TokenSender<'a>, OAuthError> {
-    Ok(TokenSender {
-        http,
-        dpop,
-        client_key: client.key_for(p)?,
-    })
 }
 
 pub(super) fn token_client(

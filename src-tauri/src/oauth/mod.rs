@@ -18,6 +18,7 @@ pub mod network;
 mod registration;
 pub mod resource;
 mod revoke;
+mod sender;
 
 pub use authorize::{begin, handle_for_state, push, Begun, Transaction, TRANSACTION_TTL};
 pub use callback::{check_callback, parse_callback, Callback};
@@ -134,7 +135,7 @@ impl ClientConfig {
 fn base_client(c: &ClientConfig) -> OClient {
     let mut client: OClient = oauth2::Client::new(ClientId::new(c.id.clone()));
     // A key-authenticated client sends `client_id` in the body and its assertion is added
-    // by the sender (`assertion::TokenSender`); its stored key is never a secret to send.
+    // by the sender (`sender::TokenSender`); its stored key is never a secret to send.
     if let Some(s) = c
         .secret
         .as_ref()
