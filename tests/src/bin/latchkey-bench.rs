@@ -228,11 +228,7 @@ fn p1(runs: usize) -> Vec<Row> {
     let home = TestHome::new();
     let id = cli_login(&home, &idp);
     let token = {
-        let o = home.run_env(
-            &["token", &id],
-            None,
-            &[("LATCHKEY_TASKADE_BASE", &idp.issuer)],
-        );
+        let o = home.run(&["token", &id], None);
         assert!(o.status.success(), "{}", stderr_of(&o));
         String::from_utf8_lossy(&o.stdout).trim().to_string()
     };
@@ -248,12 +244,12 @@ fn p1(runs: usize) -> Vec<Row> {
     )
     .unwrap();
     let has_gh = Command::new("gh").arg("--version").output().is_ok();
-    // The account is the Taskade preset pointed at the test IdP: every command needs the same
-    // pointer, or the preset's real endpoints no longer match the sign-in (S24).
+    // The account is the Taskade preset pointed at the test IdP: `home.cli()` carries the
+    // pointer `cli_login` recorded, or the preset's real endpoints would no longer match the
+    // sign-in (S24).
     let lk = || {
         let mut c = home.cli();
-        c.args(["token", &id])
-            .env("LATCHKEY_TASKADE_BASE", &idp.issuer);
+        c.args(["token", &id]);
         c
     };
     let st = || {
@@ -490,10 +486,10 @@ fn home_with_accounts(idp: &Idp, n: usize) -> TestHome {
     let home = TestHome::new();
     let pats: Vec<String> = (0..n).map(|i| format!("tskdp_bench_{i:04}")).collect();
     idp.set_mode(serde_json::json!({ "pats": pats }));
+    home.point_taskade_at(idp);
     for p in &pats {
         let mut c = home.cli();
-        c.env("LATCHKEY_TASKADE_BASE", &idp.issuer)
-            .args(["add-token", "taskade"])
+        c.args(["add-token", "taskade"])
             .stdin(Stdio::piped())
             .stdout(Stdio::null())
             .stderr(Stdio::null());
@@ -561,10 +557,7 @@ fn p2(runs: usize, bare: Option<&Path>) -> Vec<Row> {
     // An empty LATCHKEY_WEBVIEW_GPU undoes the test harness's choice: the app renders the way
     // it does for people on this machine.
     let gpu = std::env::var("BENCH_P2_GPU").unwrap_or_default();
-    let env = [
-        ("LATCHKEY_TASKADE_BASE", idp.issuer.as_str()),
-        ("LATCHKEY_WEBVIEW_GPU", gpu.as_str()),
-    ];
+    let env = [("LATCHKEY_WEBVIEW_GPU", gpu.as_str())];
     ui_ready_ms(&home, &bin(), &env);
     ui_ready_ms(&bare_home, bare, &[]);
     let (mut a, mut b) = (Vec::new(), Vec::new());
