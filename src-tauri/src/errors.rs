@@ -68,6 +68,17 @@ impl std::fmt::Display for UserError {
 
 impl std::error::Error for UserError {}
 
+impl From<crate::secret::NoRandomness> for UserError {
+    fn from(e: crate::secret::NoRandomness) -> Self {
+        UserError::new(
+            crate::secret::NoRandomness::CODE,
+            capitalize(&e.to_string()),
+            crate::secret::NoRandomness::FIX,
+            ExitClass::Other,
+        )
+    }
+}
+
 impl From<VaultError> for UserError {
     fn from(e: VaultError) -> Self {
         let class = match &e {
@@ -101,6 +112,23 @@ pub fn capitalize(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A random source that fails is an error in words that names the fix, from both paths
+    /// that can meet it (a new account's id; a sign-in's state and verifier).
+    #[test]
+    fn no_randomness_is_an_error_in_words_with_a_fix() {
+        let u = UserError::from(crate::secret::NoRandomness);
+        assert_eq!(u.code, "no_randomness");
+        assert_eq!(
+            u.message,
+            "The system's random number source did not answer"
+        );
+        assert!(u.fix.starts_with("Latchkey makes a new random secret"));
+        let o = crate::oauth::OAuthError::from(crate::secret::NoRandomness);
+        assert_eq!(o.code(), "no_randomness");
+        assert_eq!(o.fix(), u.fix);
+        assert!(!o.is_transient() && !o.needs_sign_in());
+    }
 
     /// A message that starts with an address keeps the address as written.
     #[test]

@@ -263,11 +263,12 @@ fn provider_changed(id: &str, p: &str) -> UserError {
     )
 }
 
-fn new_account_id(provider_id: &str) -> String {
-    use rand::RngCore;
-    let mut b = [0u8; 3];
-    rand::rng().fill_bytes(&mut b);
-    format!("{provider_id}-{:02x}{:02x}{:02x}", b[0], b[1], b[2])
+fn new_account_id(provider_id: &str) -> Result<String, UserError> {
+    let b: [u8; 3] = crate::secret::random_bytes()?;
+    Ok(format!(
+        "{provider_id}-{:02x}{:02x}{:02x}",
+        b[0], b[1], b[2]
+    ))
 }
 
 /// The service.

@@ -171,15 +171,18 @@ impl Accounts {
             }
             _ => None,
         };
+        // A new account's id is drawn before anything changes, so a failure leaves all as it was.
+        let id = match existing.as_ref().or(moved.as_ref()) {
+            Some(a) => a.id.clone(),
+            None => new_account_id(&p.id)?,
+        };
         if let Some(old) = &moved {
             self.revoke_quietly(old).await;
         }
         let existing = existing.or(moved);
         let now = crate::now();
         let entry = AccountEntry {
-            id: existing
-                .as_ref()
-                .map_or_else(|| new_account_id(&p.id), |a| a.id.clone()),
+            id,
             provider: p.id.clone(),
             label: label.or_else(|| existing.as_ref().and_then(|a| a.label.clone())),
             identity: identity.or_else(|| existing.as_ref().and_then(|a| a.identity.clone())),

@@ -290,12 +290,10 @@ pub async fn begin_device_login(
 ) -> Result<DeviceLoginStarted, UserError> {
     let a = accounts(&state)?;
     let provider_name = a.provider(&provider)?.name;
-    let handle = {
-        use rand::RngCore;
-        let mut b = [0u8; 16];
-        rand::rng().fill_bytes(&mut b);
-        b.iter().map(|x| format!("{x:02x}")).collect::<String>()
-    };
+    let handle = crate::secret::random_bytes::<16>()?
+        .iter()
+        .map(|x| format!("{x:02x}"))
+        .collect::<String>();
     let (tx, rx) = tokio::sync::oneshot::channel();
     let reply: Arc<std::sync::Mutex<Option<DeviceReply>>> =
         Arc::new(std::sync::Mutex::new(Some(tx)));

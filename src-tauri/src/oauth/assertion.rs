@@ -80,8 +80,7 @@ impl ClientKey {
     /// A fresh assertion: `iss` = `sub` = the client id, one `aud`, `exp` [`LIFETIME`] after
     /// `iat`, and a random `jti` the server can use to refuse a replay (RFC 7523 §3).
     pub fn assertion(&self, client_id: &str, aud: &str, now: i64) -> Result<Secret, String> {
-        let mut jti = [0u8; 18];
-        rand::Rng::fill(&mut rand::rng(), &mut jti);
+        let jti: [u8; 18] = crate::secret::random_bytes().map_err(|e| e.to_string())?;
         let header = serde_json::json!({"alg": ALG, "typ": "JWT", "kid": self.kid()});
         let claims = serde_json::json!({
             "iss": client_id,

@@ -60,12 +60,16 @@ pub fn handle_for_state(state: &str) -> String {
     d.iter().take(16).map(|b| format!("{b:02x}")).collect()
 }
 
-fn random_b64(bytes: usize) -> String {
+/// 32 random bytes as unpadded base64url (43 characters, RFC 7636 §4.1's recommendation).
+/// The raw bytes are zeroed once encoded.
+fn random_b64() -> Result<String, crate::secret::NoRandomness> {
     use base64::Engine;
-    use rand::RngCore;
-    let mut buf = vec![0u8; bytes];
-    rand::rng().fill_bytes(&mut buf);
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(buf)
+    use zeroize::Zeroize;
+    let mut buf = [0u8; 32];
+    crate::secret::fill_random(&mut buf)?;
+    let s = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(buf);
+    buf.zeroize();
+    Ok(s)
 }
 
 /// What `begin` hands back: the transaction to store, and the URL to open.
@@ -85,8 +89,8 @@ pub fn begin(
     now: i64,
 ) -> Result<Begun, OAuthError> {
     let auth = endpoint(p, &p.authorize_url, "authorization endpoint")?;
-    let state = random_b64(32);
-    let verifier = PkceCodeVerifier::new(random_b64(32));
+    let state = random_b64()?;
+    let verifier = PkceCodeVerifier::new(random_b64()?);
     let challenge = PkceCodeChallenge::from_code_verifier_sha256(&verifier);
     let c = base_client(client)
         .set_auth_uri(AuthUrl::new(auth).map_err(url_err("authorization endpoint"))?)

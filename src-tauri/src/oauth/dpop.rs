@@ -92,8 +92,7 @@ impl DpopKey {
         token: Option<&str>,
     ) -> Result<Secret, String> {
         let header = serde_json::json!({"typ": "dpop+jwt", "alg": ALG, "jwk": self.jwk()});
-        let mut jti = [0u8; 16];
-        rand::Rng::fill(&mut rand::rng(), &mut jti);
+        let jti: [u8; 16] = crate::secret::random_bytes().map_err(|e| e.to_string())?;
         let mut claims = serde_json::json!({
             "jti": B64.encode(jti),
             "htm": htm,

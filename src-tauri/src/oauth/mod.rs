@@ -231,6 +231,9 @@ pub enum OAuthError {
         /// Provider name.
         provider: String,
     },
+    /// No random bytes for the sign-in's state and verifier.
+    #[error(transparent)]
+    NoRandomness(#[from] crate::secret::NoRandomness),
 }
 
 impl OAuthError {
@@ -251,6 +254,7 @@ impl OAuthError {
             OAuthError::NoDiscovery { .. } => "no_discovery".into(),
             OAuthError::Dpop { .. } => "dpop".into(),
             OAuthError::ClientKey { .. } => "client_key".into(),
+            OAuthError::NoRandomness(_) => crate::secret::NoRandomness::CODE.into(),
         }
     }
 
@@ -283,6 +287,7 @@ impl OAuthError {
             OAuthError::BadResponse { .. } => "The provider may be misconfigured. Try again later, or check its issuer URL.".into(),
             OAuthError::Dpop { .. } => "If the provider offers DPoP under another setting, turn it on there; otherwise add the provider again without --dpop (its tokens are then plain bearer tokens).".into(),
             OAuthError::ClientKey { .. } => "Make a new key with latchkey provider add PROVIDER --client-id ID --private-key-jwt, and register the public key it prints at the server.".into(),
+            OAuthError::NoRandomness(_) => crate::secret::NoRandomness::FIX.into(),
             OAuthError::NoDiscovery { looked, .. } => format!("Check the issuer address: use exactly what the service calls its issuer (for example https://login.example.com, or https://example.com/realms/NAME), without a /.well-known part. Latchkey looked at {}. Or give the endpoints by hand: latchkey provider add ID --auth-url URL --token-url URL.", looked.join(", ")),
         }
     }
