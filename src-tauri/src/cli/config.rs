@@ -87,7 +87,8 @@ fn update_network(
 }
 
 pub(super) fn config_proxy(url: Option<String>, system: bool, off: bool) -> Result<i32, UserError> {
-    use crate::oauth::network::{check_proxy_url, plan_proxy, Proxy};
+    use crate::oauth::network::Proxy;
+    use crate::oauth::proxy::{check_proxy_url, plan_proxy};
     let accounts = Accounts::open()?;
     let url = url.filter(|u| !u.trim().is_empty());
     if url.is_none() && !system && !off {
@@ -109,7 +110,7 @@ pub(super) fn config_no_proxy(list: Option<String>, reset: bool) -> Result<i32, 
     let accounts = Accounts::open()?;
     let list = match (list, reset) {
         (_, true) => Vec::new(),
-        (Some(l), false) => crate::oauth::network::parse_direct_list(&l).map_err(bad_network)?,
+        (Some(l), false) => crate::oauth::proxy::parse_direct_list(&l).map_err(bad_network)?,
         (None, false) => {
             let net = accounts.vault().index()?.settings.network;
             println_out(&if net.no_proxy.is_empty() {

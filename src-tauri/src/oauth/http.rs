@@ -164,7 +164,7 @@ impl Http {
         }
         // Proxy: decided in one place; reqwest's own reading of the environment is replaced by
         // it, except where the OS decides (Windows' and macOS's settings).
-        let plan = super::network::plan_proxy(net);
+        let plan = super::proxy::plan_proxy(net);
         if !plan.os_decides {
             b = b.no_proxy();
             let direct = reqwest::NoProxy::from_string(&plan.direct.join(","));

@@ -15,6 +15,7 @@ pub mod http;
 pub mod insecure;
 pub mod loopback;
 pub mod network;
+pub mod proxy;
 mod registration;
 pub mod resource;
 mod revoke;
