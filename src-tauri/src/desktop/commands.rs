@@ -36,9 +36,18 @@ pub struct AppInfo {
     trust_note: Option<String>,
 }
 
-/// Version, data dir, where secrets are kept, and a start-up problem if any.
+/// Version, data dir, where secrets are kept, and a start-up problem if any. Async, and the
+/// index read on a blocking thread: a sync command runs on the main thread, which at start-up
+/// is also serving the page its modules (the window asks for this before they have arrived).
 #[tauri::command]
-pub fn app_info(state: Shared<'_>) -> AppInfo {
+pub async fn app_info(state: Shared<'_>) -> Result<AppInfo, UserError> {
+    let s = state.inner().clone();
+    tauri::async_runtime::spawn_blocking(move || info_of(&s))
+        .await
+        .map_err(|_| bad("could not read the app's settings"))
+}
+
+fn info_of(state: &AppState) -> AppInfo {
     AppInfo {
         version: env!("CARGO_PKG_VERSION"),
         data_dir: crate::paths::data_dir()
