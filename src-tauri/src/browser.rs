@@ -5,8 +5,6 @@
 //! reads the command: [`crate::platform::browser_command`]).
 
 use crate::secret::Secret;
-use std::process::{Command, Stdio};
-use std::time::Duration;
 
 /// Environment variable naming a browser command.
 pub const BROWSER_ENV: &str = "LATCHKEY_BROWSER";
@@ -31,39 +29,9 @@ pub fn can_open(setting: Option<&str>) -> bool {
 /// "Copy link" instead.
 pub fn open(url: &Secret, setting: Option<&str>) -> Result<(), String> {
     match configured_command(setting) {
-        Some(c) => spawn_watched(crate::platform::browser_command(&c, url)?),
+        Some(c) => crate::platform::spawn_watched(crate::platform::browser_command(&c, url)?),
         None => crate::platform::open_url(url),
     }
-}
-
-/// Starts a browser process and watches it for two seconds: a start failure or a non-zero
-/// exit in that time is an error; a process still running then is a browser that stays open,
-/// reaped in the background.
-pub fn spawn_watched(mut cmd: Command) -> Result<(), String> {
-    let mut child = cmd
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .map_err(|e| format!("could not start the browser ({e})"))?;
-    let started = std::time::Instant::now();
-    while started.elapsed() < Duration::from_secs(2) {
-        match child.try_wait() {
-            Ok(Some(s)) if s.success() => return Ok(()),
-            Ok(Some(s)) => return Err(format!("the browser command failed ({s})")),
-            Ok(None) => std::thread::sleep(Duration::from_millis(50)),
-            // Started, but not watchable (Wine cannot watch a Linux program it started):
-            // the browser is open as far as anyone can tell.
-            Err(e) => {
-                tracing::debug!(error = %e, "could not watch the browser command");
-                return Ok(());
-            }
-        }
-    }
-    std::thread::spawn(move || {
-        let _ = child.wait();
-    });
-    Ok(())
 }
 
 #[cfg(all(test, unix))]

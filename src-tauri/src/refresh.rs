@@ -177,7 +177,7 @@ impl Refresher {
         let Ok(idx) = self.accounts.vault().index() else {
             return report;
         };
-        let now = crate::now();
+        let now = crate::clock::now();
         let min_margin = idx.settings.refresh_margin_secs as i64;
         let due: Vec<AccountEntry> = idx
             .accounts
@@ -237,7 +237,7 @@ impl Refresher {
                         &id,
                         RefreshState::Backoff {
                             fails,
-                            until: crate::now() + backoff(fails),
+                            until: crate::clock::now() + backoff(fails),
                         },
                     );
                     report.transient.push(id);

@@ -244,7 +244,7 @@ pub fn forged_links(
         let key = format!("pending:{}", expired.handle);
         let raw = v.get_secret(&key).unwrap().unwrap();
         let mut tx: latchkey::oauth::Transaction = serde_json::from_str(raw.expose()).unwrap();
-        tx.expires = latchkey::now() - 60;
+        tx.expires = latchkey::clock::now() - 60;
         v.put_secret(
             &key,
             &latchkey::secret::Secret::new(serde_json::to_string(&tx).unwrap()),

@@ -1318,7 +1318,7 @@ pub fn note_pending_state(home: &TestHome, state: &str) {
             idx.pending.push(latchkey::vault::index::PendingNote {
                 handle: latchkey::oauth::handle_for_state(state),
                 provider: "idp".into(),
-                expires: latchkey::now() + 600,
+                expires: latchkey::clock::now() + 600,
             })
         })
         .expect("index");

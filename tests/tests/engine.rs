@@ -160,7 +160,7 @@ fn expired_transaction_is_refused_without_a_token_request_s7() {
     let key = latchkey::vault::pending_key(&latchkey::oauth::handle_for_state(&state));
     let raw = acc.vault().get_secret(&key).unwrap().unwrap();
     let mut tx: serde_json::Value = serde_json::from_str(raw.expose()).unwrap();
-    tx["expires"] = serde_json::json!(latchkey::now() - 1);
+    tx["expires"] = serde_json::json!(latchkey::clock::now() - 1);
     acc.vault()
         .put_secret(&key, &latchkey::secret::Secret::new(tx.to_string()))
         .unwrap();
@@ -307,7 +307,7 @@ fn refresh_with_rotation_saves_the_new_token_and_the_old_one_dies_s14() {
         &p,
         &client,
         &before,
-        latchkey::now(),
+        latchkey::clock::now(),
     ));
     assert!(
         matches!(old, latchkey::oauth::RefreshOutcome::NeedsSignIn(_)),

@@ -299,7 +299,7 @@ fn a_403_invalid_token_refreshes_once_s16() {
     // revocation) says it still has an hour.
     std::thread::sleep(Duration::from_secs(3));
     let mut rec = acc.vault().read_record(&view.id).unwrap().unwrap();
-    rec.expires_at = Some(latchkey::now() + 3600);
+    rec.expires_at = Some(latchkey::clock::now() + 3600);
     acc.vault().write_record(&view.id, &rec).unwrap();
     let r = rt()
         .block_on(acc.api_call(

@@ -502,7 +502,7 @@ fn provider_text_loses_control_characters_s25() {
             &p,
             &client,
             &[],
-            latchkey::now(),
+            latchkey::clock::now(),
         ))
         .unwrap();
     for text in [

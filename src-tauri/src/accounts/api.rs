@@ -1,7 +1,7 @@
 //! Test API calls and `latchkey api`: only to the account's own API (S11), with at most one
 //! refresh-and-retry after a 401 (S16).
 
-use super::{oauth_user_error, Accounts};
+use super::{oauth_user_error, scope_union, Accounts};
 use crate::errors::{ExitClass, UserError};
 use crate::oauth::http::HttpError;
 use crate::oauth::OAuthError;
@@ -153,7 +153,7 @@ impl Accounts {
                 let wanted: Vec<String> = crate::oauth::resource::challenge_param(&www, "scope")
                     .map(|s| {
                         s.split_whitespace()
-                            .map(|x| crate::oauth::plain_text(x, 200))
+                            .map(|x| crate::text::plain_text(x, 200))
                             .collect()
                     })
                     .unwrap_or_default();
@@ -201,18 +201,6 @@ impl Accounts {
             });
         }
     }
-}
-
-/// The scopes already granted followed by the new ones, each once: what a step-up asks for,
-/// so signing in for more never drops what the account had.
-pub(super) fn scope_union(granted: &[String], more: &[String]) -> Vec<String> {
-    let mut all: Vec<String> = Vec::new();
-    for s in granted.iter().chain(more) {
-        if !all.contains(s) {
-            all.push(s.clone());
-        }
-    }
-    all
 }
 
 #[cfg(test)]

@@ -132,7 +132,7 @@ impl Accounts {
         let reg = ClientRegistration {
             client_id: got.client_id.clone(),
             redirect_uri: registered_loopback,
-            registered_at: crate::now(),
+            registered_at: crate::clock::now(),
             auth: got.auth,
         };
         let pid = p.id.clone();

@@ -7,7 +7,7 @@ use serde::Serialize;
 impl Accounts {
     /// Gives an account a name.
     pub fn rename(&self, id: &str, label: &str) -> Result<(), UserError> {
-        let label = crate::oauth::plain_text(label.trim(), 80);
+        let label = crate::text::plain_text(label.trim(), 80);
         let id = id.to_string();
         let found = self.vault.update_index(|idx| {
             idx.account_mut(&id)
@@ -39,7 +39,7 @@ impl Accounts {
             account: view(
                 &entry,
                 crate::provider::find(&entry.provider, &idx.providers).as_ref(),
-                crate::now(),
+                crate::clock::now(),
             ),
             store: self.vault.store_description().to_string(),
             issued_at: rec.as_ref().map(|r| r.issued_at),

@@ -26,15 +26,16 @@ impl Accounts {
         let client = self.client_for(&p, opts.client_id.as_deref()).await?;
         let scopes = self.scopes_for_sign_in(&p, &opts);
         let http = &self.http()?;
-        let start = oauth::device_begin(http, &p, &client, &scopes, crate::now())
+        let start = oauth::device_begin(http, &p, &client, &scopes, crate::clock::now())
             .await
             .map_err(|e| super::signin::sign_in_error(e, &p, &scopes))?;
         tracing::info!(provider = %p.id, "device sign-in started");
         show(&start);
         let dpop = oauth::dpop_key_for(&p).map_err(|e| oauth_user_error(e, &p.id))?;
-        let mut rec = oauth::device_finish(http, &p, &client, &start, dpop.as_ref(), crate::now)
-            .await
-            .map_err(|e| oauth_user_error(e, &p.id))?;
+        let mut rec =
+            oauth::device_finish(http, &p, &client, &start, dpop.as_ref(), crate::clock::now)
+                .await
+                .map_err(|e| oauth_user_error(e, &p.id))?;
         if rec.scopes.is_empty() {
             rec.scopes = scopes;
         }

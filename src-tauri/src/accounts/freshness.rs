@@ -30,7 +30,7 @@ impl Accounts {
         }
         let key = id.to_string();
         let rec = self.blocking(move |v| v.read_record(&key)).await?;
-        let now = crate::now();
+        let now = crate::clock::now();
         match &rec {
             // S15: once the grant is dead, no more refresh attempts until the person signs in.
             None => return Err(needs_sign_in_for(&entry)),
@@ -59,7 +59,7 @@ impl Accounts {
         let Some(current) = self.blocking(move |v| v.read_record(&key)).await? else {
             return Err(needs_sign_in_for(&entry));
         };
-        let now = crate::now();
+        let now = crate::clock::now();
         // Another process may have refreshed, or found the grant dead, while we waited.
         if let Some(m) = min_valid {
             if entry.status == AccountStatus::NeedsSignIn {
@@ -120,7 +120,7 @@ impl Accounts {
         lock: vault::AccountLock,
         min_valid: Option<i64>,
     ) -> Result<Secret, UserError> {
-        let now = crate::now();
+        let now = crate::clock::now();
         let key = id.to_string();
         match outcome {
             RefreshOutcome::Refreshed(rec) => {

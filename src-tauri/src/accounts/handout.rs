@@ -61,7 +61,7 @@ impl Accounts {
                     "ambiguous_account",
                     format!(
                         "Several accounts may be used for {}: {}.",
-                        crate::oauth::plain_text(url, 200),
+                        crate::text::plain_text(url, 200),
                         many.join(", ")
                     ),
                     "Name one in the helper's setup (--account ID), or make one the default.",

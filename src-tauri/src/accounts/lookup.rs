@@ -10,7 +10,7 @@ impl Accounts {
     /// All accounts, oldest first.
     pub fn list(&self) -> Result<Vec<AccountView>, UserError> {
         let idx = self.vault.index()?;
-        let now = crate::now();
+        let now = crate::clock::now();
         // Each provider is looked up once (a built-in one means building the presets), so a
         // thousand accounts of a few providers cost a few lookups (issue 29).
         let mut found: std::collections::HashMap<&str, Option<ProviderSpec>> =

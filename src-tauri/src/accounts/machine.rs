@@ -62,7 +62,7 @@ impl Accounts {
             &client,
             &scopes,
             dpop.as_ref(),
-            crate::now(),
+            crate::clock::now(),
         )
         .await
         .map_err(|e| oauth_user_error(e, &p.id))?;

@@ -177,7 +177,7 @@ impl Accounts {
             _ => None,
         };
         match before {
-            Some(a) => api::scope_union(&a.scopes, &asked),
+            Some(a) => scope_union(&a.scopes, &asked),
             None => asked,
         }
     }
@@ -203,7 +203,7 @@ fn oauth_user_error(e: OAuthError, provider_id: &str) -> UserError {
     } else {
         ExitClass::Other
     };
-    let mut message = crate::oauth::plain_text(&capitalize(&e.to_string()), 400);
+    let mut message = crate::text::plain_text(&capitalize(&e.to_string()), 400);
     if let OAuthError::Provider {
         description: Some(d),
         ..
@@ -275,7 +275,7 @@ fn new_account_id(provider_id: &str) -> Result<String, UserError> {
 #[derive(Clone)]
 pub struct Accounts {
     vault: Arc<Vault>,
-    http: Arc<std::sync::Mutex<Option<(crate::oauth::network::Network, Http)>>>,
+    http: Arc<std::sync::Mutex<Option<(crate::network_settings::Network, Http)>>>,
 }
 
 impl Accounts {
@@ -337,4 +337,26 @@ impl Accounts {
             .map_err(|_| internal())?
             .map_err(UserError::from)
     }
+}
+
+/// The scopes already granted followed by the new ones, each once: what a step-up asks for,
+/// so signing in for more never drops what the account had.
+pub(crate) fn scope_union(granted: &[String], more: &[String]) -> Vec<String> {
+    let mut all: Vec<String> = Vec::new();
+    for s in granted.iter().chain(more) {
+        if !all.contains(s) {
+            all.push(s.clone());
+        }
+    }
+    all
+}
+
+/// The DPoP key of a stored record, when its token is DPoP-bound: handed to `oauth` as a value.
+pub(crate) fn dpop_key_of(rec: &crate::vault::TokenRecord) -> Option<crate::oauth::dpop::DpopKey> {
+    if !rec.is_dpop() {
+        return None;
+    }
+    rec.dpop_key
+        .as_ref()
+        .and_then(|s| crate::oauth::dpop::DpopKey::from_secret(s).ok())
 }

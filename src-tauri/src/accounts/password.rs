@@ -40,14 +40,14 @@ impl Accounts {
             username,
             &password,
             &scopes,
-            crate::now(),
+            crate::clock::now(),
         )
         .await
         .map_err(|e| oauth_user_error(e, &p.id))?;
         drop(password);
         let mut identity = self.identity(&p, &rec, &client.id).await;
         if identity.name.is_none() {
-            identity.name = Some(oauth::plain_text(username, 120));
+            identity.name = Some(crate::text::plain_text(username, 120));
         }
         self.save_signed_in(&p, rec, identity, &client.id, opts)
             .await

@@ -3,7 +3,7 @@
 use super::save::NewAccount;
 use super::{needs_sign_in, oauth_user_error, AccountView, Accounts};
 use crate::errors::{ExitClass, UserError};
-use crate::oauth::{self, OAuthError};
+use crate::oauth::OAuthError;
 use crate::secret::Secret;
 use crate::vault::index::{AccountKind, AccountStatus, RefreshNote};
 use crate::vault::TokenRecord;
@@ -85,9 +85,9 @@ impl Accounts {
             .find_map(|k| {
                 v.get(k)
                     .and_then(|x| x.as_str())
-                    .map(|s| oauth::plain_text(s, 120))
+                    .map(|s| crate::text::plain_text(s, 120))
             });
-        let now = crate::now();
+        let now = crate::clock::now();
         let rec = TokenRecord {
             access_token: token,
             refresh_token: None,
@@ -130,7 +130,7 @@ impl Accounts {
         else {
             return Ok(());
         };
-        let now = crate::now();
+        let now = crate::clock::now();
         let (status, outcome, detail) = match self
             .http()?
             .get(&url, Some(rec.access_token.expose()))

@@ -72,7 +72,7 @@ fn resource_error(e: ResourceError) -> UserError {
     };
     UserError::new(
         code,
-        oauth::plain_text(&capitalize(&e.to_string()), 400),
+        crate::text::plain_text(&capitalize(&e.to_string()), 400),
         fix,
         class,
     )
@@ -123,8 +123,9 @@ impl Accounts {
         let issuer = meta.authorization_servers[0]
             .trim_end_matches('/')
             .to_string();
-        crate::provider::check_endpoint(&issuer)
-            .map_err(|m| resource_error(ResourceError::NotHttps(oauth::plain_text(&m, 300))))?;
+        crate::provider::check_endpoint(&issuer).map_err(|m| {
+            resource_error(ResourceError::NotHttps(crate::text::plain_text(&m, 300)))
+        })?;
         let idx = self.vault.index()?;
         // Connected before, at this same server: the person agreed then.
         let before = idx.providers.iter().any(|p| {
@@ -153,10 +154,10 @@ impl Accounts {
                 Confirm::Ask => false,
             };
             if !agreed {
-                let shown = oauth::plain_text(&issuer, 300);
+                let shown = crate::text::plain_text(&issuer, 300);
                 let moved = moved_from
                     .as_ref()
-                    .map(|(_, old)| format!("a new sign-in server for it (it used {}); your account there will be moved and its old sign-in revoked", oauth::plain_text(old, 200)))
+                    .map(|(_, old)| format!("a new sign-in server for it (it used {}); your account there will be moved and its old sign-in revoked", crate::text::plain_text(old, 200)))
                     .unwrap_or_default();
                 let which = match why {
                     "known" => "a server you already use (or one Latchkey knows), so the API would get a sign-in there",
@@ -319,7 +320,7 @@ impl Accounts {
                     .header("accept", "application/json")
                     .body(Vec::new())
                     .map_err(|_| super::internal())?;
-                let key = oauth::dpop::key_of(rec);
+                let key = super::dpop_key_of(rec);
                 let r = oauth::dpop::send_authorized(&self.http()?, req, token, key.as_ref())
                     .await
                     .map_err(|e| {

@@ -3,7 +3,6 @@
 
 use super::{new_account_id, view, AccountView, Accounts, LoginOptions, LOCK_WAIT};
 use crate::errors::UserError;
-use crate::oauth;
 use crate::provider::{IdentitySource, ProviderSpec};
 use crate::vault::index::{AccountEntry, AccountKind, AccountStatus};
 use crate::vault::TokenRecord;
@@ -26,7 +25,7 @@ impl Who {
             claims
                 .and_then(|c| c.get(k))
                 .and_then(|v| v.as_str())
-                .map(|s| crate::oauth::plain_text(s, 120))
+                .map(|s| crate::text::plain_text(s, 120))
                 .filter(|s| !s.is_empty())
         };
         if self.subject.is_none() {
@@ -180,7 +179,7 @@ impl Accounts {
             self.revoke_quietly(old).await;
         }
         let existing = existing.or(moved);
-        let now = crate::now();
+        let now = crate::clock::now();
         let entry = AccountEntry {
             id,
             provider: p.id.clone(),
@@ -273,12 +272,12 @@ impl Accounts {
         let id_token = rec
             .id_token
             .as_ref()
-            .and_then(|t| id_token_claims(t.expose(), p, client_id, crate::now()));
+            .and_then(|t| id_token_claims(t.expose(), p, client_id, crate::clock::now()));
         let pick = |v: &serde_json::Value, keys: &[&str]| {
             keys.iter().find_map(|k| {
                 v.get(k)
                     .and_then(|x| x.as_str())
-                    .map(|s| oauth::plain_text(s, 120))
+                    .map(|s| crate::text::plain_text(s, 120))
             })
         };
         const NAMES: [&str; 6] = [
@@ -320,7 +319,7 @@ impl Accounts {
             .header("accept", "application/json")
             .body(Vec::new())
             .ok()?;
-        let key = crate::oauth::dpop::key_of(rec);
+        let key = super::dpop_key_of(rec);
         let resp = crate::oauth::dpop::send_authorized(
             &self.http().ok()?,
             req,

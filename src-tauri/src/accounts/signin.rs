@@ -30,7 +30,7 @@ pub struct LoginStart {
 /// True when `state` belongs to a sign-in listed as waiting in `idx` and not yet expired.
 pub fn is_pending_in(idx: &crate::vault::index::Index, state: &str) -> bool {
     let handle = oauth::handle_for_state(state);
-    let now = crate::now();
+    let now = crate::clock::now();
     idx.pending
         .iter()
         .any(|p| p.handle == handle && p.expires > now)
@@ -69,7 +69,7 @@ impl Accounts {
         let redirect = p.redirect_uri(kind, loopback.as_ref().map(Loopback::port));
         let client = self.client_for(&p, opts.client_id.as_deref()).await?;
         let scopes = self.scopes_for_sign_in(&p, &opts);
-        let mut begun = oauth::begin(&p, &client, &redirect, &scopes, crate::now())
+        let mut begun = oauth::begin(&p, &client, &redirect, &scopes, crate::clock::now())
             .map_err(|e| oauth_user_error(e, &p.id))?;
         begun.transaction.label = opts.label.clone();
         begun.transaction.reauth_of = opts.reauth_of.clone();
@@ -108,7 +108,7 @@ impl Accounts {
     /// their state and verifier leave the credential store with their index note.
     pub async fn prune_pending(&self) -> Result<(), UserError> {
         self.blocking(|v| {
-            let now = crate::now();
+            let now = crate::clock::now();
             let stale: Vec<String> = v
                 .index()?
                 .pending
@@ -161,7 +161,7 @@ impl Accounts {
         })
         .await;
         match r {
-            Ok(Ok(Some(tx))) if tx.expires < crate::now() => Err(OAuthError::Expired),
+            Ok(Ok(Some(tx))) if tx.expires < crate::clock::now() => Err(OAuthError::Expired),
             Ok(Ok(Some(tx))) => Ok(tx),
             _ => Err(OAuthError::UnknownState),
         }
@@ -195,7 +195,7 @@ impl Accounts {
             ));
         }
         let client = self.client_for(&p, Some(&tx.client_id)).await?;
-        let now = crate::now();
+        let now = crate::clock::now();
         // The key whose thumbprint the authorization request carried (dpop_jkt).
         let dpop = match &tx.dpop_key {
             Some(k) => Some(oauth::dpop::DpopKey::from_secret(k).map_err(|m| {

@@ -1,6 +1,7 @@
 //! `latchkey add-token`: a personal access token from stdin, never from argv.
 
-use super::{println_out, read_stdin_secret, runtime};
+use super::output::{println_out, read_stdin_secret};
+use super::runtime::runtime;
 use crate::accounts::Accounts;
 use crate::errors::UserError;
 

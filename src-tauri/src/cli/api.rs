@@ -1,6 +1,7 @@
 //! `latchkey api`: a request to the account's own API with its token (like `gh api`).
 
-use super::{out_err, runtime};
+use super::output::out_err;
+use super::runtime::runtime;
 use crate::accounts::Accounts;
 use crate::errors::{ExitClass, UserError};
 use clap::Args;

@@ -2,7 +2,7 @@
 //! since it runs a program, S21), the client metadata document, and the network: proxy,
 //! addresses reached directly, an extra CA file (the same as Settings → Network).
 
-use super::println_out;
+use super::output::println_out;
 use crate::accounts::Accounts;
 use crate::errors::{ExitClass, UserError};
 use clap::Subcommand;
@@ -74,8 +74,8 @@ fn bad_network(why: String) -> UserError {
 
 fn update_network(
     accounts: &Accounts,
-    change: impl FnOnce(&mut crate::oauth::network::Network),
-) -> Result<crate::oauth::network::Network, UserError> {
+    change: impl FnOnce(&mut crate::network_settings::Network),
+) -> Result<crate::network_settings::Network, UserError> {
     let mut net = accounts.vault().index()?.settings.network;
     change(&mut net);
     net.check().map_err(bad_network)?;
@@ -87,8 +87,9 @@ fn update_network(
 }
 
 pub(super) fn config_proxy(url: Option<String>, system: bool, off: bool) -> Result<i32, UserError> {
-    use crate::oauth::network::Proxy;
-    use crate::oauth::proxy::{check_proxy_url, plan_proxy};
+    use crate::network_settings::check_proxy_url;
+    use crate::network_settings::Proxy;
+    use crate::oauth::proxy::plan_proxy;
     let accounts = Accounts::open()?;
     let url = url.filter(|u| !u.trim().is_empty());
     if url.is_none() && !system && !off {
@@ -110,7 +111,7 @@ pub(super) fn config_no_proxy(list: Option<String>, reset: bool) -> Result<i32, 
     let accounts = Accounts::open()?;
     let list = match (list, reset) {
         (_, true) => Vec::new(),
-        (Some(l), false) => crate::oauth::proxy::parse_direct_list(&l).map_err(bad_network)?,
+        (Some(l), false) => crate::network_settings::parse_direct_list(&l).map_err(bad_network)?,
         (None, false) => {
             let net = accounts.vault().index()?.settings.network;
             println_out(&if net.no_proxy.is_empty() {
@@ -154,7 +155,7 @@ pub(super) fn config_ca_file(
         }
     };
     let n = match &path {
-        Some(p) => Some(crate::oauth::network::check_ca_file(p).map_err(bad_network)?),
+        Some(p) => Some(crate::network_settings::check_ca_file(p).map_err(bad_network)?),
         None => None,
     };
     update_network(&accounts, |net| net.ca_file = path.clone())?;

@@ -1,6 +1,6 @@
 //! `latchkey exec`: run a command with a fresh token in its environment.
 
-use super::runtime;
+use super::runtime::runtime;
 use crate::accounts::Accounts;
 use crate::errors::{ExitClass, UserError};
 use crate::vault::index::AccountStatus;
@@ -18,7 +18,7 @@ pub(super) fn exec(
         match accounts.vault().read_record(&id)? {
             Some(rec)
                 if entry.status != AccountStatus::NeedsSignIn
-                    && rec.fresh_enough(60, crate::now()) =>
+                    && rec.fresh_enough(60, crate::clock::now()) =>
             {
                 let kind = if rec.is_dpop() { "DPoP" } else { "Bearer" };
                 (rec.access_token, kind)

@@ -3,7 +3,8 @@
 //! `token --json`. Each hands out a token only for an address its account may receive tokens
 //! for (S11), refreshing first; none ever prompts.
 
-use super::{println_out, runtime};
+use super::output::println_out;
+use super::runtime::runtime;
 use crate::accounts::{Accounts, HandedToken};
 use crate::errors::{ExitClass, UserError};
 use std::io::{BufRead, Write};
@@ -85,7 +86,7 @@ pub(super) fn header(
         if accounts.account_for_url(u, Some(&id))?.is_none() {
             return Err(UserError::new(
                 "foreign_host",
-                format!("Account {id} may not send tokens to {}.", crate::oauth::plain_text(u, 200)),
+                format!("Account {id} may not send tokens to {}.", crate::text::plain_text(u, 200)),
                 "Use an address under its provider's API bases (latchkey providers --json lists them).",
                 ExitClass::Other,
             ));
@@ -227,7 +228,7 @@ pub(super) fn git_credential(
         other => return Err(bad_input(
             &format!(
                 "git asked for {:?}, which is not get, store or erase",
-                crate::oauth::plain_text(other, 20)
+                crate::text::plain_text(other, 20)
             ),
             "Update git, or set the helper up again with `latchkey git-credential --setup HOST`.",
         )),
@@ -346,7 +347,7 @@ pub(super) fn kube_credential(account: &str, server_arg: Option<&str>) -> Result
     if accounts.account_for_url(server, Some(&id))?.is_none() {
         return Err(UserError::new(
             "not_bound",
-            format!("Account {id} may not send tokens to {}.", crate::oauth::plain_text(server, 200)),
+            format!("Account {id} may not send tokens to {}.", crate::text::plain_text(server, 200)),
             "Use an account whose provider lists the cluster's address as an API base (latchkey provider add … --api-base URL).",
             ExitClass::Other,
         ));
@@ -435,7 +436,7 @@ pub(super) fn docker_credential(action: &str) -> Result<i32, UserError> {
         other => Err(bad_input(
             &format!(
                 "docker asked for {:?}, which is not get, list, store or erase",
-                crate::oauth::plain_text(other, 20)
+                crate::text::plain_text(other, 20)
             ),
             "Update docker, or check the credsStore / credHelpers lines in ~/.docker/config.json.",
         )),
@@ -447,7 +448,7 @@ fn write_raw(s: &str) -> Result<(), UserError> {
     let mut o = std::io::stdout().lock();
     o.write_all(s.as_bytes())
         .and_then(|_| o.flush())
-        .map_err(super::out_err)
+        .map_err(super::output::out_err)
 }
 
 /// Reads stdin up to 64 KiB (a helper's request is a few lines).

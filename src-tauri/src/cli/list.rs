@@ -1,7 +1,7 @@
 //! `latchkey list`: the connected accounts and their status.
 
+use super::output::{json_out, println_out};
 use super::status::status_phrase;
-use super::{json_out, println_out};
 use crate::accounts::Accounts;
 use crate::errors::UserError;
 

@@ -1,7 +1,8 @@
 //! `latchkey login`: browser sign-in through the loopback listener, the device flow where
 //! no browser can open, and the insecure password grant behind its switch.
 
-use super::{println_out, read_stdin_secret, runtime};
+use super::output::{println_out, read_stdin_secret};
+use super::runtime::runtime;
 use crate::accounts::{AccountView, Accounts, Confirm, LoginOptions};
 use crate::errors::{ExitClass, UserError};
 use crate::oauth::loopback::PageOutcome;
@@ -81,7 +82,7 @@ pub(super) fn login(
             eprintln!("Opened your browser to sign in to {}.", start.provider_name);
         }
         let spinner = spinner_task("Waiting for you to approve in your browser…");
-        let wait = Duration::from_secs((start.expires - crate::now()).max(1) as u64);
+        let wait = Duration::from_secs((start.expires - crate::clock::now()).max(1) as u64);
         let served = loopback.serve_until_callback(wait, |u| {
             crate::oauth::parse_callback(u)
                 .ok()

@@ -1,6 +1,6 @@
 //! `latchkey logout`: revoke where the provider can, remove locally, and say which (S17).
 
-use super::runtime;
+use super::runtime::runtime;
 use crate::accounts::Accounts;
 use crate::errors::UserError;
 

@@ -13,6 +13,7 @@ mod logout;
 mod output;
 mod providers;
 mod refresh;
+mod runtime;
 mod status;
 mod token;
 
@@ -23,7 +24,7 @@ use api::ApiArgs;
 use clap::{CommandFactory, Parser, Subcommand};
 use config::ConfigCmd;
 use login::LoginVia;
-use output::{json_out, out_err, println_out, read_stdin_secret, terminal_safe};
+use output::terminal_safe;
 use providers::ProviderCmd;
 use std::ffi::OsString;
 
@@ -319,20 +320,6 @@ pub fn main(args: Vec<OsString>) -> i32 {
             e.class as i32
         }
     }
-}
-
-fn runtime() -> Result<tokio::runtime::Runtime, UserError> {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| {
-            UserError::new(
-                "runtime",
-                format!("Could not start: {e}"),
-                "Try again.",
-                ExitClass::Other,
-            )
-        })
 }
 
 fn dispatch(cmd: Command) -> Result<i32, UserError> {

@@ -1,7 +1,8 @@
 //! `latchkey providers` and `latchkey provider add|remove`. A provider in use is never
 //! retargeted or removed (S24).
 
-use super::{json_out, println_out, read_stdin_secret, runtime};
+use super::output::{json_out, println_out, read_stdin_secret};
+use super::runtime::runtime;
 use crate::accounts::Accounts;
 use crate::errors::{ExitClass, UserError};
 use crate::provider::{self, ClientAuth, ProviderSpec, RedirectKind};

@@ -1,6 +1,6 @@
 //! `latchkey refresh`: refresh one account, or all of them, now.
 
-use super::runtime;
+use super::runtime::runtime;
 use crate::accounts::Accounts;
 use crate::errors::UserError;
 

@@ -1,14 +1,14 @@
 //! `latchkey status`: where each token is kept, who it belongs to, and the fix for anything
 //! wrong.
 
-use super::{json_out, println_out};
+use super::output::{json_out, println_out};
 use crate::accounts::{AccountView, Accounts};
 use crate::errors::{ExitClass, UserError};
 
 pub(super) fn status_phrase(a: &AccountView) -> String {
     match a.status.as_str() {
         "valid" => match a.expires_at {
-            Some(t) => format!("valid, expires in {}", human_secs(t - crate::now())),
+            Some(t) => format!("valid, expires in {}", human_secs(t - crate::clock::now())),
             None => "valid".into(),
         },
         "no_expiry" => "valid, no expiry".into(),
@@ -107,7 +107,7 @@ pub(super) fn status(account: Option<&str>, json: bool) -> Result<i32, UserError
         if let Some(n) = &a.last_refresh {
             println_out(&format!(
                 "  - Last refresh: {} ago, {}{}",
-                human_secs(crate::now() - n.at),
+                human_secs(crate::clock::now() - n.at),
                 n.outcome.replace('_', " "),
                 n.detail
                     .as_ref()

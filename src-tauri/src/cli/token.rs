@@ -1,6 +1,7 @@
 //! `latchkey token`: a token valid for at least `--min-valid` seconds.
 
-use super::{println_out, runtime};
+use super::output::println_out;
+use super::runtime::runtime;
 use crate::accounts::Accounts;
 use crate::errors::UserError;
 use crate::vault::index::AccountStatus;
@@ -13,7 +14,7 @@ pub(super) fn token(account: Option<&str>, min_valid: i64) -> Result<i32, UserEr
     let id = entry.id.clone();
     if entry.status != AccountStatus::NeedsSignIn {
         if let Some(rec) = accounts.vault().read_record(&id)? {
-            if rec.fresh_enough(min_valid, crate::now()) {
+            if rec.fresh_enough(min_valid, crate::clock::now()) {
                 println_out(rec.access_token.expose())?;
                 return Ok(0);
             }

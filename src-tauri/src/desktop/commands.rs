@@ -2,7 +2,8 @@
 //! `reveal_token` returns a token (S22); errors arrive as `{code, message, fix}`. Each
 //! command is also listed in build.rs and the capability.
 
-use super::{accounts_changed, AppState};
+use super::state::AppState;
+use super::tray::accounts_changed;
 use crate::accounts::{AccountDetails, AccountView, ApiResponse, RemovalReport};
 use crate::errors::{ExitClass, UserError};
 use crate::provider::RedirectKind;
@@ -337,7 +338,7 @@ pub fn set_settings(
     })?;
     let was = a.vault().index()?.settings.start_at_login;
     if was != settings.start_at_login {
-        super::set_start_at_login(&app, settings.start_at_login).map_err(|m| {
+        set_start_at_login(&app, settings.start_at_login).map_err(|m| {
             UserError::new(
                 "autostart",
                 format!("Couldn't change start at login: {m}"),
@@ -358,5 +359,18 @@ pub fn set_settings(
         idx.settings.browser_command = browser;
         idx.settings.refresh_margin_secs = idx.settings.refresh_margin_secs.clamp(60, 3600);
     })?;
+    Ok(())
+}
+
+/// Turns start-at-login on or off through the official autostart plugin.
+pub fn set_start_at_login(app: &AppHandle, on: bool) -> Result<(), String> {
+    use tauri_plugin_autostart::ManagerExt;
+    let r = if on {
+        app.autolaunch().enable()
+    } else {
+        app.autolaunch().disable()
+    };
+    r.map_err(|e| e.to_string())?;
+    tracing::info!(on, "start at login changed");
     Ok(())
 }

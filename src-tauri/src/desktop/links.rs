@@ -2,10 +2,9 @@
 //! loopback listener all end in `complete_callback`. A link for no waiting sign-in changes
 //! nothing visible (S8).
 
-use super::{
-    accounts_changed, emit_event, show_main_window, state, AppState, LoginFinished,
-    EVT_LOGIN_FINISHED,
-};
+use super::state::{emit_event, state, AppState, LoginFinished, EVT_LOGIN_FINISHED};
+use super::tray::accounts_changed;
+use super::window::show_main_window;
 use crate::oauth::loopback::PageOutcome;
 use tauri::AppHandle;
 

@@ -1,7 +1,8 @@
 //! Desktop notifications: once per account that needs sign-in, and the first-close hint. Text
 //! from providers is escaped, since notification servers read markup (S25).
 
-use super::{accounts_changed, state};
+use super::state::state;
+use super::tray::accounts_changed;
 use crate::refresh::TickReport;
 use tauri::AppHandle;
 
@@ -36,7 +37,7 @@ pub fn on_refresh_report(app: &AppHandle, report: TickReport) {
 pub(super) fn sign_in_again_body(who: &str) -> String {
     format!(
         "{}: the provider no longer accepts Latchkey's sign-in. Open Latchkey and choose \"Sign in again\".",
-        escape_markup(&crate::oauth::plain_text(who, 120))
+        escape_markup(&crate::text::plain_text(who, 120))
     )
 }
 

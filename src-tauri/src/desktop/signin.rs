@@ -3,7 +3,8 @@
 //! and opened in Rust (S1, S21); nothing the window receives carries a secret.
 
 use super::commands::{accounts, bad, clear_after, clipboard_error, Shared};
-use super::{accounts_changed, open_browser, state, AppState, PendingLogin};
+use super::state::{state, AppState, PendingLogin};
+use super::tray::accounts_changed;
 use crate::accounts::LoginOptions;
 use crate::errors::{ExitClass, UserError};
 use crate::provider::RedirectKind;
@@ -135,7 +136,7 @@ pub async fn begin_login(
     };
     let start = a.begin_login(&provider_id, opts).await?;
     let handle = start.handle.clone();
-    let wait = Duration::from_secs((start.expires - crate::now()).max(1) as u64);
+    let wait = Duration::from_secs((start.expires - crate::clock::now()).max(1) as u64);
     let task = {
         let app = app.clone();
         let handle = handle.clone();
@@ -152,7 +153,7 @@ pub async fn begin_login(
                     .await;
                 match url {
                     Some((u, reply)) => {
-                        let outcome = super::complete_callback(&app, &u).await;
+                        let outcome = super::links::complete_callback(&app, &u).await;
                         reply.send(outcome).await;
                     }
                     None => expire(&app, &handle).await,
@@ -207,10 +208,10 @@ async fn expire(app: &AppHandle, handle: &str) {
             "Click Try again to start over.",
             ExitClass::Other,
         );
-        super::emit_event(
+        super::state::emit_event(
             app,
-            super::EVT_LOGIN_FINISHED,
-            super::LoginFinished {
+            super::state::EVT_LOGIN_FINISHED,
+            super::state::LoginFinished {
                 handle: handle.into(),
                 account: None,
                 error: Some(e),
@@ -330,10 +331,10 @@ pub async fn begin_device_login(
             match (r, unshown) {
                 (Err(e), Some(tx)) => {
                     let _ = tx.send(Err(e));
-                    super::links::finish_pending(&super::state(&app), &handle);
+                    super::links::finish_pending(&super::state::state(&app), &handle);
                 }
                 (r, _) => {
-                    super::links::finish_pending(&super::state(&app), &handle);
+                    super::links::finish_pending(&super::state::state(&app), &handle);
                     if r.is_ok() {
                         accounts_changed(&app);
                     }
@@ -342,10 +343,10 @@ pub async fn begin_device_login(
                         Err(e) => (None, Some(e)),
                     };
                     let app = &app;
-                    super::emit_event(
+                    super::state::emit_event(
                         app,
-                        super::EVT_LOGIN_FINISHED,
-                        super::LoginFinished {
+                        super::state::EVT_LOGIN_FINISHED,
+                        super::state::LoginFinished {
                             handle,
                             account,
                             error,
@@ -364,4 +365,22 @@ pub async fn begin_device_login(
         p.task = Some(task);
     }
     rx.await.map_err(|_| bad("the device sign-in stopped"))?
+}
+
+/// Opens the authorization URL: the configured browser command, else the system browser
+/// through the opener plugin. Never a webview (S1).
+fn open_browser(app: &AppHandle, url: &Secret) -> Result<(), String> {
+    let setting = state(app)
+        .accounts
+        .as_ref()
+        .ok()
+        .and_then(|a| a.vault().index().ok())
+        .and_then(|i| i.settings.browser_command);
+    if crate::browser::configured_command(setting.as_deref()).is_some() {
+        return crate::browser::open(url, setting.as_deref());
+    }
+    use tauri_plugin_opener::OpenerExt;
+    app.opener()
+        .open_url(url.expose(), None::<&str>)
+        .map_err(|e| format!("could not open your browser ({e})"))
 }

@@ -1,7 +1,9 @@
 //! The tray: Open, a submenu per account (status, Copy token, Refresh now), Refresh all,
 //! Pause refresh, Quit. Its icon and tooltip say "all good" or "attention needed".
 
-use super::{accounts_changed, show_main_window, state};
+use super::notify::on_refresh_report;
+use super::state::{emit_event, state, EVT_ACCOUNTS_CHANGED};
+use super::window::show_main_window;
 use tauri::image::Image;
 use tauri::menu::{CheckMenuItem, Menu, MenuItem, PredefinedMenuItem, Submenu};
 use tauri::tray::TrayIconBuilder;
@@ -82,7 +84,7 @@ fn status_words(status: &str, expires_at: Option<i64>) -> String {
         "valid" => expires_at.map_or("Valid".into(), |t| {
             format!(
                 "Valid · expires in {} min",
-                ((t - crate::now()).max(0) + 59) / 60
+                ((t - crate::clock::now()).max(0) + 59) / 60
             )
         }),
         "no_expiry" => "Valid · no expiry".into(),
@@ -201,7 +203,7 @@ fn on_menu(app: &AppHandle, id: &str) {
                 let app = app.clone();
                 tauri::async_runtime::spawn(async move {
                     let report = r.tick(true).await;
-                    super::on_refresh_report(&app, report);
+                    on_refresh_report(&app, report);
                 });
             }
         }
@@ -286,4 +288,10 @@ pub fn refresh(app: &AppHandle) {
     } else {
         "Latchkey — all good"
     }));
+}
+
+/// Tells the window and tray the accounts changed. The event carries no data.
+pub fn accounts_changed(app: &AppHandle) {
+    emit_event(app, EVT_ACCOUNTS_CHANGED, ());
+    refresh(app);
 }

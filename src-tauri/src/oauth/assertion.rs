@@ -119,7 +119,7 @@ pub fn form_pairs(
         ),
         (
             "client_assertion",
-            key.assertion(client_id, aud, crate::now())?,
+            key.assertion(client_id, aud, crate::clock::now())?,
         ),
     ])
 }

@@ -175,11 +175,11 @@ pub async fn push(
             provider: p.name.clone(),
             code: body["error"].as_str().map_or_else(
                 || format!("par_http_{}", resp.status().as_u16()),
-                |e| super::plain_text(e, 64),
+                |e| crate::text::plain_text(e, 64),
             ),
             description: body["error_description"]
                 .as_str()
-                .map(|d| super::plain_text(d, 300)),
+                .map(|d| crate::text::plain_text(d, 300)),
         });
     }
     let Some(request_uri) = body["request_uri"]

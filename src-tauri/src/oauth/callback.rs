@@ -1,8 +1,9 @@
 //! Reading what comes back: one parser for custom-scheme links and loopback requests, and the
 //! checks of a callback against its transaction (redirect S5, error S9, `iss` S10).
 
-use super::{plain_text, OAuthError, Transaction};
+use super::{OAuthError, Transaction};
 use crate::secret::Secret;
+use crate::text::plain_text;
 
 /// The parts of a callback. Secrets stay wrapped.
 #[derive(Debug)]

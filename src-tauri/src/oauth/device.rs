@@ -2,10 +2,9 @@
 
 use super::exchange::{expiry, record_from, token_client};
 use super::http::Http;
-use super::{
-    base_client, classify_token_error, endpoint, plain_text, url_err, ClientConfig, OAuthError,
-};
+use super::{base_client, classify_token_error, endpoint, url_err, ClientConfig, OAuthError};
 use crate::provider::ProviderSpec;
+use crate::text::plain_text;
 use crate::vault::TokenRecord;
 use oauth2::{
     DeviceAuthorizationUrl, EmptyExtraDeviceAuthorizationFields, Scope,

@@ -49,8 +49,8 @@ pub async fn discover(http: &Http, issuer: &str) -> Result<Metadata, OAuthError>
         (None, None, None) => "nothing answered".into(),
     };
     Err(OAuthError::NoDiscovery {
-        issuer: super::plain_text(issuer, 300),
-        why: super::plain_text(&why, 300),
+        issuer: crate::text::plain_text(issuer, 300),
+        why: crate::text::plain_text(&why, 300),
         looked,
     })
 }

@@ -97,7 +97,7 @@ impl DpopKey {
             "jti": B64.encode(jti),
             "htm": htm,
             "htu": htu_of(htu),
-            "iat": crate::now(),
+            "iat": crate::clock::now(),
         });
         if let Some(n) = nonce {
             claims["nonce"] = n.into();
@@ -256,16 +256,6 @@ pub async fn send_authorized(
         Some(k) => send_with_proof(http, k, req, Some(token.expose())).await,
         None => http.send(req).await,
     }
-}
-
-/// The key of a record, when its token is DPoP-bound.
-pub fn key_of(rec: &crate::vault::TokenRecord) -> Option<DpopKey> {
-    if !rec.is_dpop() {
-        return None;
-    }
-    rec.dpop_key
-        .as_ref()
-        .and_then(|s| DpopKey::from_secret(s).ok())
 }
 
 #[cfg(test)]

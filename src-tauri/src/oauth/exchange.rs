@@ -42,7 +42,7 @@ pub(super) fn record_from(
             .scopes()
             .map(|s| {
                 s.iter()
-                    .map(|x| super::plain_text(x, 200))
+                    .map(|x| crate::text::plain_text(x, 200))
                     .filter(|x| !x.is_empty())
                     .collect()
             })

@@ -2,7 +2,7 @@
 //! on response bodies, `latchkey/<version>` as user agent, and the person's network settings
 //! (trusted roots and proxy, [`super::network`]).
 
-use super::network::{Network, Proxy};
+use crate::network_settings::{Network, Proxy};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 

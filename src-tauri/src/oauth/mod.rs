@@ -33,6 +33,7 @@ pub use revoke::{introspect, revoke, Revocation};
 
 use crate::provider::{ClientAuth, ProviderSpec};
 use crate::secret::Secret;
+use crate::text::plain_text;
 use http::HttpError;
 use oauth2::basic::{
     BasicErrorResponse, BasicRevocationErrorResponse, BasicTokenIntrospectionResponse,
@@ -317,12 +318,6 @@ fn classify_token_error<T: ErrorResponseType + AsRef<str> + std::fmt::Display>(
             OAuthError::BadResponse { provider: p.into() }
         }
     }
-}
-
-/// Provider text for display: control characters dropped, length capped. The UI renders it
-/// as text, never HTML (S9).
-pub fn plain_text(s: &str, max: usize) -> String {
-    s.chars().filter(|c| !c.is_control()).take(max).collect()
 }
 
 fn url_err(what: &str) -> impl Fn(url::ParseError) -> OAuthError + '_ {

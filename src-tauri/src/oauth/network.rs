@@ -7,80 +7,12 @@
 //! `LATCHKEY_CA_BUNDLE`. The proxy settings' shape is here; how they are checked and what
 //! they decide (the environment, GNOME's settings) is in `proxy.rs`.
 
-use super::proxy::{check_direct_entry, check_proxy_url, plan_proxy};
-use serde::{Deserialize, Serialize};
+use super::proxy::plan_proxy;
+use crate::network_settings::{check_ca_file, shown, Network};
+use serde::Serialize;
 
 /// Environment variable naming a PEM bundle of extra trusted CAs.
 pub const CA_ENV: &str = "LATCHKEY_CA_BUNDLE";
-
-/// Which proxy to use.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case", tag = "mode", content = "url")]
-pub enum Proxy {
-    /// The environment, then (on Linux) GNOME's settings; Windows' and macOS's own settings.
-    #[default]
-    System,
-    /// Always connect directly.
-    Off,
-    /// This proxy (`http://host:port`).
-    Manual(String),
-}
-
-/// The person's network settings.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default)]
-pub struct Network {
-    /// Which proxy.
-    pub proxy: Proxy,
-    /// Hosts, domains (`.corp.example`) and address ranges reached directly.
-    pub no_proxy: Vec<String>,
-    /// A PEM file of certificate authorities to trust as well.
-    pub ca_file: Option<String>,
-}
-
-impl Network {
-    /// Refuses a setting that can't work, with the reason in words.
-    pub fn check(&self) -> Result<(), String> {
-        if let Proxy::Manual(u) = &self.proxy {
-            check_proxy_url(u)?;
-        }
-        for h in &self.no_proxy {
-            check_direct_entry(h)?;
-        }
-        if let Some(f) = &self.ca_file {
-            check_ca_file(f)?;
-        }
-        Ok(())
-    }
-}
-
-/// Checks an extra CA file: readable, and holding at least one PEM certificate. Returns how
-/// many it holds.
-pub fn check_ca_file(path: &str) -> Result<usize, String> {
-    let p = std::path::Path::new(path);
-    if !p.is_absolute() {
-        return Err(format!(
-            "{} is not a full path (start it with /)",
-            shown(path)
-        ));
-    }
-    let pem =
-        std::fs::read(p).map_err(|e| format!("could not read the CA file {}: {e}", shown(path)))?;
-    let n = reqwest::Certificate::from_pem_bundle(&pem)
-        .map(|c| c.len())
-        .unwrap_or(0);
-    if n == 0 {
-        return Err(format!(
-            "{} holds no PEM certificate (-----BEGIN CERTIFICATE-----)",
-            shown(path)
-        ));
-    }
-    Ok(n)
-}
-
-pub(super) fn shown(s: &str) -> String {
-    super::plain_text(s, 200)
-}
 
 /// The extra CA files in use: the settings' and `LATCHKEY_CA_BUNDLE`'s.
 pub fn extra_ca_files(net: &Network) -> Vec<(String, &'static str)> {

@@ -4,89 +4,7 @@
 //! proxy settings, which an app started from the desktop menu sees even when the environment
 //! is bare. Trust (which certificate authorities) is in `network.rs`.
 
-use super::network::{shown, Network, Proxy};
-
-/// Checks a proxy address: `http://host:port` (or https), no path, no password.
-pub fn check_proxy_url(u: &str) -> Result<String, String> {
-    let u = u.trim();
-    let with_scheme = if u.contains("://") {
-        u.to_string()
-    } else {
-        format!("http://{u}")
-    };
-    let parsed = url::Url::parse(&with_scheme)
-        .map_err(|_| format!("\"{}\" is not a proxy address", shown(u)))?;
-    match parsed.scheme() {
-        "http" | "https" => {}
-        s if s.starts_with("socks") => {
-            return Err(
-                "SOCKS proxies are not supported; give an HTTP proxy (http://host:port)".into(),
-            )
-        }
-        s => {
-            return Err(format!(
-                "a proxy address starts with http:// or https://, not {}://",
-                shown(s)
-            ))
-        }
-    }
-    if parsed.host_str().is_none_or(str::is_empty) {
-        return Err(format!("\"{}\" names no proxy host", shown(u)));
-    }
-    if !parsed.username().is_empty() || parsed.password().is_some() {
-        return Err("a proxy address with a user name or password would be kept in a plain file; Latchkey doesn't take proxy passwords".into());
-    }
-    if parsed.path() != "/" || parsed.query().is_some() || parsed.fragment().is_some() {
-        return Err(format!(
-            "\"{}\" has a path; a proxy address is only http://host:port",
-            shown(u)
-        ));
-    }
-    if parsed.port_or_known_default().is_none() {
-        return Err(format!("\"{}\" needs a port", shown(u)));
-    }
-    Ok(parsed.as_str().trim_end_matches('/').to_string())
-}
-
-/// Splits a typed "addresses to reach directly" list (commas, spaces or new lines).
-pub fn parse_direct_list(s: &str) -> Result<Vec<String>, String> {
-    let list: Vec<String> = s
-        .split(|c: char| c == ',' || c.is_whitespace())
-        .filter(|h| !h.is_empty())
-        .map(str::to_string)
-        .collect();
-    for h in &list {
-        check_direct_entry(h)?;
-    }
-    Ok(list)
-}
-
-/// One entry of the direct list: a host name, `.domain`, `*.domain`, an address, a CIDR range
-/// or `*`; never a URL.
-pub fn check_direct_entry(h: &str) -> Result<(), String> {
-    let ok_chars = h.chars().all(|c| {
-        c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | ':' | '/' | '*' | '[' | ']')
-    });
-    if h.is_empty() || h.contains("://") || !ok_chars || h.len() > 253 {
-        return Err(format!(
-            "\"{}\" is not a host, domain or address range; give e.g. intranet.example, .corp.example or 10.0.0.0/8",
-            shown(h)
-        ));
-    }
-    if let Some((addr, bits)) = h.split_once('/') {
-        let ip: std::net::IpAddr = addr.parse().map_err(|_| {
-            format!(
-                "\"{}\" is not an address range such as 10.0.0.0/8",
-                shown(h)
-            )
-        })?;
-        let max = if ip.is_ipv4() { 32 } else { 128 };
-        if bits.parse::<u8>().map_or(true, |b| b > max) {
-            return Err(format!("\"{}\" has a bad prefix length", shown(h)));
-        }
-    }
-    Ok(())
-}
+use crate::network_settings::{Network, Proxy};
 
 /// The proxy Latchkey will use, decided in one place.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -284,6 +202,7 @@ pub fn parse_gsettings(text: &str) -> Option<GnomeProxy> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::network_settings::{check_proxy_url, parse_direct_list};
 
     #[test]
     fn proxy_addresses_that_cannot_work_are_refused_with_the_reason() {

@@ -4,9 +4,10 @@
 use super::assertion::ClientKey;
 use super::device::DEVICE_GRANT;
 use super::http::Http;
-use super::{endpoint, network, plain_text, OAuthError};
+use super::{endpoint, network, OAuthError};
 use crate::provider::{ClientAuth, ProviderSpec};
 use crate::secret::Secret;
+use crate::text::plain_text;
 
 /// What a registration gave: the client id, and a secret with its method where the server
 /// registered a confidential client.

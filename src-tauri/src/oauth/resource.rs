@@ -2,7 +2,7 @@
 //! that guards it. The metadata must name that exact API (§3.3) or nothing is used.
 
 use super::http::{Http, HttpError};
-use super::plain_text;
+use crate::text::plain_text;
 use serde::Deserialize;
 
 /// What an API says about its own authorization.

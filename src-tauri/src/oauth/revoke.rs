@@ -1,9 +1,10 @@
 //! Token revocation (RFC 7009): the refresh token first, then the access token (S17).
 
 use super::http::Http;
-use super::{plain_text, ClientConfig, OAuthError};
+use super::{ClientConfig, OAuthError};
 use crate::provider::{ClientAuth, ProviderSpec};
 use crate::secret::Secret;
+use crate::text::plain_text;
 use crate::vault::TokenRecord;
 use serde::Serialize;
 

@@ -18,6 +18,7 @@
 //! | [`read_shared`], [`replace_file`] (the index) | `read`, `rename(2)` | the same | readers share delete access; a replace refused while another program holds the file is retried for 3 s |
 
 pub mod cmdline;
+mod process;
 pub mod tcp;
 
 #[cfg(unix)]
@@ -34,6 +35,8 @@ pub use imp::{
     replace_file, run_with_exit_code, same_user_peer, secure_dir, secure_file, stderr_ansi,
     with_echo_off,
 };
+
+pub use process::spawn_watched;
 
 use crate::secret::Secret;
 use std::process::Command;

@@ -128,7 +128,7 @@ pub fn open_url(url: &Secret) -> Result<(), String> {
         "xdg-open"
     });
     c.arg(url.expose());
-    crate::browser::spawn_watched(c)
+    super::process::spawn_watched(c)
 }
 
 /// Whether the default handler can plausibly open a browser: always on macOS; elsewhere only

@@ -2,59 +2,8 @@
 //! audience of its signed assertions, which method a secret-bearing client uses, and the
 //! address of its own client metadata document.
 
-use super::{metadata, ProviderSpec};
-use serde::{Deserialize, Serialize};
-
-/// How the client authenticates at the token endpoint.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
-#[serde(rename_all = "snake_case")]
-pub enum ClientAuth {
-    /// Public client (PKCE only); `client_id` in the body.
-    #[default]
-    None,
-    /// HTTP Basic with id and secret.
-    ClientSecretBasic,
-    /// id and secret in the form body.
-    ClientSecretPost,
-    /// A JWT signed by the client's own key (RFC 7523 §2.2); the key is in the credential
-    /// store, and only its public half is registered at the server.
-    PrivateKeyJwt,
-}
-
-/// The `aud` of a `private_key_jwt` assertion.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
-#[serde(rename_all = "snake_case")]
-pub enum AssertionAudience {
-    /// The issuer (FAPI 2.0 and the updated JWT client authentication rules); the token
-    /// endpoint when the provider has no issuer.
-    #[default]
-    Issuer,
-    /// The token endpoint (RFC 7523 §3; what some servers, Okta among them, insist on).
-    TokenEndpoint,
-}
-
-impl ClientAuth {
-    /// The RFC 7591 / RFC 8414 name of the method.
-    pub fn name(self) -> &'static str {
-        match self {
-            ClientAuth::None => "none",
-            ClientAuth::ClientSecretBasic => "client_secret_basic",
-            ClientAuth::ClientSecretPost => "client_secret_post",
-            ClientAuth::PrivateKeyJwt => "private_key_jwt",
-        }
-    }
-
-    /// The method a metadata or registration name stands for, when Latchkey speaks it.
-    pub fn from_name(name: &str) -> Option<ClientAuth> {
-        match name {
-            "none" => Some(ClientAuth::None),
-            "client_secret_basic" => Some(ClientAuth::ClientSecretBasic),
-            "client_secret_post" => Some(ClientAuth::ClientSecretPost),
-            "private_key_jwt" => Some(ClientAuth::PrivateKeyJwt),
-            _ => None,
-        }
-    }
-}
+use super::metadata;
+use super::spec::{ClientAuth, ProviderSpec};
 
 /// Latchkey's own client metadata document (the OAuth Client ID Metadata Document draft),
 /// published on the project's website; `latchkey config client-metadata-url` changes it.

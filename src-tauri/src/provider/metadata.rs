@@ -1,7 +1,7 @@
 //! RFC 8414 / OpenID Connect discovery documents: where to find them, reading one, and applying
 //! it to a provider; and the endpoint rule (https, or http on loopback only, S20).
 
-use super::{ApiPreset, IdentitySource, ProviderSpec};
+use super::spec::{ApiPreset, IdentitySource, ProviderSpec};
 use serde::Deserialize;
 
 /// The subset of RFC 8414 / OIDC discovery metadata Latchkey uses.
@@ -129,8 +129,8 @@ pub fn parse_metadata(issuer: &str, body: &[u8]) -> Result<Metadata, String> {
     if m.issuer.trim_end_matches('/') != issuer.trim_end_matches('/') {
         return Err(format!(
             "the discovery document names issuer {} instead of {}",
-            crate::oauth::plain_text(&m.issuer, 200),
-            crate::oauth::plain_text(issuer, 200)
+            crate::text::plain_text(&m.issuer, 200),
+            crate::text::plain_text(issuer, 200)
         ));
     }
     Ok(m)
@@ -189,7 +189,7 @@ pub fn apply_metadata(p: &mut ProviderSpec, m: &Metadata) -> Result<(), String> 
     p.dpop_algs = m
         .dpop_signing_alg_values_supported
         .iter()
-        .map(|a| crate::oauth::plain_text(a, 20))
+        .map(|a| crate::text::plain_text(a, 20))
         .collect();
     if p.identity == IdentitySource::None && p.userinfo_url.is_some() {
         p.identity = IdentitySource::Userinfo;
@@ -197,7 +197,7 @@ pub fn apply_metadata(p: &mut ProviderSpec, m: &Metadata) -> Result<(), String> 
     // Shown in terminals and the window: no control characters (S25, F5).
     let words = |v: &[String]| -> Vec<String> {
         v.iter()
-            .map(|s| crate::oauth::plain_text(s, 200))
+            .map(|s| crate::text::plain_text(s, 200))
             .filter(|s| !s.is_empty())
             .collect()
     };

@@ -1,9 +1,8 @@
 //! The built-in providers: Taskade first (facts from its public docs; see TESTING.md), then
 //! GitHub, Google and Microsoft.
 
-use super::{
-    check_endpoint, ApiPreset, IdentitySource, ProviderSpec, RedirectKind, TASKADE_BASE_ENV,
-};
+use super::metadata::check_endpoint;
+use super::spec::{ApiPreset, IdentitySource, ProviderSpec, RedirectKind, TASKADE_BASE_ENV};
 
 /// Whether this build honours test hooks such as [`TASKADE_BASE_ENV`]: debug builds and
 /// builds with the `test-hooks` feature (the benchmarks) do; release builds never (F9), so

@@ -146,7 +146,7 @@ pub struct Settings {
     /// Never use a client metadata document (register, or ask for a client id, instead).
     pub client_metadata_off: bool,
     /// Proxy and extra certificate authorities (Settings → Network).
-    pub network: crate::oauth::network::Network,
+    pub network: crate::network_settings::Network,
 }
 
 impl Default for Settings {
@@ -319,7 +319,8 @@ pub fn load(path: &Path) -> Result<Loaded, IndexError> {
             {
                 return Err(newer(found));
             }
-            let aside = path.with_file_name(format!("accounts.json.damaged-{}", crate::now()));
+            let aside =
+                path.with_file_name(format!("accounts.json.damaged-{}", crate::clock::now()));
             tracing::warn!(line = e.line(), column = e.column(), aside = %aside.display(), "accounts.json is damaged; keeping it aside");
             fs::rename(path, &aside).map_err(io("set aside", path))?;
             Ok(Loaded {

@@ -302,10 +302,10 @@ mod tests {
         TokenRecord {
             access_token: Secret::new(token),
             refresh_token: Some(Secret::new(format!("{token}-refresh"))),
-            expires_at: Some(crate::now() + 3600),
+            expires_at: Some(crate::clock::now() + 3600),
             token_type: "Bearer".into(),
             scopes: vec!["openid".into()],
-            issued_at: crate::now(),
+            issued_at: crate::clock::now(),
             id_token: None,
             dpop_key: None,
         }

@@ -28,7 +28,7 @@ fuzz_target!(|data: &[u8]| {
     let Ok(s) = std::str::from_utf8(data) else {
         return;
     };
-    let _ = latchkey::launch_mode(&[std::ffi::OsString::from(s)]);
+    let _ = latchkey::launch::launch_mode(&[std::ffi::OsString::from(s)]);
     let valid = latchkey::link::validate(s).is_ok();
     let _ = latchkey::link::describe(s);
     // Whatever follows a '?' or '#' is query or fragment: a secret planted there never shows
