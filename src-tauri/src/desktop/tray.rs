@@ -1,9 +1,8 @@
 //! The tray: Open, a submenu per account (status, Copy token, Refresh now), Refresh all,
 //! Pause refresh, Quit. Its icon and tooltip say "all good" or "attention needed".
 
-use super::notify::on_refresh_report;
 use super::state::{emit_event, state, EVT_ACCOUNTS_CHANGED};
-use super::window::show_main_window;
+use crate::refresh::TickReport;
 use tauri::image::Image;
 use tauri::menu::{CheckMenuItem, Menu, MenuItem, PredefinedMenuItem, Submenu};
 use tauri::tray::TrayIconBuilder;
@@ -185,11 +184,11 @@ fn build_menu(app: &AppHandle) -> tauri::Result<Menu<Wry>> {
     Ok(menu)
 }
 
-fn on_menu(app: &AppHandle, id: &str) {
+fn on_menu(app: &AppHandle, id: &str, actions: TrayActions) {
     tracing::info!(item = %id.split(':').next().unwrap_or(""), "tray menu");
     let st = state(app);
     match id {
-        "open" => show_main_window(app),
+        "open" => (actions.open_window)(app),
         "quit" => app.exit(0),
         "pause" => {
             if let Some(r) = &st.refresher {
@@ -201,9 +200,10 @@ fn on_menu(app: &AppHandle, id: &str) {
         "refresh-all" => {
             if let Some(r) = st.refresher.clone() {
                 let app = app.clone();
+                let on_refresh = actions.on_refresh;
                 tauri::async_runtime::spawn(async move {
                     let report = r.tick(true).await;
-                    on_refresh_report(&app, report);
+                    on_refresh(&app, report);
                 });
             }
         }
@@ -248,8 +248,18 @@ fn on_menu(app: &AppHandle, id: &str) {
     }
 }
 
+/// What the tray's menu does that lives above the tray: open the window, and report a
+/// refresh the person asked for. Handed in by the window, so the tray imports neither.
+#[derive(Clone, Copy)]
+pub struct TrayActions {
+    /// "Open Latchkey".
+    pub open_window: fn(&AppHandle),
+    /// After "Refresh all": notifications and the account list.
+    pub on_refresh: fn(&AppHandle, TickReport),
+}
+
 /// Builds the tray icon.
-pub fn create(app: &AppHandle) -> tauri::Result<()> {
+pub fn create(app: &AppHandle, actions: TrayActions) -> tauri::Result<()> {
     if !library_present() {
         return Ok(());
     }
@@ -266,7 +276,7 @@ pub fn create(app: &AppHandle) -> tauri::Result<()> {
             "Latchkey — all good"
         })
         .menu(&build_menu(app)?)
-        .on_menu_event(|app, event| on_menu(app, event.id().as_ref()))
+        .on_menu_event(move |app, event| on_menu(app, event.id().as_ref(), actions))
         .build(app)?;
     Ok(())
 }

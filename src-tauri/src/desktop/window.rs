@@ -115,7 +115,11 @@ pub(super) fn start_background(app: &AppHandle) {
         let app = app.clone();
         let for_main = app.clone();
         let run = move || {
-            if let Err(e) = tray::create(&for_main) {
+            let actions = tray::TrayActions {
+                open_window: show_main_window,
+                on_refresh: on_refresh_report,
+            };
+            if let Err(e) = tray::create(&for_main, actions) {
                 tracing::warn!(error = %e, "could not create the tray icon");
             }
             start_refresher(&for_main);
