@@ -62,7 +62,7 @@ fn known_servers(idx: &crate::vault::index::Index) -> Vec<String> {
 
 fn resource_error(e: ResourceError) -> UserError {
     let (code, fix, class) = match &e {
-        ResourceError::NotHttps(_) => ("not_https", "Use the API's https:// address (plain http only for 127.0.0.1).", ExitClass::Other),
+        ResourceError::NotHttps(_) => ("not_https", "Use the API's https:// address (plain http only for 127.0.0.1, ::1 or localhost).", ExitClass::Other),
         ResourceError::Open(_) => ("no_sign_in_needed", "This address needs no sign-in: call it without a token. If you meant its sign-in server, connect that address instead.", ExitClass::Other),
         ResourceError::NoMetadata(_) => ("no_resource_metadata", "Check the address: it should be the API itself (for example https://api.example.com/mcp). For a sign-in server, use `latchkey provider add ID --issuer URL`.", ExitClass::Other),
         ResourceError::WrongResource(..) => ("resource_mismatch", "The API's metadata names another address, so Latchkey won't use it. Check the address, or tell the API's operator.", ExitClass::Other),

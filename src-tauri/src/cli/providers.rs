@@ -175,8 +175,12 @@ pub(super) fn provider_add(a: ProviderAdd) -> Result<i32, UserError> {
         .chain(p.api_bases.iter())
         .chain(a.device_url.iter())
     {
-        provider::check_endpoint(u)
-            .map_err(|m| usage(m, "Use https:// URLs (plain http only for 127.0.0.1)."))?;
+        provider::check_endpoint(u).map_err(|m| {
+            usage(
+                m,
+                "Use https:// URLs (plain http only for 127.0.0.1, ::1 or localhost).",
+            )
+        })?;
     }
     if let Some(issuer) = &a.issuer {
         let net = accounts.vault().index()?.settings.network;

@@ -274,7 +274,7 @@ impl OAuthError {
     pub fn fix(&self) -> String {
         match self {
             OAuthError::Missing { what, .. } => format!("Add the provider's {what} in its settings, or use \"Other\" with the provider's issuer URL so Latchkey can discover it."),
-            OAuthError::BadEndpoint(_) => "Check the provider's URLs: they must start with https:// (plain http is only allowed for 127.0.0.1).".into(),
+            OAuthError::BadEndpoint(_) => "Check the provider's URLs: they must start with https:// (plain http is only allowed for 127.0.0.1, ::1 or localhost).".into(),
             OAuthError::UnknownState | OAuthError::Expired => "Start the sign-in again from Latchkey.".into(),
             OAuthError::RedirectMismatch | OAuthError::IssuerMismatch | OAuthError::Malformed => "Start the sign-in again from Latchkey. If it happens again, someone may be trying to trick you: don't approve sign-ins you didn't start.".into(),
             OAuthError::Denied(_) => "Click \"Try again\" and choose Allow at the provider.".into(),

@@ -234,18 +234,27 @@ pub fn check_endpoint(u: &str) -> Result<(), String> {
         "https" => Ok(()),
         "http" if is_loopback_host(parsed.host_str().unwrap_or("")) => Ok(()),
         _ => Err(format!(
-            "{u} must use https (plain http is only allowed for 127.0.0.1)"
+            "{u} must use https (plain http is only allowed for 127.0.0.1, ::1 or localhost)"
         )),
     }
 }
 
-/// True for 127.0.0.0/8 and ::1 written as addresses. Not `localhost`: a name depends on
-/// name resolution (a hosts file, a resolver), so plain http is allowed only for IP literals
+/// True for 127.0.0.0/8 and ::1 written as addresses, and for `localhost` and `*.localhost`
+/// the way browsers treat them: Latchkey's HTTP client resolves those names itself, only to
+/// 127.0.0.1 and ::1 and never through a resolver or hosts file ([`loopback_name`]), so they
+/// are loopback whatever the machine's name resolution says. Redirect URIs stay IP literals
 /// (RFC 8252 §8.3).
 pub fn is_loopback_host(h: &str) -> bool {
     h.trim_matches(|c| c == '[' || c == ']')
         .parse::<std::net::IpAddr>()
         .is_ok_and(|ip| ip.is_loopback())
+        || loopback_name(h)
+}
+
+/// `localhost`, `*.localhost` (any case, with or without the final dot).
+pub fn loopback_name(h: &str) -> bool {
+    let h = h.trim_end_matches('.').to_ascii_lowercase();
+    h == "localhost" || (h.ends_with(".localhost") && h.len() > ".localhost".len())
 }
 
 #[cfg(test)]
@@ -259,9 +268,17 @@ mod tests {
         assert!(check_endpoint("http://127.0.0.1:8080/token").is_ok());
         assert!(check_endpoint("http://[::1]:8080/token").is_ok());
         assert!(check_endpoint("http://idp.example/token").is_err());
-        // A name depends on resolution: plain http only for loopback IP literals.
-        assert!(check_endpoint("http://localhost:8080/token").is_err());
+        // `localhost` and `*.localhost` are loopback the way browsers treat them: Latchkey's
+        // client resolves them only to 127.0.0.1 and ::1 (oauth::http, issue 38).
+        assert!(check_endpoint("http://localhost:8080/token").is_ok());
+        assert!(check_endpoint("http://LocalHost./mcp").is_ok());
+        assert!(check_endpoint("http://mcp.localhost:3000/mcp").is_ok());
         assert!(check_endpoint("https://localhost:8080/token").is_ok());
+        // Look-alikes are not.
+        assert!(check_endpoint("http://localhost.example/token").is_err());
+        assert!(check_endpoint("http://notlocalhost/token").is_err());
+        assert!(check_endpoint("http://.localhost/token").is_err());
+        assert!(check_endpoint("http://127.0.0.1.nip.io/token").is_err());
         assert!(check_endpoint("ftp://idp.example/token").is_err());
         assert!(check_endpoint("javascript:alert(1)").is_err());
     }

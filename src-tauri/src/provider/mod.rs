@@ -12,7 +12,8 @@ pub use client::{check_client_metadata_url, DEFAULT_CLIENT_METADATA_URL};
 pub use ids::{find, id_for_issuer, id_for_resource};
 
 pub use metadata::{
-    apply_metadata, check_endpoint, discovery_urls, is_loopback_host, parse_metadata, Metadata,
+    apply_metadata, check_endpoint, discovery_urls, is_loopback_host, loopback_name,
+    parse_metadata, Metadata,
 };
 pub use presets::{github, google, microsoft, presets, taskade};
 pub use spec::{

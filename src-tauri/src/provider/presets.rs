@@ -26,7 +26,7 @@ fn taskade_base_from(over: Option<String>, hooks: bool) -> String {
         Some(b) if check_endpoint(&b).is_ok() => b,
         Some(_) => {
             tracing::warn!(
-                "{TASKADE_BASE_ENV} is ignored: it must be https (or http on 127.0.0.1)"
+                "{TASKADE_BASE_ENV} is ignored: it must be https (or http on 127.0.0.1 or localhost)"
             );
             REAL.into()
         }
