@@ -84,6 +84,67 @@ impl HttpError {
     }
 }
 
+/// An answer whose body is read piece by piece as it arrives.
+pub struct Streaming {
+    /// The HTTP status.
+    pub status: u16,
+    /// The answer's headers.
+    pub headers: http::HeaderMap,
+    resp: reqwest::Response,
+}
+
+impl Streaming {
+    /// The next piece of the body; `None` at its end.
+    pub async fn chunk(&mut self) -> Result<Option<Vec<u8>>, HttpError> {
+        match self.resp.chunk().await {
+            Ok(c) => Ok(c.map(|b| b.to_vec())),
+            Err(e) if e.is_timeout() => Err(HttpError::Timeout),
+            Err(_) => Err(HttpError::Other),
+        }
+    }
+}
+
+fn request_error(e: &reqwest::Error, host: &str) -> HttpError {
+    if let Some(reason) = certificate_problem(e) {
+        HttpError::Certificate {
+            host: host.to_string(),
+            reason,
+        }
+    } else if e.is_timeout() {
+        HttpError::Timeout
+    } else if e.is_connect() {
+        HttpError::Connect(host.to_string())
+    } else {
+        HttpError::Other
+    }
+}
+
+/// Name resolution with `localhost` and `*.localhost` pinned to 127.0.0.1 and ::1; every
+/// other name goes to the system's resolver, as reqwest's default does.
+struct LoopbackNames;
+
+impl reqwest::dns::Resolve for LoopbackNames {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        let host = name.as_str().to_string();
+        Box::pin(async move {
+            if crate::provider::loopback_name(&host) {
+                let addrs: Vec<std::net::SocketAddr> = loopback_addrs();
+                return Ok(Box::new(addrs.into_iter()) as reqwest::dns::Addrs);
+            }
+            let found = tokio::net::lookup_host((host.as_str(), 0)).await?;
+            Ok(Box::new(found.collect::<Vec<_>>().into_iter()) as reqwest::dns::Addrs)
+        })
+    }
+}
+
+/// Where `localhost` goes: 127.0.0.1 first, then ::1.
+pub fn loopback_addrs() -> Vec<std::net::SocketAddr> {
+    vec![
+        std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
+        std::net::SocketAddr::from((std::net::Ipv6Addr::LOCALHOST, 0)),
+    ]
+}
+
 /// A configured client.
 #[derive(Clone)]
 pub struct Http {
@@ -182,6 +243,9 @@ impl Http {
         } else if matches!(net.proxy, Proxy::Off) {
             b = b.no_proxy();
         }
+        // `localhost` and `*.localhost` go to loopback only, never through a resolver or a
+        // hosts file (S20, issue 38): that is what lets them be plain http like 127.0.0.1.
+        b = b.dns_resolver(std::sync::Arc::new(LoopbackNames));
         Ok(Http {
             client: b
                 .build()
@@ -197,20 +261,11 @@ impl Http {
     ) -> Result<http::Response<Vec<u8>>, HttpError> {
         let req = reqwest::Request::try_from(req).map_err(|_| HttpError::Other)?;
         let host = host_of(req.url());
-        let mut resp = self.client.execute(req).await.map_err(|e| {
-            if let Some(reason) = certificate_problem(&e) {
-                HttpError::Certificate {
-                    host: host.clone(),
-                    reason,
-                }
-            } else if e.is_timeout() {
-                HttpError::Timeout
-            } else if e.is_connect() {
-                HttpError::Connect(host.clone())
-            } else {
-                HttpError::Other
-            }
-        })?;
+        let mut resp = self
+            .client
+            .execute(req)
+            .await
+            .map_err(|e| request_error(&e, &host))?;
         let status = resp.status();
         if status.is_server_error() || status.as_u16() == 429 {
             let retry_after = resp
@@ -245,6 +300,30 @@ impl Http {
             }
         }
         builder.body(body).map_err(|_| HttpError::Other)
+    }
+
+    /// Sends a request and hands back the answer with its body still to read, for event
+    /// streams: `timeout` replaces the client's total timeout (`None`: no limit, for a stream
+    /// that stays open). No status is turned into an error here; the caller reads it.
+    pub async fn open(
+        &self,
+        req: http::Request<Vec<u8>>,
+        timeout: Option<Duration>,
+    ) -> Result<Streaming, HttpError> {
+        let mut req = reqwest::Request::try_from(req).map_err(|_| HttpError::Other)?;
+        // reqwest has no "no limit": a day stands for it.
+        *req.timeout_mut() = Some(timeout.unwrap_or(Duration::from_secs(86_400)));
+        let host = host_of(req.url());
+        let resp = self
+            .client
+            .execute(req)
+            .await
+            .map_err(|e| request_error(&e, &host))?;
+        Ok(Streaming {
+            status: resp.status().as_u16(),
+            headers: resp.headers().clone(),
+            resp,
+        })
     }
 
     /// GET with optional bearer token; used for discovery, identity and API calls.
@@ -337,6 +416,26 @@ impl<'c> oauth2::AsyncHttpClient<'c> for Http {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// S41: `localhost` and `*.localhost` are answered by Latchkey itself, only with
+    /// loopback addresses; no resolver is asked (the system's resolver knows no
+    /// `mcp.localhost`), so a hosts file or DNS can never send them elsewhere.
+    #[tokio::test]
+    async fn localhost_names_resolve_only_to_loopback_s41() {
+        use reqwest::dns::Resolve;
+        use std::str::FromStr;
+        for name in ["localhost", "mcp.localhost", "A.B.LOCALHOST"] {
+            let addrs: Vec<std::net::SocketAddr> = LoopbackNames
+                .resolve(reqwest::dns::Name::from_str(name).unwrap())
+                .await
+                .unwrap()
+                .collect();
+            assert!(
+                !addrs.is_empty() && addrs.iter().all(|a| a.ip().is_loopback()),
+                "{name}: {addrs:?}"
+            );
+        }
+    }
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
     /// A keep-alive server that counts the connections it accepts.
