@@ -40,15 +40,27 @@ impl Accounts {
             Some(r) if r.fresh_enough(min_valid, now) => return Ok(r.access_token.clone()),
             _ => {}
         }
-        self.refresh_locked(id, Some(min_valid)).await
+        self.refresh_locked(id, Some(min_valid), None).await
     }
 
     /// Refreshes now, whatever the expiry ("Refresh now", `latchkey refresh`).
     pub async fn refresh_now(&self, id: &str) -> Result<Secret, UserError> {
-        self.refresh_locked(id, None).await
+        self.refresh_locked(id, None, None).await
     }
 
-    async fn refresh_locked(&self, id: &str, min_valid: Option<i64>) -> Result<Secret, UserError> {
+    /// After a server refused `rejected` (401 `invalid_token`): a new token, refreshed under
+    /// the account's lock unless another process already replaced the rejected one while this
+    /// one waited. N programs refused the same expired token make one refresh (S14).
+    pub async fn refresh_rejected(&self, id: &str, rejected: &Secret) -> Result<Secret, UserError> {
+        self.refresh_locked(id, None, Some(rejected)).await
+    }
+
+    async fn refresh_locked(
+        &self,
+        id: &str,
+        min_valid: Option<i64>,
+        rejected: Option<&Secret>,
+    ) -> Result<Secret, UserError> {
         let lock = self
             .vault
             .lock_account(id, LOCK_WAIT)
@@ -60,6 +72,11 @@ impl Accounts {
             return Err(needs_sign_in_for(&entry));
         };
         let now = crate::clock::now();
+        if rejected.is_some_and(|r| r.expose() != current.access_token.expose())
+            && entry.status != AccountStatus::NeedsSignIn
+        {
+            return Ok(current.access_token);
+        }
         // Another process may have refreshed, or found the grant dead, while we waited.
         if let Some(m) = min_valid {
             if entry.status == AccountStatus::NeedsSignIn {
