@@ -14,6 +14,7 @@ pub mod install;
 pub mod launch;
 pub mod link;
 pub mod logging;
+pub mod mcp;
 pub mod network_settings;
 pub mod oauth;
 pub mod paths;

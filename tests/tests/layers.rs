@@ -39,7 +39,10 @@ const LAYERS: &[(&str, &[&str])] = &[
         "accounts: the use cases, and their errors in words",
         &["accounts", "errors"],
     ),
-    ("refresh: the background scheduler", &["refresh"]),
+    (
+        "refresh, mcp: the long-running services over accounts",
+        &["refresh", "mcp"],
+    ),
     (
         "cli / desktop: the two faces, and how a process starts",
         &["cli", "desktop", "launch"],

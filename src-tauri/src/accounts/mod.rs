@@ -301,7 +301,7 @@ impl Accounts {
     /// when the network settings change (in the window or by `latchkey config`, even while
     /// the other program runs): the settings are read on every use, which costs an index read
     /// next to a network request.
-    fn http(&self) -> Result<Http, UserError> {
+    pub fn http(&self) -> Result<Http, UserError> {
         let net = self.vault.index()?.settings.network;
         if let Some((_, h)) = self
             .http

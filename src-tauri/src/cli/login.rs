@@ -27,6 +27,19 @@ pub(super) fn login(
     opts: LoginOptions,
     via: LoginVia,
 ) -> Result<i32, UserError> {
+    let view = login_view(provider_id, opts, via)?;
+    eprintln!("Signed in to {} as {}.", view.provider_name, who(&view));
+    println_out(&view.id)?;
+    Ok(0)
+}
+
+/// Signs in and returns the new account, printing nothing on stdout (the MCP bridge's
+/// stdout is the protocol); what happens is said on stderr.
+pub(super) fn login_view(
+    provider_id: &str,
+    opts: LoginOptions,
+    via: LoginVia,
+) -> Result<AccountView, UserError> {
     let accounts = Accounts::open()?;
     let rt = runtime()?;
     if let LoginVia::Password(user) = &via {
@@ -34,10 +47,7 @@ pub(super) fn login(
         let p = accounts.password_provider(provider_id)?;
         eprintln!("Warning: {} will receive your password directly. Prefer `latchkey login {provider_id}` if it works.", p.name);
         let password = read_stdin_secret("password")?;
-        let view = rt.block_on(accounts.password_login(provider_id, user, password, opts))?;
-        eprintln!("Signed in to {} as {}.", view.provider_name, who(&view));
-        println_out(&view.id)?;
-        return Ok(0);
+        return rt.block_on(accounts.password_login(provider_id, user, password, opts));
     }
     let setting = accounts.vault().index()?.settings.browser_command;
     let p = accounts.provider(provider_id)?;
@@ -124,9 +134,7 @@ pub(super) fn login(
             .await;
         done
     })?;
-    eprintln!("Signed in to {} as {}.", view.provider_name, who(&view));
-    println_out(&view.id)?;
-    Ok(0)
+    Ok(view)
 }
 
 /// RFC 8628: show the address and code on stderr, then wait for approval.

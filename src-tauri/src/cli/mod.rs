@@ -10,6 +10,7 @@ mod helpers;
 mod list;
 mod login;
 mod logout;
+mod mcp;
 mod output;
 mod providers;
 mod refresh;
@@ -238,6 +239,9 @@ enum Command {
     /// Change a setting that the window does not offer.
     #[command(subcommand)]
     Config(ConfigCmd),
+    /// Connect AI apps to remote MCP servers through your accounts.
+    #[command(subcommand)]
+    Mcp(mcp::McpCmd),
     /// Print a shell completion script.
     Completions {
         /// bash, zsh or fish.
@@ -452,6 +456,7 @@ fn dispatch(cmd: Command) -> Result<i32, UserError> {
             env_name,
             command,
         } => exec::exec(&account, &env_name, command),
+        Command::Mcp(c) => mcp::mcp(c),
         Command::Config(ConfigCmd::Browser { command, reset }) => {
             config::config_browser(command, reset)
         }
