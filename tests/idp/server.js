@@ -25,6 +25,7 @@ import { readFileSync } from 'node:fs';
 import { createHash, randomBytes } from 'node:crypto';
 import { calculateJwkThumbprint, EmbeddedJWK, jwtVerify } from 'jose';
 import Provider from 'oidc-provider';
+import { mcpRoutes, isSdkMcpResource } from './mcp.js';
 import LRU from 'oidc-provider/lib/helpers/lru.js';
 import MemoryAdapter from 'oidc-provider/lib/adapters/memory_adapter.js';
 
@@ -164,6 +165,9 @@ server.listen(0, '127.0.0.1', () => {
           if ((mode.acceptResources || []).includes(indicator)) {
             return { scope: 'mcp:read mcp:write mcp:admin', audience: indicator, accessTokenFormat: 'opaque', accessTokenTTL: accessTtl };
           }
+          if (isSdkMcpResource(issuer, indicator)) {
+            return { scope: 'mcp:read mcp:write mcp:admin', audience: indicator, accessTokenFormat: 'opaque', accessTokenTTL: accessTtl };
+          }
           if (mcpResources.includes(indicator)) {
             return { scope: 'mcp:read mcp:write mcp:admin', audience: indicator, accessTokenFormat: 'opaque', accessTokenTTL: accessTtl };
           }
@@ -255,6 +259,9 @@ server.listen(0, '127.0.0.1', () => {
   }
 
   // private_key_jwt (RFC 7523): client assertions the server accepted, by endpoint path.
+  // The official TypeScript SDK's MCP servers (tests/idp/mcp.js), behind this server's tokens.
+  provider.use(mcpRoutes({ issuer, bearer, stats }));
+
   provider.use(async (ctx, next) => {
     await next();
     let used = false;

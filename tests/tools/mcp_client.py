@@ -1,0 +1,34 @@
+"""The Python MCP SDK's stdio client driving `latchkey mcp connect`, for Latchkey's bridge
+tests (the second, independently written client). Usage:
+
+    mcp_client.py LATCHKEY_BIN URL [extra bridge args...]
+
+Prints one JSON line: the server's name, the tool names, and an echo's answer.
+"""
+
+import asyncio
+import json
+import os
+import sys
+
+from mcp import ClientSession, StdioServerParameters
+from mcp.client.stdio import stdio_client
+
+
+async def main() -> None:
+    latchkey, url, *extra = sys.argv[1:]
+    params = StdioServerParameters(command=latchkey, args=["mcp", "connect", url, *extra], env=dict(os.environ))
+    report: dict = {}
+    async with stdio_client(params) as (read, write):
+        async with ClientSession(read, write) as session:
+            init = await session.initialize()
+            report["server"] = init.server_info.name
+            report["protocol"] = init.protocol_version
+            tools = await session.list_tools()
+            report["tools"] = sorted(t.name for t in tools.tools)
+            answer = await session.call_tool("echo", {"text": "from python"})
+            report["echo"] = "".join(getattr(c, "text", "") for c in answer.content)
+    print(json.dumps(report), flush=True)
+
+
+asyncio.run(main())
