@@ -232,7 +232,18 @@ fn sign_in_blocking(why: SignInFor, yes: bool) -> Result<String, UserError> {
             return Ok(id);
         }
     }
-    let provider = which_provider(None, Some(why.url.clone()), None, yes)?;
+    let provider = which_provider(None, Some(why.url.clone()), None, yes).map_err(|e| {
+        if e.code != "confirm_sign_in_server" {
+            return e;
+        }
+        // Said to the person through the AI app: the one thing to run, where it can ask.
+        let site = e.confirm.clone().unwrap_or_default();
+        let fix = format!(
+            "Continue only if you trust {site} with this server: run `latchkey login --resource {}` once in a terminal (it asks you), or add --yes to the AI app's latchkey arguments.",
+            why.url
+        );
+        UserError::new(&e.code, e.message.clone(), fix, ExitClass::Other)
+    })?;
     let view = login_view(
         &provider,
         LoginOptions {
