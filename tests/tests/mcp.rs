@@ -232,7 +232,7 @@ fn a_refused_or_expiring_token_is_renewed_mid_session() {
     assert_eq!(launches(&home), 1);
 }
 
-/// Eight bridges started at the same moment for one server with no account yet: one browser
+/// S40: eight bridges started at the same moment for one server with no account yet: one browser
 /// sign-in (the others wait for it, and say so), then eight refused tokens make one refresh,
 /// and no refresh token is ever replayed (rotation is on: a replay would be invalid_grant).
 #[test]
@@ -412,7 +412,7 @@ impl Bridge {
     }
 }
 
-/// Bad input gets a JSON-RPC error or one line on stderr, and the bridge stays up: a line
+/// S39, S40: bad input gets a JSON-RPC error or one line on stderr, and the bridge stays up: a line
 /// that is not JSON, a server that is down, a server answering 5xx; plain http to a
 /// non-loopback address is refused at start.
 #[test]
@@ -470,7 +470,7 @@ fn bad_input_gets_a_clear_answer_and_the_bridge_stays_up() {
     assert!(stderr_of(&o).contains("LK_UNSET_VAR"), "{}", stderr_of(&o));
 }
 
-/// `localhost` is loopback for `latchkey login --resource` too, resolved only to loopback.
+/// S41: `localhost` is loopback for `latchkey login --resource` too, resolved only to loopback.
 #[test]
 fn login_by_a_localhost_address_works() {
     let idp = Idp::start();
