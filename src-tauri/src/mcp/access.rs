@@ -86,7 +86,14 @@ pub struct AccountAccess {
 struct State {
     account: Option<String>,
     last_token: Option<Secret>,
+    /// The token last handed out and when it expires: used again while it has more than
+    /// [`MIN_VALID`] left, so a call costs no credential-store read. A refresh by another
+    /// process does not end it (an access token stays good until it expires); a refusal does.
+    cached: Option<(String, crate::accounts::HandedToken)>,
 }
+
+/// A token with less than this left is renewed (through the shared lock) before it is sent.
+const MIN_VALID: i64 = 30;
 
 impl AccountAccess {
     /// Access for the server at `url`, through the account `named` or the one bound to it.
@@ -134,7 +141,18 @@ impl Access for AccountAccess {
             let Some(id) = self.bound(&mut st).await? else {
                 return Ok(Vec::new());
             };
-            let handed = self.accounts.handed_token(&id, 30).await?;
+            let now = crate::clock::now();
+            let reuse = st.cached.as_ref().filter(|(for_id, h)| {
+                *for_id == id && h.expires_at.is_some_and(|e| e - now > MIN_VALID)
+            });
+            let handed = match reuse {
+                Some((_, h)) => h.clone(),
+                None => {
+                    let h = self.accounts.handed_token(&id, MIN_VALID).await?;
+                    st.cached = Some((id.clone(), h.clone()));
+                    h
+                }
+            };
             st.last_token = Some(handed.token.clone());
             let key = match handed.dpop_key.as_ref().map(DpopKey::from_secret) {
                 Some(Ok(k)) => Some(k),
@@ -189,6 +207,7 @@ impl Access for AccountAccess {
                 return Ok(remember_nonce(url, r.dpop_nonce.as_ref()));
             }
             let mut st = self.state.lock().await;
+            st.cached = None;
             let account = self.bound(&mut st).await?;
             match account {
                 Some(id) if error.as_deref() == Some("insufficient_scope") => {
