@@ -171,8 +171,8 @@ fn the_python_sdk_client_works_through_the_bridge() {
     let browser = counting_browser(&home);
     let child = Command::new(python)
         .arg(root().join("tests/tools/mcp_client.py"))
-        .arg(bin())
         .arg(&url)
+        .arg(bin())
         .env("LATCHKEY_HOME", home.path())
         .env("LATCHKEY_BROWSER", &browser)
         .stdin(Stdio::null())

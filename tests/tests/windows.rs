@@ -601,3 +601,72 @@ fn the_installer_registers_everything_and_the_uninstaller_removes_it() {
     home.ok(Some(&idp), &["logout", &id]);
     let _ = std::fs::remove_dir_all(&on_disk);
 }
+
+/// The MCP bridge under Wine (issue 38): the Python MCP SDK's stdio client starts
+/// `latchkey.exe mcp connect`, which uses the account signed in under Wine (its token in
+/// Wine's Credential Manager) to reach the TypeScript SDK's server on the Linux loopback.
+#[test]
+fn the_mcp_bridge_relays_a_python_client_under_wine() {
+    let idp = Idp::start();
+    let home = WinHome::new();
+    let url = format!("{}/sdk-mcp", idp.issuer);
+    // Connect the server's account the way a person would, with the sign-in address printed.
+    let mut child = home
+        .exe(
+            "latchkey.exe",
+            None,
+            &["login", "--resource", &url, "--no-browser"],
+        )
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start wine64");
+    let mut err = BufReader::new(child.stderr.take().unwrap());
+    let sign_in = loop {
+        let mut line = String::new();
+        assert!(
+            err.read_line(&mut line).unwrap() > 0,
+            "latchkey.exe printed no sign-in address"
+        );
+        // The address alone on its line (other lines name the API's address in a sentence).
+        if line.starts_with("http") && !line.trim().contains(' ') {
+            break line.trim().to_string();
+        }
+    };
+    let redirect = idp.approve(&sign_in);
+    let page = reqwest::blocking::Client::new()
+        .get(&redirect)
+        .send()
+        .unwrap();
+    assert_eq!(page.status(), 200);
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut err, &mut rest).unwrap();
+    let o = wait_output(child, Duration::from_secs(60));
+    assert!(o.status.success(), "login --resource under Wine: {rest}");
+    // The Python client on Linux, the bridge under Wine.
+    let python = root().join("tests/tools/.venv/bin/python");
+    let child = Command::new(python)
+        .arg(root().join("tests/tools/mcp_client.py"))
+        .arg(&url)
+        .arg(WINE)
+        .arg(home.wine.bin.join("latchkey.exe"))
+        .env("LATCHKEY_HOME", win_path(home.dir.path()))
+        .env_remove("DISPLAY")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("python");
+    let o = wait_output(child, Duration::from_secs(180));
+    let out = String::from_utf8_lossy(&o.stdout);
+    let r: serde_json::Value = serde_json::from_str(out.lines().last().unwrap_or("{}"))
+        .unwrap_or_else(|_| panic!("{out} / {}", stderr_of(&o)));
+    assert_eq!(r["server"], "latchkey-test-mcp", "{r} {}", stderr_of(&o));
+    assert_eq!(r["echo"], "from python");
+    let s = idp.stats()["mcp"].clone();
+    assert_eq!(
+        s["deletes"], 1,
+        "the session ended when the client closed: {s}"
+    );
+}

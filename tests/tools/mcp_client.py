@@ -1,7 +1,10 @@
 """The Python MCP SDK's stdio client driving `latchkey mcp connect`, for Latchkey's bridge
 tests (the second, independently written client). Usage:
 
-    mcp_client.py LATCHKEY_BIN URL [extra bridge args...]
+    mcp_client.py URL COMMAND [ARGS...]
+
+runs the bridge as `COMMAND ARGS... mcp connect URL` (COMMAND is `latchkey`, or `wine64`
+with `latchkey.exe` as its first argument).
 
 Prints one JSON line: the server's name, the tool names, and an echo's answer.
 """
@@ -16,8 +19,8 @@ from mcp.client.stdio import stdio_client
 
 
 async def main() -> None:
-    latchkey, url, *extra = sys.argv[1:]
-    params = StdioServerParameters(command=latchkey, args=["mcp", "connect", url, *extra], env=dict(os.environ))
+    url, command, *prefix = sys.argv[1:]
+    params = StdioServerParameters(command=command, args=[*prefix, "mcp", "connect", url], env=dict(os.environ))
     report: dict = {}
     async with stdio_client(params) as (read, write):
         async with ClientSession(read, write) as session:
