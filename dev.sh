@@ -2,7 +2,7 @@
 # Latchkey's two entry points on Debian 12 / Ubuntu:
 #   ./dev.sh app    install what is missing, build, and open Latchkey
 #   ./dev.sh test   install what is missing, then fmt + clippy + every test, headless
-#   ./dev.sh bench [P1 … P6, P9]   release build, the bare Tauri baseline, then the benchmarks
+#   ./dev.sh bench [P1 … P6, P9 … P13]   release build, the bare Tauri baseline, then the benchmarks
 #   ./dev.sh bench sizes       both packaged the same way: .deb/.rpm file and installed sizes
 #   ./dev.sh package [release|dev]   .deb and .rpm in target/packages (cargo-deb, cargo-generate-rpm)
 #   ./dev.sh windows [dev|release]   latchkey.exe, latchkey-desktop.exe and the per-user NSIS
@@ -315,6 +315,10 @@ case "$cmd" in
         printf '%s\t%s\t%s\n' "$f" "$(( $(stat -c %s "$f") / 1024 ))" "$(( $(rpm -qp --qf '%{SIZE}' "$f") / 1024 ))"
       done
       exit 0
+    fi
+    if [ ! -d bench/mcp/node_modules/mcp-remote ] || [ bench/mcp/package-lock.json -nt bench/mcp/node_modules/.package-lock.json ]; then
+      say "installing the MCP benchmark's clients (npm ci in bench/mcp: the MCP SDK and mcp-remote, P11-P13)"
+      (cd bench/mcp && npm ci --no-audit --no-fund --loglevel=error)
     fi
     say "running the benchmarks inside the headless session"
     BENCH_BARE_APP="$PWD/target/release/bare-app" tests/session.sh target/release/latchkey-bench "$@"

@@ -165,6 +165,9 @@ fn main() {
     if want("P9") {
         add(p9(env_num("BENCH_RUNS", 20)));
     }
+    if want("P11") || want("P12") || want("P13") {
+        add(p11_13(env_num("BENCH_RUNS", 20)));
+    }
     println!();
     println!("| ID | Measure | Latchkey | Baseline | Ratio | Goal | Met |");
     println!("|---|---|---|---|---|---|---|");
@@ -374,6 +377,90 @@ fn p9(runs: usize) -> Vec<Row> {
         ),
         summary(&a).0 / summary(&b).0,
     )]
+}
+
+// ---- P11-P13: the MCP bridge beside mcp-remote -----------------------------------------------
+
+/// The MCP SDK's client against the TypeScript SDK's server three ways in one run (bench/mcp):
+/// directly over HTTP, through `latchkey mcp connect` (the account from the credential store)
+/// and through mcp-remote (the same token as a header).
+fn p11_13(runs: usize) -> Vec<Row> {
+    let idp = Idp::start();
+    let home = TestHome::new();
+    let url = format!("{}/sdk-mcp", idp.issuer);
+    let o = home.run_env(
+        &["login", "--resource", &url],
+        None,
+        &[("LATCHKEY_BROWSER", test_browser().to_str().unwrap())],
+    );
+    assert!(o.status.success(), "{}", stderr_of(&o));
+    let id = String::from_utf8_lossy(&o.stdout).trim().to_string();
+    let t = home.run(&["token", &id], None);
+    assert!(t.status.success(), "{}", stderr_of(&t));
+    let token = String::from_utf8_lossy(&t.stdout).trim().to_string();
+    let remote = root().join("bench/mcp/node_modules/mcp-remote/dist/proxy.js");
+    assert!(
+        remote.exists(),
+        "{} is missing: ./dev.sh bench installs it",
+        remote.display()
+    );
+    let cfg = serde_json::json!({
+        "url": url, "token": token, "latchkey": bin(), "home": home.path(),
+        "mcpRemote": remote, "calls": runs * 10, "starts": runs.min(10),
+        "idleSecs": env_num("BENCH_IDLE_SECS", 30).min(10),
+    });
+    let o = Command::new("node")
+        .arg(root().join("bench/mcp/bench.mjs"))
+        .env("BENCH_MCP", cfg.to_string())
+        .stdin(Stdio::null())
+        .output()
+        .expect("node");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let r: serde_json::Value = serde_json::from_slice(&o.stdout).expect("bench.mjs report");
+    let samples = |kind: &str, what: &str| -> Vec<f64> {
+        r[kind][what]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(serde_json::Value::as_f64)
+            .collect()
+    };
+    let mib = |kind: &str, what: &str| r[kind]["memory"][what].as_f64().unwrap_or(0.0) / 1024.0;
+    let p50 = |v: &[f64]| summary(v).0;
+    let (direct, ours, theirs) = (
+        samples("direct", "call"),
+        samples("latchkey", "call"),
+        samples("mcp-remote", "call"),
+    );
+    let (start_ours, start_theirs) = (samples("latchkey", "start"), samples("mcp-remote", "start"));
+    let (pss_ours, pss_theirs) = (mib("latchkey", "pss"), mib("mcp-remote", "pss"));
+    let (rss_ours, rss_theirs) = (mib("latchkey", "rss"), mib("mcp-remote", "rss"));
+    vec![
+        Row::goal(
+            "P11",
+            "a `tools/call` round trip through the bridge, against the SDK's client calling the server over HTTP directly",
+            fmt_ms(&ours),
+            format!("direct: {}; mcp-remote: {} ({:.2}× direct)", fmt_ms(&direct), fmt_ms(&theirs), p50(&theirs) / p50(&direct)),
+            p50(&ours) / p50(&direct),
+            1.10,
+        ),
+        Row::goal(
+            "P12",
+            "process start to the first answered `initialize`",
+            fmt_ms(&start_ours),
+            format!("mcp-remote: {}", fmt_ms(&start_theirs)),
+            p50(&start_ours) / p50(&start_theirs),
+            0.2,
+        ),
+        Row::goal(
+            "P13",
+            "one idle bridge's memory (PSS; RSS in brackets)",
+            format!("{pss_ours:.1} MiB ({rss_ours:.1} MiB)"),
+            format!("mcp-remote: {pss_theirs:.1} MiB ({rss_theirs:.1} MiB)"),
+            pss_ours / pss_theirs,
+            0.25,
+        ),
+    ]
 }
 
 // ---- P10: cost as accounts grow ------------------------------------------------------------
