@@ -503,3 +503,73 @@ fn a_legacy_endpoint_on_another_origin_is_refused_s39() {
     );
     b.finish();
 }
+
+/// The AI app stops the bridge while it waits for the person's sign-in: the sign-in's state
+/// and verifier are forgotten, in the index and in the credential store.
+#[test]
+fn a_bridge_stopped_mid_sign_in_leaves_nothing_pending() {
+    let idp = Idp::start();
+    let home = TestHome::new();
+    let url = format!("{}/sdk-mcp", idp.issuer);
+    // A browser that opens and never signs in.
+    let browser = home.path().join("slow-browser.sh");
+    std::fs::write(&browser, "#!/bin/sh\nexec sleep 120\n").unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&browser, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let mut child = home
+        .cli()
+        .args(["mcp", "connect", &url])
+        .env("LATCHKEY_BROWSER", &browser)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let err = child.stderr.take().unwrap();
+    let (tx, said) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for l in BufReader::new(err).lines().map_while(Result::ok) {
+            let _ = tx.send(l);
+        }
+    });
+    let stdin = child.stdin.as_mut().unwrap();
+    writeln!(
+        stdin,
+        r#"{{"jsonrpc":"2.0","id":1,"method":"initialize","params":{{}}}}"#
+    )
+    .unwrap();
+    stdin.flush().unwrap();
+    // Waiting for the person: the browser is open.
+    loop {
+        let l = said
+            .recv_timeout(Duration::from_secs(60))
+            .expect("the bridge says it opened the browser");
+        if l.contains("Opened your browser") {
+            break;
+        }
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    let handle = home.index()["pending"][0]["handle"]
+        .as_str()
+        .expect("a sign-in is pending")
+        .to_string();
+    assert!(
+        secret_tool_lookup(&format!("pending:{handle}")).is_some(),
+        "its state and verifier are in the credential store while it waits"
+    );
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let o = wait_output(child, Duration::from_secs(30));
+    assert!(!o.status.success(), "the bridge stopped");
+    assert_eq!(
+        home.index()["pending"],
+        json!([]),
+        "nothing pending in the index"
+    );
+    assert!(
+        secret_tool_lookup(&format!("pending:{handle}")).is_none(),
+        "nothing pending in the credential store"
+    );
+    assert_eq!(home.index()["accounts"], json!([]));
+}
