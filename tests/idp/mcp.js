@@ -59,7 +59,7 @@ function readBody(req) {
   });
 }
 
-export function mcpRoutes({ issuer, bearer, stats }) {
+export function mcpRoutes({ issuer, bearer, stats, dpopCaller, apiNonce }) {
   const sessions = new Map();
   const legacy = new Map();
   stats.mcp = { posts: 0, gets: 0, deletes: 0, sessions: 0, refused: 0, legacy_posts: 0, tokens: [], versions: [], unversioned: 0, last_event_ids: [] };
@@ -76,7 +76,25 @@ export function mcpRoutes({ issuer, bearer, stats }) {
     // A server that is up but failing.
     if (ctx.path === '/sdk-mcp-down') { ctx.status = 503; ctx.body = 'upstream overloaded'; return; }
     if (ctx.path === '/sdk-mcp') {
-      const who = await bearer(ctx);
+      // A DPoP-bound token (RFC 9449) is checked with its proof, and this server's nonce.
+      let who;
+      let dpopToken;
+      if (/^DPoP /.test(ctx.get('authorization') || '')) {
+        const r = await dpopCaller(ctx, here);
+        if (r.error) {
+          stats.mcp.refused += 1;
+          if (r.error === 'use_dpop_nonce') { stats.mcp.dpop_nonce_asks = (stats.mcp.dpop_nonce_asks || 0) + 1; ctx.set('DPoP-Nonce', apiNonce); }
+          ctx.status = 401;
+          ctx.set('WWW-Authenticate', `DPoP error="${r.error}", algs="ES256"`);
+          ctx.body = { error: r.error };
+          return;
+        }
+        who = r.who;
+        dpopToken = r.token;
+        stats.mcp.dpop_ok = (stats.mcp.dpop_ok || 0) + 1;
+      } else {
+        who = await bearer(ctx);
+      }
       const aud = who && (Array.isArray(who.aud) ? who.aud : [who.aud]);
       const challenge = (extra) => {
         stats.mcp.refused += 1;
@@ -95,7 +113,7 @@ export function mcpRoutes({ issuer, bearer, stats }) {
         ctx.body = { error: 'insufficient_scope' };
         return;
       }
-      const token = /^Bearer (.+)$/.exec(ctx.get('authorization'))[1];
+      const token = dpopToken || /^Bearer (.+)$/.exec(ctx.get('authorization'))[1];
       if (refusedTokens.has(token)) { challenge(', error="invalid_token"'); return; }
       lastToken = token;
       if (!stats.mcp.tokens.includes(token.slice(-12))) stats.mcp.tokens.push(token.slice(-12));

@@ -259,8 +259,32 @@ server.listen(0, '127.0.0.1', () => {
   }
 
   // private_key_jwt (RFC 7523): client assertions the server accepted, by endpoint path.
+  // A DPoP-bound caller (RFC 9449 §7) at `url`: the token must be bound to the proof's key,
+  // and the proof fresh, unreplayed, for this method and address, with the token's hash and
+  // (cfg.dpop.apiNonce) the APIs' current nonce. Returns { who } or { error }.
+  async function dpopCaller(ctx, url) {
+    const m = /^DPoP (.+)$/.exec(ctx.get('authorization') || '');
+    const proof = ctx.get('dpop');
+    if (!m || !proof) return { error: 'invalid_token' };
+    let verified;
+    try {
+      verified = await jwtVerify(proof, EmbeddedJWK, { typ: 'dpop+jwt', algorithms: ['ES256'] });
+    } catch { return { error: 'invalid_dpop_proof' }; }
+    const { payload, protectedHeader } = verified;
+    if (payload.htm !== ctx.method || payload.htu !== url) return { error: 'invalid_dpop_proof' };
+    if (typeof payload.iat !== 'number' || Math.abs(payload.iat - Date.now() / 1000) > 60) return { error: 'invalid_dpop_proof' };
+    if (!payload.jti || seenJti.has(payload.jti)) return { error: 'invalid_dpop_proof' };
+    seenJti.add(payload.jti);
+    if (payload.ath !== createHash('sha256').update(m[1]).digest('base64url')) return { error: 'invalid_dpop_proof' };
+    if (cfg.dpop?.apiNonce && payload.nonce !== apiNonce) return { error: 'use_dpop_nonce' };
+    const token = (await provider.AccessToken.find(m[1])) || (await provider.ClientCredentials.find(m[1]));
+    if (!token || token.isExpired || !token.jkt) return { error: 'invalid_token' };
+    if (token.jkt !== await calculateJwkThumbprint(protectedHeader.jwk)) return { error: 'invalid_token' };
+    return { who: { accountId: token.accountId || token.clientId, kind: 'oauth', aud: token.aud, scope: token.scope || '', jkt: token.jkt }, token: m[1] };
+  }
+
   // The official TypeScript SDK's MCP servers (tests/idp/mcp.js), behind this server's tokens.
-  provider.use(mcpRoutes({ issuer, bearer, stats }));
+  provider.use(mcpRoutes({ issuer, bearer, stats, dpopCaller, apiNonce }));
 
   provider.use(async (ctx, next) => {
     await next();
@@ -492,23 +516,9 @@ server.listen(0, '127.0.0.1', () => {
         ctx.set('WWW-Authenticate', `DPoP error="${error}", algs="ES256"`);
         ctx.body = { ok: false, error };
       };
-      const m = /^DPoP (.+)$/.exec(ctx.get('authorization') || '');
-      const proof = ctx.get('dpop');
-      if (!m || !proof) { refuse('invalid_token'); return; }
-      let verified;
-      try {
-        verified = await jwtVerify(proof, EmbeddedJWK, { typ: 'dpop+jwt', algorithms: ['ES256'] });
-      } catch { refuse('invalid_dpop_proof'); return; }
-      const { payload, protectedHeader } = verified;
-      if (payload.htm !== ctx.method || payload.htu !== `${issuer}${ctx.path}`) { refuse('invalid_dpop_proof'); return; }
-      if (typeof payload.iat !== 'number' || Math.abs(payload.iat - Date.now() / 1000) > 60) { refuse('invalid_dpop_proof'); return; }
-      if (!payload.jti || seenJti.has(payload.jti)) { refuse('invalid_dpop_proof'); return; }
-      seenJti.add(payload.jti);
-      if (payload.ath !== createHash('sha256').update(m[1]).digest('base64url')) { refuse('invalid_dpop_proof'); return; }
-      if (cfg.dpop?.apiNonce && payload.nonce !== apiNonce) { refuse('use_dpop_nonce'); return; }
-      const token = (await provider.AccessToken.find(m[1])) || (await provider.ClientCredentials.find(m[1]));
-      if (!token || token.isExpired || !token.jkt) { refuse('invalid_token'); return; }
-      if (token.jkt !== await calculateJwkThumbprint(protectedHeader.jwk)) { refuse('invalid_token'); return; }
+      const r = await dpopCaller(ctx, `${issuer}${ctx.path}`);
+      if (r.error) { refuse(r.error); return; }
+      const token = { accountId: r.who.accountId, jkt: r.who.jkt };
       stats.dpop_api_ok += 1;
       ctx.body = { ok: true, sub: token.accountId || token.clientId, jkt: token.jkt };
       return;

@@ -573,3 +573,45 @@ fn a_bridge_stopped_mid_sign_in_leaves_nothing_pending() {
     );
     assert_eq!(home.index()["accounts"], json!([]));
 }
+
+/// A DPoP server (RFC 9449) whose MCP endpoint demands its own nonce: the account's tokens
+/// are bound to its key, every request carries a fresh proof for that method and address, and
+/// the bridge answers `use_dpop_nonce` once, then keeps the nonce for the next calls.
+#[test]
+fn a_dpop_server_with_a_resource_nonce_gets_a_fresh_proof_per_request() {
+    let idp = Idp::start_with(IdpConfig {
+        dpop: Some((false, true)),
+        ..Default::default()
+    });
+    let home = TestHome::new();
+    let url = format!("{}/sdk-mcp", idp.issuer);
+    let (r, err) = ts_client(
+        &home,
+        &[&url],
+        json!([{"call": "echo", "args": {"text": "p1"}}, {"call": "echo", "args": {"text": "p2"}}, "list"]),
+    );
+    assert!(r.get("error").is_none(), "{r} {err}");
+    assert_eq!(step(&r, 0)["text"], "p1", "{r} {err}");
+    assert_eq!(step(&r, 1)["text"], "p2");
+    let s = mcp_stats(&idp);
+    // Every authorized request was a DPoP one (initialize, initialized, the GET stream, the calls,
+    // DELETE), each with its own proof (the server refuses a replayed jti).
+    assert!(s["dpop_ok"].as_u64().unwrap() >= 5, "{s}");
+    assert_eq!(
+        s["dpop_nonce_asks"], 1,
+        "the nonce is asked for once, then remembered: {s}"
+    );
+    let id = String::from_utf8_lossy(&home.run(&["list", "--json"], None).stdout).to_string();
+    let listed: Value = serde_json::from_str(&id).unwrap();
+    let id = listed[0]["id"].as_str().unwrap();
+    let t: Value =
+        serde_json::from_slice(&home.run(&["token", id, "--json"], None).stdout).unwrap();
+    assert_eq!(
+        t["token_type"]
+            .as_str()
+            .map(str::to_ascii_lowercase)
+            .as_deref(),
+        Some("dpop"),
+        "{t}"
+    );
+}
