@@ -72,6 +72,11 @@ fn step(report: &Value, i: usize) -> &Value {
     &report["steps"][i]
 }
 
+/// `latchkey list --json`.
+fn listed(home: &TestHome) -> Value {
+    serde_json::from_slice(&home.run(&["list", "--json"], None).stdout).unwrap()
+}
+
 fn mcp_stats(idp: &Idp) -> Value {
     idp.stats()["mcp"].clone()
 }
@@ -131,8 +136,7 @@ fn the_sdk_client_reaches_a_protected_sdk_server_on_localhost_through_one_sign_i
     assert!(who["scope"].as_str().unwrap().contains("mcp:read"), "{who}");
     assert_eq!(launches(&home), 1, "one browser sign-in: {err}");
     // The account is the person's, bound to the server, in the OS store.
-    let listed: Value =
-        serde_json::from_slice(&home.run(&["list", "--json"], None).stdout).unwrap();
+    let listed = listed(&home);
     assert_eq!(listed[0]["resource"], url.as_str(), "{listed}");
     let s = mcp_stats(&idp);
     assert_eq!(s["sessions"], 1, "{s}");
@@ -290,10 +294,8 @@ fn eight_bridges_share_one_sign_in_and_one_refresh() {
     // One code exchange, one refresh for eight refusals.
     assert_eq!(s["token_requests"], 2, "{s}");
     assert_eq!(s["invalid_grant"], 0, "{s}");
-    assert!(
-        s["mcp"]["refused"].as_u64().unwrap() >= 8,
-        "every bridge was refused once: {s}"
-    );
+    // Eight challenges before the sign-in, then eight refusals of the shared token.
+    assert!(s["mcp"]["refused"].as_u64().unwrap() >= 16, "{s}");
 }
 
 /// A tool that needs more scope (403 insufficient_scope) signs in once more for the union of
@@ -320,8 +322,7 @@ fn a_tool_that_needs_more_scope_steps_up_once() {
         2,
         "the first sign-in and one step-up: {err}"
     );
-    let listed: Value =
-        serde_json::from_slice(&home.run(&["list", "--json"], None).stdout).unwrap();
+    let listed = listed(&home);
     assert_eq!(
         listed.as_array().unwrap().len(),
         1,
@@ -482,8 +483,7 @@ fn login_by_a_localhost_address_works() {
         &[("LATCHKEY_BROWSER", test_browser().to_str().unwrap())],
     );
     assert!(o.status.success(), "{}", stderr_of(&o));
-    let listed: Value =
-        serde_json::from_slice(&home.run(&["list", "--json"], None).stdout).unwrap();
+    let listed = listed(&home);
     assert_eq!(listed[0]["resource"], url.as_str(), "{listed}");
 }
 
@@ -601,8 +601,7 @@ fn a_dpop_server_with_a_resource_nonce_gets_a_fresh_proof_per_request() {
         s["dpop_nonce_asks"], 1,
         "the nonce is asked for once, then remembered: {s}"
     );
-    let id = String::from_utf8_lossy(&home.run(&["list", "--json"], None).stdout).to_string();
-    let listed: Value = serde_json::from_str(&id).unwrap();
+    let listed = listed(&home);
     let id = listed[0]["id"].as_str().unwrap();
     let t: Value =
         serde_json::from_slice(&home.run(&["token", id, "--json"], None).stdout).unwrap();

@@ -204,12 +204,14 @@ fn files_holding(dir: &Path, since: SystemTime, needle: &[u8]) -> Vec<PathBuf> {
 /// approves at the IdP, and delivers the redirect to the Windows program's loopback listener
 /// from Linux, as the browser would. Returns the account id.
 fn login(home: &WinHome, idp: &Idp, provider: &str) -> String {
+    sign_in_printed(home, Some(idp), idp, &["login", provider, "--no-browser"])
+}
+
+/// Runs a `login … --no-browser` of `latchkey.exe`, approves the address it prints at `idp`
+/// as the person would, and returns what it prints on stdout (the account id).
+fn sign_in_printed(home: &WinHome, taskade: Option<&Idp>, idp: &Idp, args: &[&str]) -> String {
     let mut child = home
-        .exe(
-            "latchkey.exe",
-            Some(idp),
-            &["login", provider, "--no-browser"],
-        )
+        .exe("latchkey.exe", taskade, args)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -222,7 +224,8 @@ fn login(home: &WinHome, idp: &Idp, provider: &str) -> String {
             err.read_line(&mut line).unwrap() > 0,
             "latchkey.exe printed no sign-in address"
         );
-        if line.starts_with("http") {
+        // The address alone on its line (other lines name an API's address in a sentence).
+        if line.starts_with("http") && !line.trim().contains(' ') {
             break line.trim().to_string();
         }
     };
@@ -242,7 +245,7 @@ fn login(home: &WinHome, idp: &Idp, provider: &str) -> String {
     let mut rest = String::new();
     std::io::Read::read_to_string(&mut err, &mut rest).unwrap();
     let o = wait_output(child, Duration::from_secs(60));
-    assert!(o.status.success(), "login failed: {rest}");
+    assert!(o.status.success(), "{args:?} failed: {rest}");
     String::from_utf8_lossy(&o.stdout).trim().to_string()
 }
 
@@ -611,39 +614,12 @@ fn the_mcp_bridge_relays_a_python_client_under_wine() {
     let home = WinHome::new();
     let url = format!("{}/sdk-mcp", idp.issuer);
     // Connect the server's account the way a person would, with the sign-in address printed.
-    let mut child = home
-        .exe(
-            "latchkey.exe",
-            None,
-            &["login", "--resource", &url, "--no-browser"],
-        )
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start wine64");
-    let mut err = BufReader::new(child.stderr.take().unwrap());
-    let sign_in = loop {
-        let mut line = String::new();
-        assert!(
-            err.read_line(&mut line).unwrap() > 0,
-            "latchkey.exe printed no sign-in address"
-        );
-        // The address alone on its line (other lines name the API's address in a sentence).
-        if line.starts_with("http") && !line.trim().contains(' ') {
-            break line.trim().to_string();
-        }
-    };
-    let redirect = idp.approve(&sign_in);
-    let page = reqwest::blocking::Client::new()
-        .get(&redirect)
-        .send()
-        .unwrap();
-    assert_eq!(page.status(), 200);
-    let mut rest = String::new();
-    std::io::Read::read_to_string(&mut err, &mut rest).unwrap();
-    let o = wait_output(child, Duration::from_secs(60));
-    assert!(o.status.success(), "login --resource under Wine: {rest}");
+    sign_in_printed(
+        &home,
+        None,
+        &idp,
+        &["login", "--resource", &url, "--no-browser"],
+    );
     // The Python client on Linux, the bridge under Wine.
     let python = root().join("tests/tools/.venv/bin/python");
     let child = Command::new(python)
