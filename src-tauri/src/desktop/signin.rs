@@ -3,7 +3,7 @@
 //! and opened in Rust (S1, S21); nothing the window receives carries a secret.
 
 use super::commands::{accounts, bad, clear_after, clipboard_error, Shared};
-use super::state::{state, AppState, PendingLogin};
+use super::state::{emit_event, state, AppState, LoginFinished, PendingLogin, EVT_LOGIN_FINISHED};
 use super::tray::accounts_changed;
 use crate::accounts::LoginOptions;
 use crate::errors::{ExitClass, UserError};
@@ -208,10 +208,10 @@ async fn expire(app: &AppHandle, handle: &str) {
             "Click Try again to start over.",
             ExitClass::Other,
         );
-        super::state::emit_event(
+        emit_event(
             app,
-            super::state::EVT_LOGIN_FINISHED,
-            super::state::LoginFinished {
+            EVT_LOGIN_FINISHED,
+            LoginFinished {
                 handle: handle.into(),
                 account: None,
                 error: Some(e),
@@ -343,10 +343,10 @@ pub async fn begin_device_login(
                         Err(e) => (None, Some(e)),
                     };
                     let app = &app;
-                    super::state::emit_event(
+                    emit_event(
                         app,
-                        super::state::EVT_LOGIN_FINISHED,
-                        super::state::LoginFinished {
+                        EVT_LOGIN_FINISHED,
+                        LoginFinished {
                             handle,
                             account,
                             error,
