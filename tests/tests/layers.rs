@@ -10,9 +10,9 @@
 //! own code calling a child is. `super::` inside an inline `mod tests { … }` means the file
 //! itself.
 //!
-//! A maintained tool was looked at first: `cargo-modules dependencies --acyclic` finds
-//! module cycles, but it knows no layers, builds rust-analyzer (minutes on two cores), and
-//! counts a folder's re-exports as uses. So the rule lives here.
+//! A maintained tool was considered first: `cargo-modules dependencies --acyclic` reports
+//! module cycles, but it has no notion of layers, so the layer rule would need a test of its
+//! own anyway. It was not installed; the whole rule lives here.
 //!
 //! `LATCHKEY_LAYERS_SRC` points the check at another tree (to show it failing on old code).
 
