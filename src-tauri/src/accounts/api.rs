@@ -66,23 +66,11 @@ impl Accounts {
                 )
             })?;
         let handed = self.handed_token(id, 30).await?;
+        let key = handed.dpop_key(&format!(
+            "Sign in to this account again: latchkey login {}",
+            p.id
+        ))?;
         let mut token = handed.token;
-        let key = match handed
-            .dpop_key
-            .as_ref()
-            .map(crate::oauth::dpop::DpopKey::from_secret)
-        {
-            Some(Ok(k)) => Some(k),
-            Some(Err(m)) => {
-                return Err(UserError::new(
-                    "dpop",
-                    crate::errors::capitalize(&m),
-                    format!("Sign in to this account again: latchkey login {}", p.id),
-                    ExitClass::NeedsSignIn,
-                ))
-            }
-            None => None,
-        };
         let mut retried = false;
         loop {
             let mut b = http::Request::builder()

@@ -4,6 +4,7 @@
 
 use super::Accounts;
 use crate::errors::{ExitClass, UserError};
+use crate::oauth::dpop::{nonce_for, DpopKey};
 use crate::provider;
 use crate::secret::Secret;
 
@@ -93,6 +94,57 @@ impl Accounts {
                 .and_then(|r| r.dpop_key.clone()),
             scopes: rec.map(|r| r.scopes).unwrap_or_default(),
             token,
+        })
+    }
+}
+
+impl HandedToken {
+    /// The DPoP key the token is bound to (RFC 9449), when it is. A key that can't be read
+    /// means signing in again: `fix` says how.
+    pub fn dpop_key(&self, fix: &str) -> Result<Option<DpopKey>, UserError> {
+        self.dpop_key
+            .as_ref()
+            .map(|k| {
+                DpopKey::from_secret(k).map_err(|m| {
+                    UserError::new(
+                        "dpop",
+                        crate::errors::capitalize(&m),
+                        fix,
+                        ExitClass::NeedsSignIn,
+                    )
+                })
+            })
+            .transpose()
+    }
+
+    /// The headers a request with `method` to `url` carries: `Authorization: Bearer …`, or for
+    /// a DPoP-bound token `Authorization: DPoP …` and a fresh `DPoP` proof for that method and
+    /// address, with the nonce last remembered for it.
+    pub fn request_headers(
+        &self,
+        method: &str,
+        url: &str,
+        fix: &str,
+    ) -> Result<Vec<(&'static str, Secret)>, UserError> {
+        let token = self.token.expose();
+        Ok(match self.dpop_key(fix)? {
+            None => vec![("authorization", Secret::new(format!("Bearer {token}")))],
+            Some(key) => {
+                let proof = key
+                    .proof(method, url, nonce_for(url).as_deref(), Some(token))
+                    .map_err(|m| {
+                        UserError::new(
+                            "dpop",
+                            crate::errors::capitalize(&m),
+                            "Try again.",
+                            ExitClass::Other,
+                        )
+                    })?;
+                vec![
+                    ("authorization", Secret::new(format!("DPoP {token}"))),
+                    ("dpop", proof),
+                ]
+            }
         })
     }
 }

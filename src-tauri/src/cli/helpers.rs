@@ -94,46 +94,29 @@ pub(super) fn header(
     }
     let t = runtime()?.block_on(accounts.handed_token(&id, MIN_VALID))?;
     let method = method.to_ascii_uppercase();
-    let (authorization, proof) = match &t.dpop_key {
-        None => (format!("Bearer {}", t.token.expose()), None),
-        Some(k) => {
-            let Some(u) = url else {
-                return Err(UserError::new(
-                    "needs_url",
-                    format!("{id}'s token is bound to a key (DPoP): its proof names the request's address."),
-                    format!("Add the address: latchkey header {id} --method {method} --url URL"),
-                    ExitClass::Other,
-                ));
-            };
-            let key = crate::oauth::dpop::DpopKey::from_secret(k).map_err(|m| {
-                UserError::new(
-                    "dpop",
-                    crate::errors::capitalize(&m),
-                    format!(
-                        "Sign in to this account again: latchkey login {}",
-                        t.provider
-                    ),
-                    ExitClass::NeedsSignIn,
-                )
-            })?;
-            let proof = key
-                .proof(
-                    &method,
-                    u,
-                    crate::oauth::dpop::nonce_for(u).as_deref(),
-                    Some(t.token.expose()),
-                )
-                .map_err(|m| {
-                    UserError::new(
-                        "dpop",
-                        crate::errors::capitalize(&m),
-                        "Try again.",
-                        ExitClass::Other,
-                    )
-                })?;
-            (format!("DPoP {}", t.token.expose()), Some(proof))
-        }
-    };
+    if t.dpop_key.is_some() && url.is_none() {
+        return Err(UserError::new(
+            "needs_url",
+            format!(
+                "{id}'s token is bound to a key (DPoP): its proof names the request's address."
+            ),
+            format!("Add the address: latchkey header {id} --method {method} --url URL"),
+            ExitClass::Other,
+        ));
+    }
+    let fix = format!(
+        "Sign in to this account again: latchkey login {}",
+        t.provider
+    );
+    let mut headers = t
+        .request_headers(&method, url.unwrap_or_default(), &fix)?
+        .into_iter()
+        .map(|(_, v)| v);
+    let authorization = headers
+        .next()
+        .unwrap_or_else(|| crate::secret::Secret::new(String::new()));
+    let authorization = authorization.expose();
+    let proof = headers.next();
     let out = if json {
         let mut v = serde_json::json!({ "Authorization": authorization });
         if let Some(p) = &proof {

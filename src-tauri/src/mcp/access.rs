@@ -6,7 +6,7 @@
 
 use crate::accounts::{scope_union, Accounts};
 use crate::errors::{ExitClass, UserError};
-use crate::oauth::dpop::{nonce_for, remember_nonce, DpopKey};
+use crate::oauth::dpop::remember_nonce;
 use crate::oauth::resource::challenge_param;
 use crate::secret::Secret;
 use std::future::Future;
@@ -154,48 +154,12 @@ impl Access for AccountAccess {
                 }
             };
             st.last_token = Some(handed.token.clone());
-            let key = match handed.dpop_key.as_ref().map(DpopKey::from_secret) {
-                Some(Ok(k)) => Some(k),
-                Some(Err(m)) => {
-                    return Err(UserError::new(
-                        "dpop",
-                        crate::errors::capitalize(&m),
-                        format!("Sign in again: latchkey login --resource {}", self.url),
-                        ExitClass::NeedsSignIn,
-                    ))
-                }
-                None => None,
-            };
-            Ok(match key {
-                None => vec![(
-                    "authorization".into(),
-                    Secret::new(format!("Bearer {}", handed.token.expose())),
-                )],
-                Some(k) => {
-                    let proof = k
-                        .proof(
-                            method,
-                            url,
-                            nonce_for(url).as_deref(),
-                            Some(handed.token.expose()),
-                        )
-                        .map_err(|m| {
-                            UserError::new(
-                                "dpop",
-                                crate::errors::capitalize(&m),
-                                "Try again.",
-                                ExitClass::Other,
-                            )
-                        })?;
-                    vec![
-                        (
-                            "authorization".into(),
-                            Secret::new(format!("DPoP {}", handed.token.expose())),
-                        ),
-                        ("dpop".into(), proof),
-                    ]
-                }
-            })
+            let fix = format!("Sign in again: latchkey login --resource {}", self.url);
+            Ok(handed
+                .request_headers(method, url, &fix)?
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v))
+                .collect())
         })
     }
 
