@@ -10,21 +10,34 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
+/// An executable shell script in the test's home.
+fn script(home: &TestHome, name: &str, body: &str) -> PathBuf {
+    let path = home.path().join(name);
+    std::fs::write(&path, format!("#!/bin/sh\n{body}\n")).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    path
+}
+
 /// A browser command that counts its launches in `home/launches`, then signs in.
 fn counting_browser(home: &TestHome) -> PathBuf {
-    let script = home.path().join("browser.sh");
-    std::fs::write(
-        &script,
-        format!(
-            "#!/bin/sh\necho launch >> '{}'\nexec '{}' \"$1\"\n",
-            home.path().join("launches").display(),
-            test_browser().display()
-        ),
-    )
-    .unwrap();
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
-    script
+    let body = format!(
+        "echo launch >> '{}'\nexec '{}' \"$1\"",
+        home.path().join("launches").display(),
+        test_browser().display()
+    );
+    script(home, "browser.sh", &body)
+}
+
+/// The lines a pipe carries, as they arrive.
+fn lines_of(pipe: impl std::io::Read + Send + 'static) -> std::sync::mpsc::Receiver<String> {
+    let (tx, lines) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for l in BufReader::new(pipe).lines().map_while(Result::ok) {
+            let _ = tx.send(l);
+        }
+    });
+    lines
 }
 
 fn launches(home: &TestHome) -> usize {
@@ -363,21 +376,20 @@ struct Bridge {
 
 impl Bridge {
     fn start(home: &TestHome, url: &str) -> Self {
+        Self::start_env(home, url, &[])
+    }
+
+    fn start_env(home: &TestHome, url: &str, env: &[(&str, &std::path::Path)]) -> Self {
         let mut child = home
             .cli()
             .args(["mcp", "connect", url])
+            .envs(env.iter().copied())
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();
-        let out = child.stdout.take().unwrap();
-        let (tx, lines) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            for l in BufReader::new(out).lines().map_while(Result::ok) {
-                let _ = tx.send(l);
-            }
-        });
+        let lines = lines_of(child.stdout.take().unwrap());
         Bridge { child, lines }
     }
 
@@ -512,33 +524,10 @@ fn a_bridge_stopped_mid_sign_in_leaves_nothing_pending() {
     let home = TestHome::new();
     let url = format!("{}/sdk-mcp", idp.issuer);
     // A browser that opens and never signs in.
-    let browser = home.path().join("slow-browser.sh");
-    std::fs::write(&browser, "#!/bin/sh\nexec sleep 120\n").unwrap();
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(&browser, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let mut child = home
-        .cli()
-        .args(["mcp", "connect", &url])
-        .env("LATCHKEY_BROWSER", &browser)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let err = child.stderr.take().unwrap();
-    let (tx, said) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for l in BufReader::new(err).lines().map_while(Result::ok) {
-            let _ = tx.send(l);
-        }
-    });
-    let stdin = child.stdin.as_mut().unwrap();
-    writeln!(
-        stdin,
-        r#"{{"jsonrpc":"2.0","id":1,"method":"initialize","params":{{}}}}"#
-    )
-    .unwrap();
-    stdin.flush().unwrap();
+    let browser = script(&home, "slow-browser.sh", "exec sleep 120");
+    let mut b = Bridge::start_env(&home, &url, &[("LATCHKEY_BROWSER", &browser)]);
+    let said = lines_of(b.child.stderr.take().unwrap());
+    b.send(r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{}}"#);
     // Waiting for the person: the browser is open.
     loop {
         let l = said
@@ -558,9 +547,9 @@ fn a_bridge_stopped_mid_sign_in_leaves_nothing_pending() {
         "its state and verifier are in the credential store while it waits"
     );
     let _ = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
+        .args(["-TERM", &b.child.id().to_string()])
         .status();
-    let o = wait_output(child, Duration::from_secs(30));
+    let o = wait_output(b.child, Duration::from_secs(30));
     assert!(!o.status.success(), "the bridge stopped");
     assert_eq!(
         home.index()["pending"],
