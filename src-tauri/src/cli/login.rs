@@ -252,33 +252,8 @@ pub(super) fn which_provider(
     match (provider, resource) {
         (Some(p), _) => Ok(p),
         (None, Some(address)) => {
+            let id = trusted_provider(&address, metadata, yes)?;
             let accounts = Accounts::open()?;
-            let rt = runtime()?;
-            let confirm = if yes { Confirm::Yes } else { Confirm::Ask };
-            let meta = metadata.as_deref();
-            let id = match rt
-                .block_on(accounts.add_resource_provider(&address, meta, true, &confirm))
-            {
-                Err(e) if e.confirm.is_some() && std::io::stdin().is_terminal() => {
-                    let site = e.confirm.clone().unwrap_or_default();
-                    eprintln!("{}", e.message);
-                    if !ask_yes_no(&format!("Sign in at {site}? [y/N] "))? {
-                        return Err(UserError::new(
-                            "cancelled",
-                            "Nothing was connected.",
-                            format!("Run `latchkey login --resource {address}` again when you are sure."),
-                            ExitClass::Other,
-                        ));
-                    }
-                    rt.block_on(accounts.add_resource_provider(
-                        &address,
-                        meta,
-                        true,
-                        &Confirm::Server(site),
-                    ))?
-                }
-                other => other?,
-            };
             let p = accounts.provider(&id)?;
             let bound = p.resource.as_deref().unwrap_or(&address);
             eprintln!(
@@ -300,6 +275,43 @@ pub(super) fn which_provider(
             ExitClass::Other,
         )),
     }
+}
+
+/// The provider set up for the API at `address`, from its metadata. A sign-in server on
+/// another site (or one the person uses) is asked about on a terminal; without one it needs
+/// `yes` (F1). The answer is kept with the provider, for that exact API and server.
+pub(super) fn trusted_provider(
+    address: &str,
+    metadata: Option<String>,
+    yes: bool,
+) -> Result<String, UserError> {
+    let address = address.to_string();
+    let accounts = Accounts::open()?;
+    let rt = runtime()?;
+    let confirm = if yes { Confirm::Yes } else { Confirm::Ask };
+    let meta = metadata.as_deref();
+    let id = match rt.block_on(accounts.add_resource_provider(&address, meta, true, &confirm)) {
+        Err(e) if e.confirm.is_some() && Terminal::open().is_some() => {
+            let site = e.confirm.clone().unwrap_or_default();
+            let question = format!("{}\nSign in at {site}? [y/N] ", e.message);
+            if !ask_yes_no(&question)? {
+                return Err(UserError::new(
+                    "cancelled",
+                    "Nothing was connected.",
+                    format!("Run `latchkey login --resource {address}` again when you are sure."),
+                    ExitClass::Other,
+                ));
+            }
+            rt.block_on(accounts.add_resource_provider(
+                &address,
+                meta,
+                true,
+                &Confirm::Server(site),
+            ))?
+        }
+        other => other?,
+    };
+    Ok(id)
 }
 
 /// Resolves when the person or the system stops the command: Ctrl+C everywhere, and on
@@ -380,20 +392,62 @@ fn made_a_client_key(
     Ok(new)
 }
 
+/// Where a question can be asked: the terminal on stdin, or on Unix the controlling terminal
+/// when stdin carries something else (an AI app's protocol to the MCP bridge, a piped secret).
+enum Terminal {
+    Stdin,
+    #[cfg(unix)]
+    Tty(std::fs::File),
+}
+
+impl Terminal {
+    fn open() -> Option<Terminal> {
+        if std::io::stdin().is_terminal() {
+            return Some(Terminal::Stdin);
+        }
+        #[cfg(unix)]
+        {
+            // Fails (ENXIO) for a process with no controlling terminal: nobody to ask.
+            let tty = std::fs::OpenOptions::new()
+                .read(true)
+                .write(true)
+                .open("/dev/tty")
+                .ok()?;
+            Some(Terminal::Tty(tty))
+        }
+        #[cfg(not(unix))]
+        None
+    }
+}
+
 /// Asks a yes/no question on the terminal; only "y" or "yes" is a yes.
 fn ask_yes_no(question: &str) -> Result<bool, UserError> {
-    use std::io::Write;
-    eprint!("{question}");
-    let _ = std::io::stderr().flush();
-    let mut line = String::new();
-    std::io::stdin().read_line(&mut line).map_err(|e| {
+    use std::io::{BufRead, Write};
+    let failed = |e: std::io::Error| {
         UserError::new(
             "io",
             format!("Could not read your answer: {e}"),
             "Run the command again, or add --yes.",
             ExitClass::Other,
         )
-    })?;
+    };
+    let mut line = String::new();
+    match Terminal::open() {
+        Some(Terminal::Stdin) => {
+            eprint!("{question}");
+            let _ = std::io::stderr().flush();
+            std::io::stdin().read_line(&mut line).map_err(failed)?;
+        }
+        #[cfg(unix)]
+        Some(Terminal::Tty(mut tty)) => {
+            // The question goes to the terminal itself: stderr may be an AI app's log.
+            tty.write_all(question.as_bytes()).map_err(failed)?;
+            std::io::BufReader::new(tty)
+                .read_line(&mut line)
+                .map_err(failed)?;
+        }
+        None => return Ok(false),
+    }
     Ok(matches!(
         line.trim().to_ascii_lowercase().as_str(),
         "y" | "yes"

@@ -3,13 +3,14 @@
 //! the protocol; every word for the person goes to stderr.
 
 use super::login::{login_view, which_provider, LoginVia};
+use super::mcp_server::{check_url, usage, TransportArg};
 use super::runtime::runtime;
 use crate::accounts::{Accounts, LoginOptions};
 use crate::errors::{ExitClass, UserError};
 use crate::mcp::{Access, AccountAccess, NoAccess, Options, SignIn, SignInFor, Transport};
 use crate::oauth::http::Http;
 use crate::provider::RedirectKind;
-use clap::{Args, Subcommand, ValueEnum};
+use clap::{Args, Subcommand};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -19,17 +20,13 @@ pub enum McpCmd {
     /// Relay an AI app's stdio to the MCP server at URL, with your account for it (this is
     /// the command an AI app's configuration runs).
     Connect(ConnectArgs),
-}
-
-/// Which MCP transport to speak.
-#[derive(ValueEnum, Clone, Copy, Debug)]
-pub enum TransportArg {
-    /// Streamable HTTP, falling back to HTTP+SSE when the server answers 404 or 405.
-    Auto,
-    /// Streamable HTTP only.
-    Http,
-    /// The 2024-11-05 HTTP+SSE transport only.
-    Sse,
+    /// Set an AI app up to reach the MCP server at URL through Latchkey: writes the app's own
+    /// settings entry (a backup of the file is kept).
+    Add(super::mcp_apps::AddArgs),
+    /// List the MCP servers each AI app here is set up with.
+    List(super::mcp_apps::ListArgs),
+    /// Take a server `latchkey mcp add` set up out of the AI apps' settings.
+    Remove(super::mcp_apps::RemoveArgs),
 }
 
 /// `latchkey mcp connect`'s arguments.
@@ -52,10 +49,6 @@ pub struct ConnectArgs {
     /// hand-written AI app configuration; `latchkey mcp add` asks once instead).
     #[arg(long)]
     pub yes: bool,
-}
-
-fn usage(message: String, fix: &str) -> UserError {
-    UserError::new("usage", message, fix, ExitClass::Other)
 }
 
 /// Reads `--header 'Name: value'` (a `${VAR}` value from the environment).
@@ -97,37 +90,15 @@ fn parse_headers(raw: &[String]) -> Result<Vec<(String, String)>, UserError> {
 pub fn mcp(cmd: McpCmd) -> Result<i32, UserError> {
     match cmd {
         McpCmd::Connect(a) => connect(a),
+        McpCmd::Add(a) => super::mcp_apps::add(a),
+        McpCmd::List(a) => super::mcp_apps::list_cmd(a),
+        McpCmd::Remove(a) => super::mcp_apps::remove(a),
     }
 }
 
 fn connect(a: ConnectArgs) -> Result<i32, UserError> {
     let url = a.url.trim().to_string();
-    let parsed = url::Url::parse(&url).map_err(|_| {
-        usage(
-            format!(
-                "{:?} is not an address.",
-                crate::text::plain_text(&url, 200)
-            ),
-            "Give the MCP server's full address, e.g. https://mcp.example.com/mcp",
-        )
-    })?;
-    if !matches!(parsed.scheme(), "https" | "http") {
-        return Err(usage(
-            format!(
-                "{} is not an http(s) address.",
-                crate::text::plain_text(&url, 200)
-            ),
-            "Give the MCP server's https:// address.",
-        ));
-    }
-    crate::provider::check_endpoint(&url).map_err(|m| {
-        UserError::new(
-            "not_https",
-            crate::errors::capitalize(&m),
-            "Use the server's https:// address; plain http is only for servers on this computer.",
-            ExitClass::Other,
-        )
-    })?;
+    let parsed = check_url(&url)?;
     let headers = parse_headers(&a.headers)?;
     let own_authorization = headers
         .iter()

@@ -11,6 +11,8 @@ mod list;
 mod login;
 mod logout;
 mod mcp;
+mod mcp_apps;
+mod mcp_server;
 mod output;
 mod providers;
 mod refresh;

@@ -6,9 +6,12 @@
 //! bridges share one account, one sign-in and one refresh.
 
 mod access;
+pub mod app_config;
+pub mod apps;
 pub mod message;
 mod relay;
 mod remote;
+pub mod setup;
 pub mod sse;
 pub mod stdio;
 
