@@ -20,6 +20,8 @@ const COMMANDS: &[&str] = &[
     "get_settings",
     "set_settings",
     "network_report",
+    "ai_apps",
+    "ai_app_add",
 ];
 
 fn main() {

@@ -384,3 +384,81 @@ fn another_programs_entry_is_replaced_only_when_asked_and_never_removed() {
         stderr_of(&o)
     );
 }
+
+/// The window's "Use in an AI app": an API account's details list the AI apps found here;
+/// the button writes the same entry `mcp add` does, naming the account; an app set up
+/// already says so.
+#[test]
+fn the_window_sets_an_ai_app_up_from_an_accounts_details() {
+    let idp = Idp::start();
+    let home = TestHome::new();
+    let person = home_with_apps(&home);
+    // Windsurf is not installed for this person.
+    std::fs::remove_dir_all(person.join(".codeium")).unwrap();
+    let port = idp.issuer.rsplit(':').next().unwrap().to_string();
+    let url = format!("http://localhost:{port}/sdk-mcp");
+    let browser = test_browser().display().to_string();
+    let o = home.run_env(
+        &["login", "--resource", &url, "--yes"],
+        None,
+        &[("LATCHKEY_BROWSER", &browser)],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr_of(&o));
+    let id = accounts_in(&home).list().unwrap()[0].id.clone();
+    // Zed already runs this account's bridge.
+    let o = run_as(
+        &home,
+        &person,
+        &["mcp", "add", "mine", &url, "--account", &id, "--app", "zed"],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr_of(&o));
+
+    let config = person.join(".config").display().to_string();
+    let env = [
+        ("HOME", person.to_str().unwrap()),
+        ("XDG_CONFIG_HOME", config.as_str()),
+        ("LATCHKEY_BROWSER", browser.as_str()),
+    ];
+    let app = WebApp::start(&home, &env);
+    let t = Duration::from_secs(30);
+    app.wait_for(&format!("[data-account='{id}']"), t);
+    app.click_css(&format!("[data-account='{id}'] [aria-haspopup=menu]"));
+    app.click_css("[data-action=Details]");
+    app.wait_for("[data-ai-app=cursor]", t);
+    let text = app.wait_text("Use in an AI app", t);
+    for name in ["Claude Desktop", "Claude Code", "Cursor", "VS Code", "Zed"] {
+        assert!(
+            text.contains(&format!("Add to {name}")) || name == "Zed",
+            "{name}: {text}"
+        );
+    }
+    assert!(text.contains("Set up as “mine”"), "{text}");
+    assert!(text.contains("Not found here: Windsurf"), "{text}");
+    assert!(
+        !text.contains("Add to Windsurf") && !text.contains("null"),
+        "{text}"
+    );
+    app.js("document.querySelector('.ai-apps').scrollIntoView()");
+    app.screenshot("window-use-in-an-ai-app");
+
+    app.click_css("[data-ai-app=cursor]");
+    let text = app.wait_text("Restart Cursor", t);
+    assert!(text.contains("Added as “localhost”"), "{text}");
+    let cursor = read(&person.join(".cursor/mcp.json"));
+    let v = parsed(&cursor);
+    let entry = &v["mcpServers"]["localhost"];
+    assert_eq!(
+        entry["args"],
+        json!(["mcp", "connect", url, "--account", id]),
+        "{cursor}"
+    );
+    assert_eq!(
+        v["mcpServers"]["linear"]["args"][1], "mcp-remote",
+        "the rest kept"
+    );
+    app.js("document.querySelector('.ai-apps').scrollIntoView()");
+    app.screenshot("window-use-in-an-ai-app-added");
+    // The entry the window wrote runs: the account's token reaches the server.
+    let r = run_entry(&home, entry, &test_browser());
+    assert_eq!(r["steps"][0]["text"], "from the app's entry", "{r}");
+}

@@ -29,10 +29,44 @@ export async function renderDetails(view, nav, { id }) {
   view.replaceChildren(h('section', { 'data-view': 'details' },
     h('h2', {}, a.identity || a.id),
     h('dl', { class: 'facts' }, rows.flatMap(([k, v]) => [h('dt', {}, k), h('dd', {}, v)])),
+    a.resource ? aiApps(id, a) : null,
     d.jwt_claims ? [h('h3', {}, 'What the token says (decoded, signature not shown)'), h('pre', { class: 'json' }, JSON.stringify(d.jwt_claims, null, 2))] : null,
     h('div', { class: 'row' }, reveal), secretBox,
     h('div', { class: 'row' }, h('button', { type: 'button', class: 'secondary', onclick: () => nav('home') }, 'Back'))));
   view.querySelector('button').focus();
+}
+
+// "Use in an AI app": each AI app found here gets a button that adds Latchkey's bridge to its
+// own settings (as `latchkey mcp add` does); the token stays in the keyring.
+function aiApps(id, a) {
+  const list = h('ul', { class: 'stack plain', 'data-ai-apps': '' }, h('li', { class: 'muted' }, 'Looking for AI apps on this computer…'));
+  const box = h('section', { class: 'ai-apps' }, h('h3', {}, 'Use in an AI app'),
+    h('p', { class: 'hint' }, `Let an AI app such as Claude or Cursor reach ${a.resource} with this account. Latchkey adds itself to the app’s settings; the app then asks Latchkey for access each time, and the token never goes into the app’s files.`),
+    list);
+  const row = (app) => {
+    const status = h('span', { class: 'hint', 'data-ai-status': app.app },
+      app.problem ? app.problem : app.set_up_as ? `Set up as “${app.set_up_as}”.` : app.file || '');
+    const button = h('button', { type: 'button', class: app.set_up_as ? 'secondary' : '', 'data-ai-app': app.app, disabled: Boolean(app.set_up_as || app.problem) },
+      app.set_up_as ? 'Added' : `Add to ${app.name}`);
+    button.addEventListener('click', async () => {
+      button.disabled = true;
+      try {
+        const r = await call('ai_app_add', { id, app: app.app });
+        button.textContent = 'Added';
+        button.className = 'secondary';
+        status.textContent = `Added as “${r.name}” in ${r.file}. Restart ${r.app_name} to use it.`;
+      } catch (e) { button.disabled = false; status.replaceChildren(errorBox(e)); }
+    });
+    return h('li', { class: 'card' }, h('div', { class: 'grow' }, h('strong', {}, app.name), h('br'), status), button);
+  };
+  call('ai_apps', { id }).then((apps) => {
+    const found = apps.filter((x) => x.found || x.set_up_as);
+    const missing = apps.filter((x) => !(x.found || x.set_up_as)).map((x) => x.name);
+    list.replaceChildren(...[...found.map(row),
+      found.length ? null : h('li', { class: 'hint' }, 'No AI app was found on this computer.'),
+      missing.length ? h('li', { class: 'hint' }, `Not found here: ${missing.join(', ')}. For those, or another app, run “latchkey mcp add NAME ${a.resource} --app APP” in a terminal.`) : null].filter(Boolean));
+  }, (e) => list.replaceChildren(errorBox(e)));
+  return box;
 }
 
 export function renderRename(view, nav, { account: a }) {

@@ -2,6 +2,7 @@
 //! deep links and single-instance to the `accounts` service, and owns windows, the clipboard
 //! and notifications. No event it emits carries a token, code or state (S19, S22).
 
+mod ai_apps;
 mod clipboard;
 mod commands;
 mod links;
@@ -115,6 +116,8 @@ pub fn run(link: Option<String>, minimized: bool) -> i32 {
             commands::get_settings,
             commands::set_settings,
             commands::network_report,
+            ai_apps::ai_apps,
+            ai_apps::ai_app_add,
         ])
         .setup(move |app| {
             // Registering runs `update-desktop-database` and `xdg-mime` (tens of ms): off the

@@ -201,6 +201,130 @@ pub fn list(apps: &[App]) -> (Vec<Listed>, Vec<UserError>) {
     (found, broken)
 }
 
+/// An AI app, as the window's "Use in an AI app" shows it for one account.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct AppStatus {
+    /// The app's `--app` name.
+    pub app: &'static str,
+    /// The app's own name.
+    pub name: &'static str,
+    /// True when the app looks installed here.
+    pub found: bool,
+    /// Its settings file, for people (`~/…` for a file in the home folder).
+    pub file: Option<String>,
+    /// The name of the entry that already runs this account's bridge, if one does.
+    pub set_up_as: Option<String>,
+    /// Why its file cannot be used (it does not parse), in words.
+    pub problem: Option<String>,
+}
+
+/// Every AI app, found here or not, and whether it already reaches `url` through Latchkey.
+pub fn apps_for(url: &str) -> Vec<AppStatus> {
+    App::ALL
+        .into_iter()
+        .map(|app| {
+            let file = ConfigFile::read(app);
+            let entries = file
+                .as_ref()
+                .map_err(Clone::clone)
+                .and_then(|f| f.entries());
+            let (set_up_as, problem) = match entries {
+                Ok(entries) => (
+                    entries
+                        .into_iter()
+                        .find(|(_, e)| bridge_of(e).is_some_and(|b| same_url(&b.url, url)))
+                        .map(|(n, _)| n),
+                    None,
+                ),
+                Err(e) => (None, Some(format!("{} {}", e.message, e.fix))),
+            };
+            AppStatus {
+                app: app.id(),
+                name: app.name(),
+                found: app.detected(),
+                file: app.config_path().map(|p| shown(&p)),
+                set_up_as,
+                problem,
+            }
+        })
+        .collect()
+}
+
+/// What the window's button did.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Added {
+    /// The entry's name in the app.
+    pub name: String,
+    /// The app's own name.
+    pub app_name: &'static str,
+    /// The settings file written, for people.
+    pub file: String,
+    /// The file as it was, kept beside it.
+    pub backup: Option<PathBuf>,
+}
+
+/// Adds the bridge for `account` at `url` to `app` under a name made from the server's host
+/// (`taskade`, or `taskade-2` when that name runs something else).
+pub fn add_for_account(app: App, url: &str, account: &str) -> Result<Added, UserError> {
+    let base = name_for(url);
+    let file = ConfigFile::read(app)?;
+    let entries = file.entries()?;
+    let bridged = entries.iter().find(|(_, e)| {
+        bridge_of(e).is_some_and(|b| same_url(&b.url, url) && b.account.as_deref() == Some(account))
+    });
+    if let Some((name, _)) = bridged {
+        return Ok(Added {
+            name: name.clone(),
+            app_name: app.name(),
+            file: shown(&file.path),
+            backup: None,
+        });
+    }
+    let taken: Vec<String> = entries.into_iter().map(|(n, _)| n).collect();
+    let name = std::iter::once(base.clone())
+        .chain((2..100).map(|i| format!("{base}-{i}")))
+        .find(|n| !taken.contains(n))
+        .unwrap_or_else(|| format!("{base}-latchkey"));
+    let setup = Setup {
+        name: name.clone(),
+        url: url.to_string(),
+        account: Some(account.to_string()),
+        headers: Vec::new(),
+        transport: None,
+    };
+    match plan_add(app, &setup, false)? {
+        Planned::Unchanged(file) => Ok(Added {
+            name,
+            app_name: app.name(),
+            file: shown(&file),
+            backup: None,
+        }),
+        Planned::Edit(e) => {
+            let backup = e.write()?;
+            Ok(Added {
+                name,
+                app_name: app.name(),
+                file: shown(&e.path),
+                backup,
+            })
+        }
+    }
+}
+
+/// A path for people: `~/…` for one under the home folder (not on Windows, where `~` means
+/// nothing to the person).
+pub fn shown(path: &std::path::Path) -> String {
+    let home = dirs::home_dir().filter(|_| !cfg!(windows));
+    match home.and_then(|h| path.strip_prefix(h).ok().map(PathBuf::from)) {
+        Some(rest) => format!("~/{}", rest.display()),
+        None => path.display().to_string(),
+    }
+}
+
+fn same_url(a: &str, b: &str) -> bool {
+    a.trim_end_matches('/') == b.trim_end_matches('/')
+}
+
 /// What an entry runs, in one line: its command and arguments, or its address.
 fn runs_of(e: &serde_json::Value) -> String {
     let text = |v: Option<&serde_json::Value>| v.and_then(|c| c.as_str()).map(str::to_string);
