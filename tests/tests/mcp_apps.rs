@@ -458,6 +458,13 @@ fn the_window_sets_an_ai_app_up_from_an_accounts_details() {
     );
     app.js("document.querySelector('.ai-apps').scrollIntoView()");
     app.screenshot("window-use-in-an-ai-app-added");
+    // S42: no token in the file or its backup, only the program, the address and the account.
+    let o = home.run(&["token", &id], None);
+    let token = String::from_utf8_lossy(&o.stdout).trim().to_string();
+    assert!(token.len() > 16, "{}", stderr_of(&o));
+    for f in [".cursor/mcp.json", ".cursor/mcp.json.latchkey-backup", ".config/zed/settings.json"] {
+        assert!(!read(&person.join(f)).contains(&token), "{f}");
+    }
     // The entry the window wrote runs: the account's token reaches the server.
     let r = run_entry(&home, entry, &test_browser());
     assert_eq!(r["steps"][0]["text"], "from the app's entry", "{r}");
