@@ -462,7 +462,11 @@ fn the_window_sets_an_ai_app_up_from_an_accounts_details() {
     let o = home.run(&["token", &id], None);
     let token = String::from_utf8_lossy(&o.stdout).trim().to_string();
     assert!(token.len() > 16, "{}", stderr_of(&o));
-    for f in [".cursor/mcp.json", ".cursor/mcp.json.latchkey-backup", ".config/zed/settings.json"] {
+    for f in [
+        ".cursor/mcp.json",
+        ".cursor/mcp.json.latchkey-backup",
+        ".config/zed/settings.json",
+    ] {
         assert!(!read(&person.join(f)).contains(&token), "{f}");
     }
     // The entry the window wrote runs: the account's token reaches the server.

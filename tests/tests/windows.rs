@@ -646,3 +646,138 @@ fn the_mcp_bridge_relays_a_python_client_under_wine() {
         "the session ended when the client closed: {s}"
     );
 }
+
+/// `latchkey.exe mcp add` finds each app's file where Windows keeps it (Roaming AppData, the
+/// profile folder), keeps a file's other servers and Windows line ends, and the entry it
+/// writes (a Windows path to latchkey.exe) runs the bridge for the Python SDK's client.
+#[test]
+fn mcp_add_writes_the_windows_places_and_the_entry_runs_under_wine() {
+    let idp = Idp::start();
+    let home = WinHome::new();
+    let url = format!("{}/sdk-mcp", idp.issuer);
+    sign_in_printed(
+        &home,
+        None,
+        &idp,
+        &["login", "--resource", &url, "--no-browser"],
+    );
+    // A unique name: the apps' files are the Wine prefix's, shared by every test run.
+    let name = format!("lk-wine-{}", std::process::id());
+    let apps = ["claude-desktop", "cursor", "vscode", "zed"];
+    let mut add = vec!["mcp", "add", name.as_str(), url.as_str()];
+    for a in apps {
+        add.extend(["--app", a]);
+    }
+    // Where the apps' files are, as latchkey.exe sees them, mapped back onto the prefix.
+    let listed = |h: &WinHome| -> Vec<serde_json::Value> {
+        let o = h.run(None, &["mcp", "list", "--json"], None);
+        serde_json::from_slice::<serde_json::Value>(&o.stdout)
+            .unwrap_or_else(|_| panic!("{}", stderr_of(&o)))
+            .as_array()
+            .unwrap()
+            .clone()
+    };
+    let on_linux = |win: &str| -> PathBuf {
+        let rest = win.strip_prefix("C:\\").unwrap_or_else(|| panic!("{win}"));
+        home.wine
+            .prefix
+            .join("drive_c")
+            .join(rest.replace('\\', "/"))
+    };
+    let cursor_dir = {
+        let o = home.run(
+            None,
+            &["mcp", "add", &name, &url, "--app", "cursor", "--dry-run"],
+            None,
+        );
+        let out = String::from_utf8_lossy(&o.stdout).to_string();
+        let path = out
+            .lines()
+            .find_map(|l| l.strip_prefix("+++ "))
+            .unwrap_or_else(|| panic!("{out} {}", stderr_of(&o)))
+            .trim_end_matches(" (new file)")
+            .to_string();
+        assert!(path.ends_with("\\.cursor\\mcp.json"), "{path}");
+        on_linux(&path).parent().unwrap().to_path_buf()
+    };
+    std::fs::create_dir_all(&cursor_dir).unwrap();
+    let cursor = cursor_dir.join("mcp.json");
+    let before = "{\r\n  \"mcpServers\": {\r\n    \"other\": { \"command\": \"npx\", \"args\": [\"x\"] }\r\n  }\r\n}\r\n";
+    let had = std::fs::read_to_string(&cursor).ok();
+    std::fs::write(&cursor, before).unwrap();
+
+    let o = home.run(None, &add, None);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr_of(&o));
+    let mine: Vec<_> = listed(&home)
+        .into_iter()
+        .filter(|l| l["name"] == name.as_str())
+        .collect();
+    assert_eq!(mine.len(), 4, "{mine:?}");
+    for l in &mine {
+        let file = l["file"].as_str().unwrap();
+        match l["app"].as_str().unwrap() {
+            "claude-desktop" => assert!(
+                file.ends_with("\\AppData\\Roaming\\Claude\\claude_desktop_config.json"),
+                "{file}"
+            ),
+            "vscode" => assert!(
+                file.ends_with("\\AppData\\Roaming\\Code\\User\\mcp.json"),
+                "{file}"
+            ),
+            "zed" => assert!(
+                file.ends_with("\\AppData\\Roaming\\Zed\\settings.json"),
+                "{file}"
+            ),
+            _ => {}
+        }
+        assert_eq!(l["bridge"]["url"], url.as_str());
+        assert!(on_linux(file).is_file(), "{file}");
+    }
+    let now = std::fs::read_to_string(&cursor).unwrap();
+    assert!(
+        now.contains("\"other\": { \"command\": \"npx\", \"args\": [\"x\"] }"),
+        "{now}"
+    );
+    assert!(
+        !now.replace("\r\n", "").contains('\n'),
+        "Windows line ends kept: {now:?}"
+    );
+    let entry: serde_json::Value = serde_json::from_str(&now).unwrap();
+    let command = entry["mcpServers"][&name]["command"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        command.ends_with("latchkey.exe") && command.contains(":\\"),
+        "{command}"
+    );
+
+    // The entry's own program, under Wine, for the Python SDK's client.
+    let python = root().join("tests/tools/.venv/bin/python");
+    let child = Command::new(python)
+        .arg(root().join("tests/tools/mcp_client.py"))
+        .arg(&url)
+        .arg(WINE)
+        .arg(&command)
+        .env("LATCHKEY_HOME", win_path(home.dir.path()))
+        .env_remove("DISPLAY")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("python");
+    let o = wait_output(child, Duration::from_secs(180));
+    let out = String::from_utf8_lossy(&o.stdout);
+    let r: serde_json::Value = serde_json::from_str(out.lines().last().unwrap_or("{}"))
+        .unwrap_or_else(|_| panic!("{out} / {}", stderr_of(&o)));
+    assert_eq!(r["echo"], "from python", "{r}");
+
+    let o = home.run(None, &["mcp", "remove", &name], None);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr_of(&o));
+    assert!(listed(&home).iter().all(|l| l["name"] != name.as_str()));
+    // Leave the prefix as it was found.
+    match had {
+        Some(t) => std::fs::write(&cursor, t).unwrap(),
+        None => std::fs::remove_file(&cursor).unwrap(),
+    }
+}

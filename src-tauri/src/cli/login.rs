@@ -422,7 +422,7 @@ impl Terminal {
 
 /// Asks a yes/no question on the terminal; only "y" or "yes" is a yes.
 fn ask_yes_no(question: &str) -> Result<bool, UserError> {
-    use std::io::{BufRead, Write};
+    use std::io::Write;
     let failed = |e: std::io::Error| {
         UserError::new(
             "io",
@@ -441,6 +441,7 @@ fn ask_yes_no(question: &str) -> Result<bool, UserError> {
         #[cfg(unix)]
         Some(Terminal::Tty(mut tty)) => {
             // The question goes to the terminal itself: stderr may be an AI app's log.
+            use std::io::BufRead;
             tty.write_all(question.as_bytes()).map_err(failed)?;
             std::io::BufReader::new(tty)
                 .read_line(&mut line)

@@ -78,7 +78,13 @@ impl ConfigFile {
 
     /// Reads the settings file at `path`.
     pub fn read_at(app: App, path: PathBuf) -> Result<ConfigFile, UserError> {
-        let path = std::fs::canonicalize(&path).unwrap_or(path);
+        // Follow a link (dotfile managers keep these files elsewhere). Not on Windows, where
+        // canonical paths are `\\?\` paths that people and apps do not expect.
+        let path = if cfg!(unix) {
+            std::fs::canonicalize(&path).unwrap_or(path)
+        } else {
+            path
+        };
         let text = match std::fs::read(&path) {
             Ok(bytes) => Some(
                 String::from_utf8(bytes)

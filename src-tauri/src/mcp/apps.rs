@@ -83,21 +83,23 @@ impl App {
         let config = dirs::config_dir();
         match self {
             // No Linux build is published; the community builds read this path.
-            App::ClaudeDesktop => config.map(|c| c.join("Claude/claude_desktop_config.json")),
-            App::Cursor => home.map(|h| h.join(".cursor/mcp.json")),
-            App::Windsurf => home.map(|h| h.join(".codeium/windsurf/mcp_config.json")),
-            App::VsCode => config.map(|c| c.join("Code/User/mcp.json")),
+            App::ClaudeDesktop => {
+                config.map(|c| under(c, &["Claude", "claude_desktop_config.json"]))
+            }
+            App::Cursor => home.map(|h| under(h, &[".cursor", "mcp.json"])),
+            App::Windsurf => home.map(|h| under(h, &[".codeium", "windsurf", "mcp_config.json"])),
+            App::VsCode => config.map(|c| under(c, &["Code", "User", "mcp.json"])),
             App::ClaudeCode => home.map(|h| h.join(".claude.json")),
             // Zed keeps ~/.config on macOS too; %APPDATA%\Zed on Windows.
             App::Zed => {
                 if cfg!(windows) {
-                    config.map(|c| c.join("Zed/settings.json"))
+                    config.map(|c| under(c, &["Zed", "settings.json"]))
                 } else {
                     let xdg = std::env::var_os("XDG_CONFIG_HOME")
                         .map(PathBuf::from)
                         .filter(|p| p.is_absolute());
                     xdg.or_else(|| home.map(|h| h.join(".config")))
-                        .map(|c| c.join("zed/settings.json"))
+                        .map(|c| under(c, &["zed", "settings.json"]))
                 }
             }
         }
@@ -144,6 +146,11 @@ impl App {
     }
 }
 
+/// `base` with `parts` joined one by one: a '/' inside one part would stay a '/' on Windows.
+fn under(base: PathBuf, parts: &[&str]) -> PathBuf {
+    parts.iter().fold(base, |p, part| p.join(part))
+}
+
 fn on_path(program: &str) -> bool {
     let Some(path) = std::env::var_os("PATH") else {
         return false;
@@ -158,9 +165,9 @@ fn on_path(program: &str) -> bool {
 /// to the desktop app.
 pub fn cli_program() -> PathBuf {
     let name = format!("latchkey{}", std::env::consts::EXE_SUFFIX);
-    let exe = std::env::current_exe().ok();
-    let exe = exe.map(|e| std::fs::canonicalize(&e).unwrap_or(e));
-    match exe {
+    // Not canonicalized: a package manager's link (Homebrew's bin/latchkey into a versioned
+    // folder) must stay the link, or the entry breaks at the next upgrade.
+    match std::env::current_exe().ok() {
         Some(e) if e.file_name().is_some_and(|n| n == name.as_str()) => e,
         Some(e) => e.with_file_name(&name),
         None => PathBuf::from(name),
