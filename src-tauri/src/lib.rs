@@ -5,6 +5,7 @@
 //! This file only declares the modules and the two programs' entry points; nothing imports it.
 
 pub mod accounts;
+pub mod activity;
 pub mod browser;
 pub mod cli;
 pub mod clock;

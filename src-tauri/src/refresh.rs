@@ -280,6 +280,8 @@ mod tests {
             last_refresh: None,
             binding: None,
             subject: None,
+            policy: None,
+            approvals: Vec::new(),
         }
     }
 

@@ -31,7 +31,7 @@ const LAYERS: &[(&str, &[&str])] = &[
     ),
     (
         "platform: each OS difference, and what builds on it alone",
-        &["platform", "browser", "logging", "install"],
+        &["platform", "browser", "logging", "install", "activity"],
     ),
     ("vault: the credential store and the index", &["vault"]),
     ("oauth: the protocol", &["oauth"]),

@@ -392,6 +392,8 @@ fn tokens_travel_only_in_the_authorization_header_s20() {
         last_refresh: None,
         binding: None,
         subject: None,
+        policy: None,
+        approvals: Vec::new(),
     };
     let rec = latchkey::vault::TokenRecord {
         access_token: latchkey::secret::Secret::new(token),

@@ -24,6 +24,8 @@ fn entry(id: &str) -> AccountEntry {
         last_refresh: None,
         binding: None,
         subject: None,
+        policy: None,
+        approvals: Vec::new(),
     }
 }
 

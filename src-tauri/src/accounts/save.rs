@@ -195,6 +195,15 @@ impl Accounts {
             updated: now,
             last_refresh: None,
             binding: Some(p.destinations()),
+            // A new account gets the default the person chose; a sign-in again keeps its own.
+            policy: match &existing {
+                Some(a) => a.policy,
+                None => Some(idx.settings.default_policy),
+            },
+            approvals: existing
+                .as_ref()
+                .map(|a| a.approvals.clone())
+                .unwrap_or_default(),
         };
         let saved = entry.clone();
         // The same lock a refresh takes: a sign-in never overwrites a refresh in flight (S14).

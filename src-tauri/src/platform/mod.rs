@@ -15,8 +15,10 @@
 //! | [`open_url`], [`browser_command`] (S1, S29) | `xdg-open`; a configured command gets the URL as `"$1"` | `open` | `ShellExecuteW`; a configured command is split by the Windows rules, the URL is one quoted argument, interpreters are refused |
 //! | [`same_user_peer`] (S4, S30) | `/proc/net/tcp` owner uid | no check (see SECURITY.md) | `GetExtendedTcpTable` owner pid, then that process's user SID |
 //! | [`secure_dir`], [`secure_file`] | modes 0700 and 0600 | the same | the profile's own ACL (`%APPDATA%` is the person's, SYSTEM's and Administrators' only) |
+//! | [`caller`] (issue 39) | `/proc/PID/{stat,exe,cwd}` | `proc_pidinfo`, `proc_pidpath` | a process snapshot, `QueryFullProcessImageNameW` (no working directory) |
 //! | [`read_shared`], [`replace_file`] (the index) | `read`, `rename(2)` | the same | readers share delete access; a replace refused while another program holds the file is retried for 3 s |
 
+pub mod caller;
 pub mod cmdline;
 mod process;
 pub mod tcp;

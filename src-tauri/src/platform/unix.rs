@@ -192,6 +192,95 @@ pub fn replace_file(tmp: tempfile::NamedTempFile, path: &Path) -> std::io::Resul
     tmp.persist(path).map(drop).map_err(|e| e.error)
 }
 
+/// One process from `/proc` (issue 39): its parent, executable, short name and working
+/// directory. The kernel's name is cut at 15 characters; the executable's path is whole.
+#[cfg(target_os = "linux")]
+pub fn process_info(pid: u32) -> Option<super::caller::ProcessInfo> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // `pid (name) state ppid …`: the name may hold spaces and parentheses.
+    let (open, close) = (stat.find('(')?, stat.rfind(')')?);
+    let name = stat.get(open + 1..close)?.to_string();
+    let mut rest = stat.get(close + 1..)?.split_whitespace();
+    let ppid = rest.nth(1)?.parse().ok()?;
+    Some(super::caller::ProcessInfo {
+        pid,
+        ppid,
+        exe: std::fs::read_link(format!("/proc/{pid}/exe")).ok(),
+        name,
+        cwd: std::fs::read_link(format!("/proc/{pid}/cwd")).ok(),
+    })
+}
+
+/// One process from the kernel (issue 39): `proc_pidinfo` for the parent and name,
+/// `proc_pidpath` for the executable, the vnode path info for the working directory.
+#[cfg(target_os = "macos")]
+pub fn process_info(pid: u32) -> Option<super::caller::ProcessInfo> {
+    use std::os::unix::ffi::OsStrExt;
+    let c_str = |chars: &[libc::c_char]| -> String {
+        let bytes: Vec<u8> = chars
+            .iter()
+            .take_while(|c| **c != 0)
+            .map(|c| *c as u8)
+            .collect();
+        String::from_utf8_lossy(&bytes).into_owned()
+    };
+    // SAFETY: proc_bsdinfo is plain data; the kernel fills at most `size` bytes.
+    let mut info: libc::proc_bsdinfo = unsafe { std::mem::zeroed() };
+    let size = std::mem::size_of::<libc::proc_bsdinfo>() as libc::c_int;
+    let n = unsafe {
+        libc::proc_pidinfo(
+            pid as libc::c_int,
+            libc::PROC_PIDTBSDINFO,
+            0,
+            &mut info as *mut _ as *mut libc::c_void,
+            size,
+        )
+    };
+    if n != size {
+        return None;
+    }
+    let mut buf = vec![0u8; libc::PROC_PIDPATHINFO_MAXSIZE as usize];
+    // SAFETY: the buffer is as long as the length passed.
+    let len = unsafe {
+        libc::proc_pidpath(
+            pid as libc::c_int,
+            buf.as_mut_ptr().cast(),
+            buf.len() as u32,
+        )
+    };
+    let exe = (len > 0)
+        .then(|| std::path::PathBuf::from(std::ffi::OsStr::from_bytes(&buf[..len as usize])));
+    // SAFETY: as above, for the vnode path info.
+    let mut vp: libc::proc_vnodepathinfo = unsafe { std::mem::zeroed() };
+    let vsize = std::mem::size_of::<libc::proc_vnodepathinfo>() as libc::c_int;
+    let vn = unsafe {
+        libc::proc_pidinfo(
+            pid as libc::c_int,
+            libc::PROC_PIDVNODEPATHINFO,
+            0,
+            &mut vp as *mut _ as *mut libc::c_void,
+            vsize,
+        )
+    };
+    let cwd = (vn == vsize).then(|| {
+        let flat: Vec<libc::c_char> = vp.pvi_cdir.vip_path.iter().flatten().copied().collect();
+        std::path::PathBuf::from(c_str(&flat))
+    });
+    Some(super::caller::ProcessInfo {
+        pid,
+        ppid: info.pbi_ppid,
+        exe,
+        name: c_str(&info.pbi_name),
+        cwd,
+    })
+}
+
+/// Other Unix systems: not looked up (the hand-out is then logged as an unknown program).
+#[cfg(not(any(target_os = "linux", target_os = "macos")))]
+pub fn process_info(_pid: u32) -> Option<super::caller::ProcessInfo> {
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

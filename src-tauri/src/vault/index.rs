@@ -81,6 +81,54 @@ pub struct AccountEntry {
     /// the same person updates this account instead of adding one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subject: Option<String>,
+    /// Who gets this account's token without asking (issue 39). `None`: accounts from before
+    /// policies, which hand out as before (`allow`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy: Option<Policy>,
+    /// Programs the person allowed, by executable path (issue 39).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub approvals: Vec<Approval>,
+}
+
+/// Who gets an account's token without asking the person (issue 39).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum Policy {
+    /// Every program, without asking (as before policies).
+    #[default]
+    Allow,
+    /// Ask the first time each program asks, and remember the answer.
+    AskNew,
+    /// Ask every time.
+    AskAlways,
+    /// Only the person, in Latchkey's window.
+    Deny,
+}
+
+impl Policy {
+    /// The name on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            Policy::Allow => "allow",
+            Policy::AskNew => "ask-new",
+            Policy::AskAlways => "ask-always",
+            Policy::Deny => "deny",
+        }
+    }
+}
+
+/// A program the person allowed to get an account's token.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Approval {
+    /// The program's executable path, from the OS.
+    pub path: String,
+    /// Its name when approved, for people.
+    pub name: String,
+    /// Unix seconds it was approved.
+    pub at: i64,
+    /// Unix seconds it holds until; `None`: always.
+    #[serde(default)]
+    pub until: Option<i64>,
 }
 
 /// The outcome of the last refresh, for the details view and `status`.
@@ -147,6 +195,8 @@ pub struct Settings {
     pub client_metadata_off: bool,
     /// Proxy and extra certificate authorities (Settings → Network).
     pub network: crate::network_settings::Network,
+    /// The policy new accounts get (issue 39); `allow` unless the person chose another.
+    pub default_policy: Policy,
 }
 
 impl Default for Settings {
@@ -162,6 +212,7 @@ impl Default for Settings {
             client_metadata_url: None,
             client_metadata_off: false,
             network: Default::default(),
+            default_policy: Policy::Allow,
         }
     }
 }
@@ -391,6 +442,8 @@ mod tests {
             last_refresh: None,
             binding: None,
             subject: None,
+            policy: None,
+            approvals: Vec::new(),
         }
     }
 

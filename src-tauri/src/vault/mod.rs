@@ -327,6 +327,8 @@ mod tests {
             last_refresh: None,
             binding: None,
             subject: None,
+            policy: None,
+            approvals: Vec::new(),
         }
     }
 

@@ -503,6 +503,8 @@ fn home_with_n_accounts(n: usize, tag: &str) -> (TestHome, String) {
                 last_refresh: None,
                 binding: None,
                 subject: None,
+                policy: None,
+                approvals: Vec::new(),
             }
         })
         .collect();
@@ -870,6 +872,8 @@ fn p4(runs: usize) -> Vec<Row> {
             last_refresh: None,
             binding: None,
             subject: None,
+            policy: None,
+            approvals: Vec::new(),
         };
         let rec = TokenRecord {
             access_token: Secret::new(at),
