@@ -22,6 +22,12 @@ const COMMANDS: &[&str] = &[
     "network_report",
     "ai_apps",
     "ai_app_add",
+    "answer_ask",
+    "pending_asks",
+    "activity",
+    "account_policy",
+    "set_policy",
+    "revoke_approval",
 ];
 
 fn main() {

@@ -6,6 +6,8 @@ import { renderSignin, renderFinished, renderDevice } from './views/waiting.js';
 import { renderDetails, renderRename } from './views/details.js';
 import { renderTest } from './views/apitest.js';
 import { renderSettings } from './views/settings.js';
+import { renderActivity } from './views/activity.js';
+import { onAsk, onAskClosed } from './views/ask.js';
 
 performance.mark('main.js');
 const view = document.getElementById('view');
@@ -13,7 +15,7 @@ let current = 'home';
 
 const routes = {
   home: renderHome, add: renderAdd, method: renderMethod, pat: renderPat, own: renderOwn, other: renderOther, machine: renderMachine,
-  signin: renderSignin, finished: renderFinished, device: renderDevice, details: renderDetails, rename: renderRename, test: renderTest, settings: renderSettings,
+  signin: renderSignin, finished: renderFinished, device: renderDevice, details: renderDetails, rename: renderRename, test: renderTest, settings: renderSettings, activity: renderActivity,
 };
 
 export async function nav(name, params = {}) {
@@ -43,8 +45,12 @@ window.addEventListener('focus', focusPrimary);
 
 document.getElementById('add-account').addEventListener('click', () => nav('add'));
 document.getElementById('open-settings').addEventListener('click', () => nav('settings'));
+document.getElementById('open-activity').addEventListener('click', () => nav('activity'));
 document.querySelector('.topbar h1').addEventListener('click', () => nav('home'));
 
+on('ask', onAsk);
+call('pending_asks').then((qs) => qs.forEach(onAsk), () => {});
+on('ask-closed', onAskClosed);
 on('accounts-changed', () => { if (current === 'home') nav('home'); });
 // Results are kept by handle: a quick browser can finish before the waiting view exists.
 window.latchkeyFinished = new Map();

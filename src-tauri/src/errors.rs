@@ -16,6 +16,8 @@ pub enum ExitClass {
     Store = 3,
     /// 4: network or provider trouble.
     Network = 4,
+    /// 5: the person (or the account's policy) did not let this program have the token.
+    Denied = 5,
 }
 
 /// An error in plain words, with the action that fixes it. Never holds a secret.

@@ -11,6 +11,9 @@ pub const APP_ID: &str = "dev.latchkey.app";
 /// The desktop entry's file name, as the packages install it.
 pub const DESKTOP_ENTRY: &str = "dev.latchkey.app.desktop";
 
+/// The desktop app's program, installed next to `latchkey`.
+pub const DESKTOP_BIN: &str = "latchkey-desktop";
+
 /// The desktop entry a package installed for this very program, if there is one: some
 /// `DIR/applications/dev.latchkey.app.desktop` in the XDG data dirs whose sibling
 /// `DIR/../bin/<program>` is `exe` (e.g. /usr/share and /usr/bin). A build run from its

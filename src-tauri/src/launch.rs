@@ -35,7 +35,7 @@ pub fn launch_mode(args: &[std::ffi::OsString]) -> LaunchMode {
 }
 
 /// The name of the desktop program, installed next to `latchkey`.
-pub const DESKTOP_BIN: &str = "latchkey-desktop";
+pub use crate::install::DESKTOP_BIN;
 
 /// The `latchkey` program: commands run here without loading the desktop stack; starting the
 /// app or delivering a link execs `latchkey-desktop` with the same arguments.

@@ -6,6 +6,7 @@
 
 pub mod accounts;
 pub mod activity;
+pub mod ask;
 pub mod browser;
 pub mod cli;
 pub mod clock;

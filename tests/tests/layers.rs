@@ -40,8 +40,8 @@ const LAYERS: &[(&str, &[&str])] = &[
         &["accounts", "errors"],
     ),
     (
-        "refresh, mcp: the long-running services over accounts",
-        &["refresh", "mcp"],
+        "refresh, mcp, ask: the long-running services over accounts",
+        &["refresh", "mcp", "ask"],
     ),
     (
         "cli / desktop: the two faces, and how a process starts",

@@ -114,7 +114,7 @@ fn shell_is_hardened_csp_capabilities_and_commands_s21() {
     let registered = read("src-tauri/src/desktop/mod.rs");
     for c in &commands {
         assert!(
-            ["commands", "signin", "ai_apps"]
+            ["commands", "signin", "ai_apps", "prompt"]
                 .iter()
                 .any(|m| registered.contains(&format!("{m}::{c},"))),
             "{c} is listed but not registered"

@@ -1,5 +1,5 @@
 // Details: who, scopes, times, where the secret is kept, JWT claims, and Reveal.
-import { call, h, errorBox, confirmDialog, relTime } from '../ipc.js';
+import { call, h, errorBox, confirmDialog, relTime, toast } from '../ipc.js';
 
 const when = (t) => (t ? `${new Date(t * 1000).toLocaleString()} (${relTime(t)})` : '—');
 
@@ -29,11 +29,50 @@ export async function renderDetails(view, nav, { id }) {
   view.replaceChildren(h('section', { 'data-view': 'details' },
     h('h2', {}, a.identity || a.id),
     h('dl', { class: 'facts' }, rows.flatMap(([k, v]) => [h('dt', {}, k), h('dd', {}, v)])),
+    whoMayUse(id, nav),
     a.resource ? aiApps(id, a) : null,
     d.jwt_claims ? [h('h3', {}, 'What the token says (decoded, signature not shown)'), h('pre', { class: 'json' }, JSON.stringify(d.jwt_claims, null, 2))] : null,
     h('div', { class: 'row' }, reveal), secretBox,
     h('div', { class: 'row' }, h('button', { type: 'button', class: 'secondary', onclick: () => nav('home') }, 'Back'))));
   view.querySelector('button').focus();
+}
+
+// "Who may use it": the account's policy, the programs allowed, and those that used it.
+const POLICIES = [
+  ['allow', 'Any program, without asking me', 'As before: scripts and tools get the token when they ask.'],
+  ['ask-new', 'Ask me the first time each program asks', 'Your answer is remembered for that program.'],
+  ['ask-always', 'Ask me every time', 'Every hand-out waits for you.'],
+  ['deny', 'Only me, in Latchkey', 'Programs are refused; Copy here still works.'],
+];
+function whoMayUse(id, nav) {
+  const box = h('section', { class: 'policy', 'data-policy': '' }, h('h3', {}, 'Who may use it'), h('p', { class: 'muted' }, 'Loading…'));
+  const load = async () => {
+    let p;
+    try { p = await call('account_policy', { id }); } catch (e) { box.replaceChildren(errorBox(e)); return; }
+    const choices = POLICIES.map(([value, label, hint]) => {
+      const r = h('input', { type: 'radio', name: 'policy', value, id: `policy-${value}`, 'data-policy-choice': value });
+      r.checked = p.policy === value;
+      r.style.width = 'auto';
+      r.style.minHeight = '0';
+      r.addEventListener('change', async () => {
+        try { await call('set_policy', { id, policy: value }); toast('Saved'); } catch (e) { box.append(errorBox(e)); }
+      });
+      return h('div', { class: 'choice' }, r, h('label', { for: `policy-${value}` }, label, h('br'), h('span', { class: 'hint' }, hint)));
+    });
+    const approvals = p.approvals.map((ap) => h('li', { class: 'card' },
+      h('div', { class: 'grow' }, h('strong', {}, ap.name), h('br'), h('span', { class: 'hint' }, `${ap.path} — ${ap.until ? `until ${new Date(ap.until * 1000).toLocaleString()}` : 'always'}`)),
+      h('button', { type: 'button', class: 'secondary', 'data-revoke': ap.path, onclick: async () => {
+        try { await call('revoke_approval', { id, path: ap.path }); load(); } catch (e) { box.append(errorBox(e)); }
+      } }, 'Revoke')));
+    const used = p.used_by.map((u) => h('li', {}, h('strong', {}, u.name), ` — ${u.count} time${u.count === 1 ? '' : 's'}, last ${relTime(u.last)}`, u.path ? h('span', { class: 'hint' }, ` (${u.path})`) : null));
+    box.replaceChildren(...[h('h3', {}, 'Who may use it'), h('fieldset', { class: 'plain-fieldset' }, h('legend', { class: 'sr' }, 'Who may use it'), ...choices),
+      approvals.length ? [h('h4', {}, 'Programs you allowed'), h('ul', { class: 'stack plain', 'data-approvals': '' }, ...approvals)] : null,
+      h('h4', {}, 'Used by'),
+      used.length ? h('ul', { 'data-used-by': '' }, ...used) : h('p', { class: 'hint', 'data-used-by': '' }, 'No program has used it yet.'),
+      h('button', { type: 'button', class: 'secondary', 'data-action': 'activity', onclick: () => nav('activity', { account: id }) }, 'See its activity')].flat().filter(Boolean));
+  };
+  load();
+  return box;
 }
 
 // "Use in an AI app": each AI app found here gets a button that adds Latchkey's bridge to its

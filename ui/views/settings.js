@@ -34,12 +34,15 @@ export async function renderSettings(view, nav) {
   login.checked = Boolean(s.start_at_login);
   login.style.width = 'auto';
   login.style.minHeight = '0';
+  const policy = h('select', { id: 'set-policy', 'data-input': 'default-policy' },
+    [['allow', 'Any program, without asking me'], ['ask-new', 'Ask me the first time each program asks'], ['ask-always', 'Ask me every time'], ['deny', 'Only me, in Latchkey']]
+      .map(([v, l]) => { const o = h('option', { value: v }, l); o.selected = (s.default_policy || 'allow') === v; return o; }));
   const quit = h('input', { type: 'checkbox', id: 'set-quit', 'data-input': 'quit-without-tray' });
   quit.checked = Boolean(s.quit_without_tray);
   view.replaceChildren(h('form', { 'data-view': 'settings', onsubmit: async (ev) => {
     ev.preventDefault();
     try {
-      await call('set_settings', { settings: { ...s, clipboard_clear_secs: Number(clear.value) || 0, refresh_margin_secs: (Number(margin.value) || 5) * 60, start_at_login: login.checked, quit_without_tray: quit.checked, network: readNetwork() } });
+      await call('set_settings', { settings: { ...s, clipboard_clear_secs: Number(clear.value) || 0, refresh_margin_secs: (Number(margin.value) || 5) * 60, start_at_login: login.checked, quit_without_tray: quit.checked, default_policy: policy.value, network: readNetwork() } });
       toast('Settings saved', { leadsOn: true });
       nav('home');
     } catch (e) { view.querySelector('.error')?.remove(); view.append(errorBox(e)); }
@@ -47,6 +50,7 @@ export async function renderSettings(view, nav) {
   h('h2', {}, 'Settings'),
   h('div', { class: 'field' }, h('label', { for: 'set-clear' }, 'Clear copied tokens after (seconds, 0 = never)'), clear),
   h('div', { class: 'field' }, h('label', { for: 'set-margin' }, 'Refresh tokens this many minutes before they expire (at least)'), margin),
+  h('div', { class: 'field' }, h('label', { for: 'set-policy' }, 'New accounts: who may use their token (each account can change it in its details)'), policy),
   h('div', { class: 'row' }, login, h('label', { for: 'set-login' }, 'Start Latchkey in the tray when I log in')),
   h('div', { class: 'row' }, quit, h('label', { for: 'set-quit' }, 'On a desktop without a tray, quit when I close the window (otherwise Latchkey keeps refreshing in the background)')),
   h('div', { class: 'field', 'data-browser-command': '' }, h('span', {}, 'Sign-ins open in: ', h('strong', {}, s.browser_command || 'your default browser')),

@@ -5,6 +5,7 @@
 
 mod api;
 mod client;
+pub mod consent;
 mod details;
 mod device;
 mod freshness;

@@ -66,6 +66,7 @@ pub(super) fn api(a: ApiArgs) -> Result<i32, UserError> {
     };
     let accounts = Accounts::open()?;
     let id = accounts.resolve(Some(&a.account))?;
+    super::consent::gate(&accounts, &id, "api")?;
     let resp = runtime()?.block_on(accounts.api_call(&id, &a.method, &a.path, &headers, body))?;
     let mut o = std::io::stdout().lock();
     if a.include {

@@ -13,6 +13,7 @@ pub(super) fn exec(
 ) -> Result<i32, UserError> {
     let accounts = Accounts::open()?;
     let id = accounts.resolve(Some(account))?;
+    super::consent::gate(&accounts, &id, "exec")?;
     let (t, token_type) = {
         let entry = accounts.account(&id)?;
         match accounts.vault().read_record(&id)? {

@@ -45,7 +45,8 @@ fn bad_input(what: &str, fix: &str) -> UserError {
 
 /// A token for git, Kubernetes or docker: none of them can send a DPoP proof, so a token bound
 /// to a key (which would only be refused) is not handed out.
-fn handed(accounts: &Accounts, id: &str) -> Result<HandedToken, UserError> {
+fn handed(accounts: &Accounts, id: &str, what: &str) -> Result<HandedToken, UserError> {
+    super::consent::gate(accounts, id, what)?;
     let t = runtime()?.block_on(accounts.handed_token(id, MIN_VALID))?;
     if t.dpop_key.is_some() {
         return Err(UserError::new(
@@ -62,6 +63,7 @@ fn handed(accounts: &Accounts, id: &str) -> Result<HandedToken, UserError> {
 pub(super) fn token_json(account: Option<&str>, min_valid: i64) -> Result<i32, UserError> {
     let accounts = Accounts::open()?;
     let id = accounts.resolve(account)?;
+    super::consent::gate(&accounts, &id, "token")?;
     let t = runtime()?.block_on(accounts.handed_token(&id, min_valid))?;
     let v = serde_json::json!({
         "access_token": t.token.expose(),
@@ -92,6 +94,7 @@ pub(super) fn header(
             ));
         }
     }
+    super::consent::gate(&accounts, &id, "header")?;
     let t = runtime()?.block_on(accounts.handed_token(&id, MIN_VALID))?;
     let method = method.to_ascii_uppercase();
     if t.dpop_key.is_some() && url.is_none() {
@@ -233,7 +236,7 @@ pub(super) fn git_credential(
         let _ = runtime()?.block_on(accounts.refresh_now(&id));
         return Ok(0);
     }
-    let t = handed(&accounts, &id)?;
+    let t = handed(&accounts, &id, "git")?;
     let mut out = String::new();
     if req.capabilities.iter().any(|c| c == "authtype") {
         // git 2.46+: the token as a pre-encoded Bearer credential, not to be stored.
@@ -335,7 +338,7 @@ pub(super) fn kube_credential(account: &str, server_arg: Option<&str>) -> Result
             ExitClass::Other,
         ));
     }
-    let t = handed(&accounts, &id)?;
+    let t = handed(&accounts, &id, "kubernetes")?;
     let mut status = serde_json::json!({ "token": t.token.expose() });
     if let Some(exp) = t.expires_at {
         status["expirationTimestamp"] = rfc3339(exp).into();
@@ -411,7 +414,7 @@ pub(super) fn docker_credential(action: &str) -> Result<i32, UserError> {
                 write_raw("credentials not found in native keychain\n")?;
                 return Ok(1);
             };
-            let t = handed(&accounts, &id)?;
+            let t = handed(&accounts, &id, "docker")?;
             let v = serde_json::json!({"ServerURL": server, "Username": "oauth2", "Secret": t.token.expose()});
             write_raw(&format!("{v}\n"))?;
             Ok(0)

@@ -106,6 +106,10 @@ fn connect(a: ConnectArgs) -> Result<i32, UserError> {
     let rt = runtime()?;
     let (http, access): (Http, Arc<dyn Access>) = match Accounts::open() {
         Ok(accounts) if !own_authorization => {
+            // The AI app is the program the account's token goes to: asked about once, here.
+            if let Some(id) = accounts.account_for_url(&url, a.account.as_deref())? {
+                super::consent::gate(&accounts, &id, "mcp")?;
+            }
             let http = accounts.http()?;
             let sign_in = sign_in_for(a.yes);
             let access = AccountAccess::new(accounts, &url, a.account.clone(), sign_in);
@@ -200,6 +204,7 @@ fn sign_in_blocking(why: SignInFor, yes: bool) -> Result<String, UserError> {
         if why.scopes.iter().all(|s| granted.contains(s))
             && (why.account.is_none() || !why.scopes.is_empty())
         {
+            super::consent::gate(&accounts, &id, "mcp")?;
             return Ok(id);
         }
     }
@@ -231,5 +236,6 @@ fn sign_in_blocking(why: SignInFor, yes: bool) -> Result<String, UserError> {
         view.provider_name,
         crate::text::plain_text(&why.url, 200)
     );
+    super::consent::gate(&accounts, &view.id, "mcp")?;
     Ok(view.id)
 }

@@ -2,9 +2,11 @@
 //! WebKit, and `token` on a fresh token starts no async runtime at all. The clap definition
 //! and the dispatch live here; the output helpers and each command have files of their own.
 
+mod activity;
 mod add_token;
 mod api;
 mod config;
+mod consent;
 mod exec;
 mod helpers;
 mod list;
@@ -241,6 +243,10 @@ enum Command {
     /// Change a setting that the window does not offer.
     #[command(subcommand)]
     Config(ConfigCmd),
+    /// Which programs got a token, and when (newest first).
+    Activity(activity::ActivityArgs),
+    /// Who gets an account's token without asking you: allow, ask-new, ask-always or deny.
+    Policy(activity::PolicyArgs),
     /// Connect AI apps to remote MCP servers through your accounts.
     #[command(subcommand)]
     Mcp(mcp::McpCmd),
@@ -459,6 +465,8 @@ fn dispatch(cmd: Command) -> Result<i32, UserError> {
             command,
         } => exec::exec(&account, &env_name, command),
         Command::Mcp(c) => mcp::mcp(c),
+        Command::Activity(a) => activity::activity(a),
+        Command::Policy(a) => activity::policy(a),
         Command::Config(ConfigCmd::Browser { command, reset }) => {
             config::config_browser(command, reset)
         }

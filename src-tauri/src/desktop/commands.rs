@@ -217,9 +217,13 @@ pub async fn copy_token(
     state: Shared<'_>,
     id: String,
 ) -> Result<Copied, UserError> {
-    let token = accounts(&state)?.fresh_token(&id, 60).await;
+    let a = accounts(&state)?;
+    let token = a.fresh_token(&id, 60).await;
     accounts_changed(&app);
     let token = token?;
+    // The person's own Copy: allowed under every policy, and recorded as theirs.
+    let program = crate::platform::caller::Program::you();
+    a.record(&id, "copy", program, crate::activity::Decision::You);
     let clear = clear_after(&state);
     state
         .clipboard

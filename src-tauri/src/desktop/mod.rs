@@ -7,6 +7,7 @@ mod clipboard;
 mod commands;
 mod links;
 mod notify;
+mod prompt;
 mod signin;
 mod state;
 mod tray;
@@ -118,12 +119,20 @@ pub fn run(link: Option<String>, minimized: bool) -> i32 {
             commands::network_report,
             ai_apps::ai_apps,
             ai_apps::ai_app_add,
+            prompt::answer_ask,
+            prompt::pending_asks,
+            prompt::activity,
+            prompt::account_policy,
+            prompt::set_policy,
+            prompt::revoke_approval,
         ])
         .setup(move |app| {
             // Registering runs `update-desktop-database` and `xdg-mime` (tens of ms): off the
             // start-up path, on a thread of its own.
             let handle = app.handle().clone();
             std::thread::spawn(move || register_scheme(&handle));
+            // Programs asking for a token reach the person through this (issue 39).
+            prompt::start(app.handle());
             if let Ok(a) = self::state(app.handle()).accounts.clone() {
                 // Sign-ins abandoned while the app was closed leave the keyring now.
                 tauri::async_runtime::spawn(async move {

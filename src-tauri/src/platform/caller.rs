@@ -1,24 +1,13 @@
 //! Who asked (issue 39): the program that started `latchkey`, found from the operating
 //! system's process table and never from anything the caller says. The walk is the same on
-//! every OS; reading one process is each OS's own ([`super::imp`]'s `process_info`).
+//! every OS; reading one process is each OS's own (`process_info` in its platform file).
 
+pub use super::process_info::ProcessInfo;
+#[cfg(unix)]
+use super::unix as os;
+#[cfg(windows)]
+use super::windows as os;
 use serde::{Deserialize, Serialize};
-use std::path::PathBuf;
-
-/// One process, as the OS describes it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ProcessInfo {
-    /// Its id.
-    pub pid: u32,
-    /// Its parent's id (0 when none).
-    pub ppid: u32,
-    /// Its executable's full path, when the OS tells it.
-    pub exe: Option<PathBuf>,
-    /// Its name (the executable's file name, or the kernel's short name).
-    pub name: String,
-    /// Its working directory, when the OS tells it.
-    pub cwd: Option<PathBuf>,
-}
 
 /// The program a token is handed to: the first ancestor of `latchkey` that is not a shell or
 /// `latchkey` itself.
@@ -188,15 +177,21 @@ pub fn find_caller(start: u32, info: impl Fn(u32) -> Option<ProcessInfo>) -> Opt
     })
 }
 
+/// One process, from the OS.
+pub fn process_info(pid: u32) -> Option<ProcessInfo> {
+    os::process_info(pid)
+}
+
 /// The program that started this process, from the OS.
 pub fn caller() -> Option<Program> {
-    let me = super::imp::process_info(std::process::id())?;
-    find_caller(me.ppid, super::imp::process_info)
+    let me = process_info(std::process::id())?;
+    find_caller(me.ppid, process_info)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::path::PathBuf;
 
     fn table<'a>(
         rows: &'a [(u32, u32, &'a str, &'a str)],

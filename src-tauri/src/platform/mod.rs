@@ -21,6 +21,7 @@
 pub mod caller;
 pub mod cmdline;
 mod process;
+mod process_info;
 pub mod tcp;
 
 #[cfg(unix)]

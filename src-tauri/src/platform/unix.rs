@@ -195,14 +195,14 @@ pub fn replace_file(tmp: tempfile::NamedTempFile, path: &Path) -> std::io::Resul
 /// One process from `/proc` (issue 39): its parent, executable, short name and working
 /// directory. The kernel's name is cut at 15 characters; the executable's path is whole.
 #[cfg(target_os = "linux")]
-pub fn process_info(pid: u32) -> Option<super::caller::ProcessInfo> {
+pub fn process_info(pid: u32) -> Option<super::process_info::ProcessInfo> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     // `pid (name) state ppid …`: the name may hold spaces and parentheses.
     let (open, close) = (stat.find('(')?, stat.rfind(')')?);
     let name = stat.get(open + 1..close)?.to_string();
     let mut rest = stat.get(close + 1..)?.split_whitespace();
     let ppid = rest.nth(1)?.parse().ok()?;
-    Some(super::caller::ProcessInfo {
+    Some(super::process_info::ProcessInfo {
         pid,
         ppid,
         exe: std::fs::read_link(format!("/proc/{pid}/exe")).ok(),
@@ -214,7 +214,7 @@ pub fn process_info(pid: u32) -> Option<super::caller::ProcessInfo> {
 /// One process from the kernel (issue 39): `proc_pidinfo` for the parent and name,
 /// `proc_pidpath` for the executable, the vnode path info for the working directory.
 #[cfg(target_os = "macos")]
-pub fn process_info(pid: u32) -> Option<super::caller::ProcessInfo> {
+pub fn process_info(pid: u32) -> Option<super::process_info::ProcessInfo> {
     use std::os::unix::ffi::OsStrExt;
     let c_str = |chars: &[libc::c_char]| -> String {
         let bytes: Vec<u8> = chars
@@ -266,7 +266,7 @@ pub fn process_info(pid: u32) -> Option<super::caller::ProcessInfo> {
         let flat: Vec<libc::c_char> = vp.pvi_cdir.vip_path.iter().flatten().copied().collect();
         std::path::PathBuf::from(c_str(&flat))
     });
-    Some(super::caller::ProcessInfo {
+    Some(super::process_info::ProcessInfo {
         pid,
         ppid: info.pbi_ppid,
         exe,
@@ -277,7 +277,7 @@ pub fn process_info(pid: u32) -> Option<super::caller::ProcessInfo> {
 
 /// Other Unix systems: not looked up (the hand-out is then logged as an unknown program).
 #[cfg(not(any(target_os = "linux", target_os = "macos")))]
-pub fn process_info(_pid: u32) -> Option<super::caller::ProcessInfo> {
+pub fn process_info(_pid: u32) -> Option<super::process_info::ProcessInfo> {
     None
 }
 

@@ -367,7 +367,7 @@ pub fn replace_file(tmp: tempfile::NamedTempFile, path: &Path) -> std::io::Resul
 /// One process from a process snapshot (issue 39): its parent and name, and its executable's
 /// full path from `QueryFullProcessImageNameW`. Windows gives no other process's working
 /// directory without reading its memory, so none is given.
-pub fn process_info(pid: u32) -> Option<super::caller::ProcessInfo> {
+pub fn process_info(pid: u32) -> Option<super::process_info::ProcessInfo> {
     use windows_sys::Win32::Foundation::{CloseHandle, INVALID_HANDLE_VALUE};
     use windows_sys::Win32::System::Diagnostics::ToolHelp::{
         CreateToolhelp32Snapshot, Process32FirstW, Process32NextW, PROCESSENTRY32W,
@@ -412,7 +412,7 @@ pub fn process_info(pid: u32) -> Option<super::caller::ProcessInfo> {
             ok.then(|| std::path::PathBuf::from(String::from_utf16_lossy(&buf[..len as usize])))
         }
     };
-    Some(super::caller::ProcessInfo {
+    Some(super::process_info::ProcessInfo {
         pid,
         ppid,
         exe,

@@ -1,0 +1,91 @@
+//! Asking the person (issue 39): the command line asks the running desktop app over a local
+//! channel whether a program may have an account's token. On Linux and macOS the channel is a
+//! Unix socket (0600, in `$XDG_RUNTIME_DIR` where there is one), and each side checks that the
+//! other is the same user ([`peer`]). The app names the program from the OS, starting from
+//! the connecting process: nothing the caller says about itself is shown.
+
+mod peer;
+#[cfg(unix)]
+mod unix;
+
+use crate::platform::caller::Program;
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+#[cfg(unix)]
+pub use unix::{ask_app, serve};
+
+/// What the app does with a question: show it, and resolve with the person's answer.
+pub type Handler = std::sync::Arc<
+    dyn Fn(Question) -> std::pin::Pin<Box<dyn std::future::Future<Output = Answer> + Send>>
+        + Send
+        + Sync
+        + 'static,
+>;
+
+/// What the command line asks.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Request {
+    /// The account id.
+    pub account: String,
+    /// What the program asks for (`token`, `header`, …).
+    pub what: String,
+}
+
+/// A request as the app shows it: the program found from the OS.
+#[derive(Debug, Clone, Serialize)]
+pub struct Question {
+    /// A number for the window's answer.
+    pub id: u64,
+    /// The account id.
+    pub account: String,
+    /// The account as the person knows it (its name or who it is), filled in by the app.
+    pub account_name: Option<String>,
+    /// What the program asks for.
+    pub what: String,
+    /// The program, from the OS.
+    pub program: Program,
+}
+
+/// The person's answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Answer {
+    /// Allow once.
+    Once,
+    /// Allow this program for an hour.
+    Hour,
+    /// Allow this program until revoked.
+    Always,
+    /// Deny.
+    Deny,
+    /// Nobody answered in time (a Deny).
+    TimedOut,
+}
+
+/// How long the window waits for an answer: 60 s, or `LATCHKEY_ASK_TIMEOUT_SECS` (read by
+/// the desktop app only; the tests shorten it).
+pub fn answer_timeout() -> Duration {
+    let secs = std::env::var("LATCHKEY_ASK_TIMEOUT_SECS")
+        .ok()
+        .and_then(|s| s.parse::<u64>().ok())
+        .filter(|s| (1..=600).contains(s))
+        .unwrap_or(60);
+    Duration::from_secs(secs)
+}
+
+/// The channel's address for the data folder `data_dir`: one per data folder, so two
+/// Latchkey homes (and the tests) never answer each other.
+pub fn socket_path(data_dir: &Path) -> PathBuf {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(data_dir.as_os_str().as_encoded_bytes());
+    let tag: String = digest.iter().take(6).map(|b| format!("{b:02x}")).collect();
+    match std::env::var_os("XDG_RUNTIME_DIR")
+        .map(PathBuf::from)
+        .filter(|p| p.is_absolute() && p.is_dir())
+    {
+        Some(run) => run.join(format!("latchkey-ask-{tag}.sock")),
+        None => data_dir.join("ask.sock"),
+    }
+}

@@ -1,0 +1,111 @@
+//! The channel on Linux and macOS: a Unix socket, one JSON line each way.
+
+use super::peer::{my_uid, peer};
+use super::{socket_path, Answer, Handler, Question, Request};
+use crate::platform::caller::{find_caller, Program};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::os::fd::AsRawFd;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Asks the desktop app serving `data_dir`. `None` when no app answers the channel (none
+/// runs, or the socket is another user's); otherwise its answer, or `TimedOut` after `wait`.
+pub fn ask_app(data_dir: &Path, request: &Request, wait: Duration) -> Option<Answer> {
+    let path = socket_path(data_dir);
+    let stream = std::os::unix::net::UnixStream::connect(&path).ok()?;
+    // The app must be this user's: a socket someone else made answers nothing.
+    match peer(stream.as_raw_fd()) {
+        Some((uid, _)) if uid == my_uid() => {}
+        _ => {
+            tracing::warn!("the ask channel is not this user's; not used");
+            return None;
+        }
+    }
+    stream.set_read_timeout(Some(wait)).ok()?;
+    let mut line = serde_json::to_string(request).ok()?;
+    line.push('\n');
+    (&stream).write_all(line.as_bytes()).ok()?;
+    let mut answer = String::new();
+    match BufReader::new(&stream).take(4096).read_line(&mut answer) {
+        Ok(n) if n > 0 => serde_json::from_str(answer.trim())
+            .ok()
+            .or(Some(Answer::Deny)),
+        // The app closed the channel (it quit) or the wait ran out.
+        _ => Some(Answer::TimedOut),
+    }
+}
+
+/// Serves the channel for `data_dir` until the process ends: each connection from this user
+/// gets its question shown through `handler`; any other user's is closed unanswered.
+pub async fn serve(data_dir: PathBuf, handler: Handler) -> std::io::Result<()> {
+    use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
+    let path = socket_path(&data_dir);
+    let listener = match tokio::net::UnixListener::bind(&path) {
+        Ok(l) => l,
+        Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => {
+            // A socket left by an app that ended: nobody answers it, so it is replaced.
+            if std::os::unix::net::UnixStream::connect(&path).is_ok() {
+                return Err(e);
+            }
+            std::fs::remove_file(&path)?;
+            tokio::net::UnixListener::bind(&path)?
+        }
+        Err(e) => return Err(e),
+    };
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))?;
+    }
+    tracing::info!("ask channel ready");
+    let next = Arc::new(std::sync::atomic::AtomicU64::new(1));
+    loop {
+        let (stream, _) = listener.accept().await?;
+        let Some((uid, pid)) = peer(stream.as_raw_fd()) else {
+            continue;
+        };
+        if uid != my_uid() {
+            tracing::warn!(uid, "the ask channel refused another user");
+            continue;
+        }
+        let handler = handler.clone();
+        let id = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        tokio::spawn(async move {
+            let (read, mut write) = stream.into_split();
+            let mut line = String::new();
+            let mut reader = tokio::io::BufReader::new(read.take(64 * 1024));
+            if reader.read_line(&mut line).await.unwrap_or(0) == 0 {
+                return;
+            }
+            let Ok(req) = serde_json::from_str::<Request>(line.trim()) else {
+                return;
+            };
+            let program = program_of(pid);
+            let answer = handler(Question {
+                id,
+                account: req.account,
+                account_name: None,
+                what: crate::text::plain_text(&req.what, 40),
+                program,
+            })
+            .await;
+            let mut out = serde_json::to_string(&answer).unwrap_or_default();
+            out.push('\n');
+            let _ = write.write_all(out.as_bytes()).await;
+        });
+    }
+}
+
+/// The program behind the `latchkey` process `pid` that connected, from the OS.
+fn program_of(pid: u32) -> Program {
+    let info = crate::platform::caller::process_info;
+    info(pid)
+        .and_then(|me| find_caller(me.ppid, info))
+        .unwrap_or(Program {
+            name: "an unknown program".into(),
+            path: None,
+            pid,
+            cwd: None,
+            via: None,
+        })
+}
