@@ -272,7 +272,10 @@ fn the_window_asks_and_the_person_decides() {
     let answer = |which: &str| {
         let el = app.wait_for("[data-ask]", T);
         let text = app.text(&el);
-        assert!(text.contains("python") && text.contains("alice (Taskade)"), "{text}");
+        assert!(
+            text.contains("python") && text.contains("alice (Taskade)"),
+            "{text}"
+        );
         app.click_css(&format!("[data-answer={which}]"));
     };
     // Allow once.
@@ -400,4 +403,78 @@ impl TestHomeRef {
             String::from_utf8_lossy(&o.stdout).to_string(),
         )
     }
+}
+
+/// The channel answers only this user: a process of another user (Python as `nobody`,
+/// reaching the socket by a second name the test made) is closed on unanswered and no prompt
+/// is shown. As root only (CI runs as root), since only root can be another user here.
+#[test]
+fn the_channel_refuses_another_user() {
+    use std::os::unix::fs::PermissionsExt;
+    let me = String::from_utf8_lossy(&Command::new("id").arg("-u").output().unwrap().stdout)
+        .trim()
+        .to_string();
+    if me != "0" {
+        eprintln!("skipped: needs root to run a process as another user");
+        return;
+    }
+    let idp = Idp::start();
+    let home = TestHome::new();
+    let id = cli_login(&home, &idp);
+    policy(&home, &id, "ask-always");
+    let app = WebApp::start(&home, &[]);
+    app.wait_for(&format!("[data-account='{id}']"), T);
+    let sock = latchkey::ask::socket_path(home.path());
+    let deadline = std::time::Instant::now() + T;
+    while !sock.exists() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no socket at {}",
+            sock.display()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&sock), 0o600, "the socket is the user's only");
+    let set = |p: &std::path::Path, m: u32| {
+        std::fs::set_permissions(p, std::fs::Permissions::from_mode(m)).unwrap()
+    };
+    // A second name for the socket in a folder anyone may enter (a hard link: the same
+    // socket), so the other user reaches it without opening the runtime folder.
+    let open = tempfile::Builder::new()
+        .prefix("lk-sock")
+        .tempdir()
+        .unwrap();
+    set(open.path(), 0o711);
+    let link = open.path().join("ask.sock");
+    std::fs::hard_link(&sock, &link).unwrap();
+    set(&link, 0o666);
+    let script = format!(
+        "import socket, time\ns = socket.socket(socket.AF_UNIX)\ns.connect({:?})\ntime.sleep(0.3)\ntry:\n    s.sendall(b'{{\"account\": \"{id}\", \"what\": \"token\"}}\\n')\n    s.settimeout(10)\n    print('closed' if s.recv(100) == b'' else 'answered')\nexcept (BrokenPipeError, ConnectionResetError):\n    print('closed')\n",
+        link.display().to_string()
+    );
+    let o = Command::new("setpriv")
+        .args([
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            "/usr/bin/python3",
+            "-c",
+        ])
+        .arg(&script)
+        .output()
+        .unwrap();
+    set(&sock, 0o600);
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout).trim(),
+        "closed",
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(
+        app.js("return document.querySelectorAll('[data-ask]').length"),
+        0,
+        "no prompt for another user's request"
+    );
 }

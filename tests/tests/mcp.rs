@@ -206,6 +206,17 @@ fn the_python_sdk_client_works_through_the_bridge() {
     assert!(r["tools"].as_array().unwrap().iter().any(|t| t == "whoami"));
     assert_eq!(launches(&home), 1);
     assert_eq!(mcp_stats(&idp)["deletes"], 1);
+    // Issue 39: the hand-out to the AI app is recorded with the client named from the OS.
+    let o = home.run(&["activity", "--json"], None);
+    let log: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(log[0]["what"], "mcp", "{log}");
+    assert!(
+        log[0]["program"]["name"]
+            .as_str()
+            .unwrap()
+            .starts_with("python"),
+        "{log}"
+    );
 }
 
 /// A token the server refuses mid-session (401 invalid_token) gets one refresh through the
