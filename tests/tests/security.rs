@@ -229,10 +229,31 @@ fn only_reveal_returns_a_token_and_events_carry_none_s22() {
         .filter(|e| !e.starts_with("emit_event<"))
         .collect();
     assert!(emits.len() >= 3, "{emits:?}");
+    let ask = read("src-tauri/src/ask/mod.rs");
+    let question = ask
+        .split("pub struct Question {")
+        .nth(1)
+        .and_then(|q| q.split('}').next())
+        .unwrap();
+    let program = read("src-tauri/src/platform/caller.rs");
+    let program = program
+        .split("pub struct Program {")
+        .nth(1)
+        .and_then(|q| q.split('}').next())
+        .unwrap();
+    for body in [question, program] {
+        assert!(
+            !body.contains("Secret") && !body.contains("token:"),
+            "the prompt's event carries no secret: {body}"
+        );
+    }
     for e in &emits {
         let ok = e.starts_with("emit_event(app, EVT_ACCOUNTS_CHANGED, ())")
             || e.starts_with("emit_event( app, EVT_LOGIN_FINISHED, LoginFinished {")
-            || e.starts_with("emit_event( app, super::EVT_LOGIN_FINISHED, super::LoginFinished {");
+            || e.starts_with("emit_event( app, super::EVT_LOGIN_FINISHED, super::LoginFinished {")
+            // Issue 39's prompt: a Question (account, program, what; checked below) and an id.
+            || e.starts_with("emit_event(app, EVT_ASK, q);")
+            || e.starts_with("emit_event(app, EVT_ASK_CLOSED, id);");
         assert!(
             ok,
             "an event carries something other than nothing or LoginFinished: {e}"

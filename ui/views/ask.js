@@ -54,5 +54,6 @@ function next() {
   } }, box);
   showing = { q, overlay };
   document.body.append(overlay);
+  document.body.dataset.askShownAt = String(Date.now());
   deny.focus();
 }
