@@ -781,3 +781,33 @@ fn mcp_add_writes_the_windows_places_and_the_entry_runs_under_wine() {
         None => std::fs::remove_file(&cursor).unwrap(),
     }
 }
+
+/// Issue 39 on Windows: `latchkey.exe token` run by `cmd.exe` is recorded with the program
+/// found from a process snapshot (cmd, its full path from QueryFullProcessImageNameW), and
+/// `deny` refuses with exit 5 and nothing on stdout.
+#[test]
+fn hand_outs_are_attributed_from_a_process_snapshot_under_wine() {
+    let idp = Idp::start();
+    let home = WinHome::new();
+    let url = format!("{}/sdk-mcp", idp.issuer);
+    let id = sign_in_printed(
+        &home,
+        None,
+        &idp,
+        &["login", "--resource", &url, "--no-browser"],
+    );
+    let exe = win_path(&home.wine.bin.join("latchkey.exe"));
+    let line = format!("{exe} token {id}");
+    let o = home.run_program(Path::new("cmd"), None, &["/c", &line], None);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr_of(&o));
+    let log = home.ok(None, &["activity", "--json"]);
+    let log: serde_json::Value = serde_json::from_str(&log).unwrap();
+    assert_eq!(log[0]["what"], "token", "{log}");
+    assert_eq!(log[0]["program"]["name"], "cmd", "{log}");
+    let path = log[0]["program"]["path"].as_str().unwrap_or("");
+    assert!(path.to_ascii_lowercase().ends_with("cmd.exe"), "{log}");
+    home.ok(None, &["policy", &id, "deny"]);
+    let o = home.run(None, &["token", &id], None);
+    assert_eq!(o.status.code(), Some(5), "{}", stderr_of(&o));
+    assert!(o.stdout.is_empty());
+}

@@ -116,6 +116,31 @@ fn bare(name: &str) -> String {
     n.to_string()
 }
 
+/// Of those, the ones a person types at: the program when nothing else is found.
+const SHELLS: &[&str] = &[
+    "sh",
+    "bash",
+    "dash",
+    "zsh",
+    "fish",
+    "ksh",
+    "mksh",
+    "tcsh",
+    "csh",
+    "ash",
+    "nu",
+    "xonsh",
+    "elvish",
+    "cmd",
+    "powershell",
+    "pwsh",
+];
+
+fn is_shell(p: &ProcessInfo) -> bool {
+    let name = bare(&p.name).to_ascii_lowercase();
+    SHELLS.contains(&name.trim_start_matches('-'))
+}
+
 fn passes_through(p: &ProcessInfo) -> bool {
     let by_name = bare(&p.name).to_ascii_lowercase();
     let by_exe = p
@@ -143,7 +168,9 @@ pub fn find_caller(start: u32, info: impl Fn(u32) -> Option<ProcessInfo>) -> Opt
         let Some(p) = info(pid) else { break };
         if passes_through(&p) {
             pid = p.ppid;
-            last_shell = Some(p);
+            if is_shell(&p) {
+                last_shell = Some(p);
+            }
             continue;
         }
         program = Some(p);
@@ -251,6 +278,16 @@ mod tests {
         );
         // The kernel's short name is cut at 15 characters; the path still tells.
         assert!(find_caller(6, table(&t)).is_some());
+    }
+
+    #[test]
+    fn launchers_are_never_the_program() {
+        // latchkey.exe ← cmd.exe ← start.exe ← (a Linux process Windows cannot see), as Wine.
+        let t = [
+            (32, 0, "start.exe", "C:\\windows\\system32\\start.exe"),
+            (40, 32, "cmd.exe", "C:\\windows\\system32\\cmd.exe"),
+        ];
+        assert_eq!(find_caller(40, table(&t)).unwrap().name, "cmd");
     }
 
     #[test]
