@@ -473,3 +473,52 @@ fn the_window_sets_an_ai_app_up_from_an_accounts_details() {
     let r = run_entry(&home, entry, &test_browser());
     assert_eq!(r["steps"][0]["text"], "from the app's entry", "{r}");
 }
+
+/// Issue 38: with the app running, the "another site" question is asked in its window (the
+/// command has no terminal): Cancel writes nothing; Continue sets the server up, and the
+/// answer is kept for that server.
+#[test]
+fn the_another_site_question_is_asked_in_the_running_window() {
+    let idp = Idp::start();
+    let home = TestHome::new();
+    let person = home_with_apps(&home);
+    let port = idp.issuer.rsplit(':').next().unwrap().to_string();
+    let url = format!("http://localhost:{port}/sdk-mcp");
+    let app = WebApp::start(&home, &[]);
+    let t = Duration::from_secs(30);
+    app.wait_for("[data-view=empty]", t);
+    let cursor = person.join(".cursor/mcp.json");
+    let before = read(&cursor);
+    let add = |home: &TestHome| {
+        let args = ["mcp", "add", "tools", url.as_str(), "--app", "cursor"];
+        std::thread::scope(|s| s.spawn(|| run_as(home, &person, &args)).join().unwrap())
+    };
+    for (button, code) in [("deny", 1), ("once", 0)] {
+        let out = std::thread::scope(|s| {
+            let h = s.spawn(|| add(&home));
+            let el = app.wait_for("[data-ask-site]", t);
+            let text = app.text(&el);
+            assert!(
+                text.contains(&url) && text.contains("another site"),
+                "{text}"
+            );
+            if button == "once" {
+                app.screenshot("window-ask-sign-in-site");
+            }
+            app.click_css(&format!("[data-ask-site] [data-answer={button}]"));
+            h.join().unwrap()
+        });
+        assert_eq!(out.status.code(), Some(code), "{}", stderr_of(&out));
+        if code == 1 {
+            assert_eq!(read(&cursor), before, "Cancel writes nothing");
+        }
+    }
+    assert!(parsed(&read(&cursor))["mcpServers"]["tools"].is_object());
+    // Kept: the next setup of that server asks nobody.
+    let o = run_as(
+        &home,
+        &person,
+        &["mcp", "add", "tools2", &url, "--app", "zed"],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr_of(&o));
+}

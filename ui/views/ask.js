@@ -25,13 +25,14 @@ function next() {
   if (!q) return;
   const previous = document.activeElement;
   const answer = async (a) => {
-    overlay.remove();
+    if (showing) showing.overlay.remove();
     showing = null;
     try { await call('answer_ask', { id: q.id, answer: a }); } catch (_) { /* answered or timed out */ }
     if (previous && previous.focus) previous.focus();
     next();
   };
   const p = q.program;
+  if (q.what === 'sign-in-site') { siteQuestion(q, answer); return; }
   const facts = [['Program', p.name], ['Where', p.path || 'unknown (it cannot be remembered)'], ['Working in', p.cwd], ['Running in', p.via], ['Process', String(p.pid)]].filter(([, v]) => v);
   const btn = (a, label, cls) => h('button', { type: 'button', class: cls || '', 'data-answer': a, onclick: () => answer(a) }, label);
   const deny = btn('deny', 'Deny', 'secondary');
@@ -56,4 +57,25 @@ function next() {
   document.body.append(overlay);
   document.body.dataset.askShownAt = String(Date.now());
   deny.focus();
+}
+
+// Issue 38's "another site" question, from a command or an AI app's bridge: may Latchkey sign
+// in at the site an API names? Continue answers "once"; Cancel and Escape answer "deny".
+function siteQuestion(q, answer) {
+  const p = q.program;
+  const cont = h('button', { type: 'button', 'data-answer': 'once', onclick: () => answer('once') }, 'Continue');
+  const cancel = h('button', { type: 'button', class: 'secondary', 'data-answer': 'deny', onclick: () => answer('deny') }, 'Cancel');
+  const box = h('div', { class: 'dialog wide', role: 'alertdialog', 'aria-modal': 'true', 'aria-labelledby': 'ask-title', 'data-ask': String(q.id), 'data-ask-site': '' },
+    h('h2', { id: 'ask-title' }, `Sign in at ${q.site}?`),
+    h('p', {}, `${p.name} wants to connect ${q.address}, which signs you in at ${q.site}, another site. Continue only if you trust ${q.site} with this API. Latchkey remembers your answer for this API.`),
+    h('dl', { class: 'facts' }, [['Program', p.name], ['Where', p.path], ['Working in', p.cwd]].filter(([, v]) => v).flatMap(([k, v]) => [h('dt', {}, k), h('dd', { class: 'wrap' }, v)])),
+    h('div', { class: 'row end' }, cancel, cont));
+  const overlay = h('div', { class: 'overlay', onkeydown: (ev) => {
+    if (ev.key === 'Escape') { ev.preventDefault(); answer('deny'); }
+    if (ev.key === 'Tab') { ev.preventDefault(); (document.activeElement === cancel ? cont : cancel).focus(); }
+  } }, box);
+  showing = { q, overlay };
+  document.body.append(overlay);
+  document.body.dataset.askShownAt = String(Date.now());
+  cancel.focus();
 }

@@ -27,10 +27,17 @@ pub type Handler = std::sync::Arc<
 /// What the command line asks.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Request {
-    /// The account id.
+    /// The account id (empty for a sign-in site question).
     pub account: String,
-    /// What the program asks for (`token`, `header`, …).
+    /// What the program asks for (`token`, `header`, …), or `sign-in-site`: may Latchkey
+    /// sign in at `site` for the API at `address` (issue 38's "another site" question).
     pub what: String,
+    /// For `sign-in-site`: the API's address.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub address: Option<String>,
+    /// For `sign-in-site`: the sign-in site the API names.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub site: Option<String>,
 }
 
 /// A request as the app shows it: the program found from the OS.
@@ -44,6 +51,10 @@ pub struct Question {
     pub account_name: Option<String>,
     /// What the program asks for.
     pub what: String,
+    /// For `sign-in-site`: the API's address and the site it signs in at (public).
+    pub address: Option<String>,
+    /// The sign-in site.
+    pub site: Option<String>,
     /// The program, from the OS.
     pub program: Program,
 }

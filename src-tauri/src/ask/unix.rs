@@ -86,6 +86,8 @@ pub async fn serve(data_dir: PathBuf, handler: Handler) -> std::io::Result<()> {
                 account: req.account,
                 account_name: None,
                 what: crate::text::plain_text(&req.what, 40),
+                address: req.address.map(|a| crate::text::plain_text(&a, 300)),
+                site: req.site.map(|a| crate::text::plain_text(&a, 300)),
                 program,
             })
             .await;

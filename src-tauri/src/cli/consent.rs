@@ -47,6 +47,8 @@ fn ask(
     let request = Request {
         account: id.to_string(),
         what: what.to_string(),
+        address: None,
+        site: None,
     };
     let wait = crate::ask::answer_timeout() + Duration::from_secs(15);
     let dir = accounts.vault().dir().to_path_buf();
@@ -66,12 +68,16 @@ fn ask(
 }
 
 #[cfg(unix)]
-fn ask_app(dir: &std::path::Path, request: &Request, wait: Duration) -> Option<Answer> {
+pub(super) fn ask_app(dir: &std::path::Path, request: &Request, wait: Duration) -> Option<Answer> {
     crate::ask::ask_app(dir, request, wait)
 }
 
 #[cfg(not(unix))]
-fn ask_app(_dir: &std::path::Path, _request: &Request, _wait: Duration) -> Option<Answer> {
+pub(super) fn ask_app(
+    _dir: &std::path::Path,
+    _request: &Request,
+    _wait: Duration,
+) -> Option<Answer> {
     None
 }
 

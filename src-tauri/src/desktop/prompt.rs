@@ -48,7 +48,13 @@ pub fn start(app: &AppHandle) {
 
 async fn ask(app: &AppHandle, mut q: Question) -> Answer {
     if let Ok(a) = super::state::state(app).accounts.clone() {
-        if let Ok(e) = a.account(&q.account) {
+        if let Ok(e) = a.account(&q.account).map_err(|_| ()).and_then(|e| {
+            if q.what == "sign-in-site" {
+                Err(())
+            } else {
+                Ok(e)
+            }
+        }) {
             let provider = a
                 .provider(&e.provider)
                 .map(|p| p.name)
