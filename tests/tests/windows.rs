@@ -608,6 +608,33 @@ fn the_installer_registers_everything_and_the_uninstaller_removes_it() {
 /// The MCP bridge under Wine (issue 38): the Python MCP SDK's stdio client starts
 /// `latchkey.exe mcp connect`, which uses the account signed in under Wine (its token in
 /// Wine's Credential Manager) to reach the TypeScript SDK's server on the Linux loopback.
+/// The Python MCP SDK's stdio client on Linux driving `wine64 PROGRAM mcp connect URL`;
+/// returns its report and stderr.
+fn python_client_under_wine(
+    home: &WinHome,
+    url: &str,
+    program: &std::ffi::OsStr,
+) -> (serde_json::Value, String) {
+    let python = root().join("tests/tools/.venv/bin/python");
+    let child = Command::new(python)
+        .arg(root().join("tests/tools/mcp_client.py"))
+        .arg(url)
+        .arg(WINE)
+        .arg(program)
+        .env("LATCHKEY_HOME", win_path(home.dir.path()))
+        .env_remove("DISPLAY")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("python");
+    let o = wait_output(child, Duration::from_secs(180));
+    let out = String::from_utf8_lossy(&o.stdout);
+    let r = serde_json::from_str(out.lines().last().unwrap_or("{}"))
+        .unwrap_or_else(|_| panic!("{out} / {}", stderr_of(&o)));
+    (r, stderr_of(&o))
+}
+
 #[test]
 fn the_mcp_bridge_relays_a_python_client_under_wine() {
     let idp = Idp::start();
@@ -621,24 +648,9 @@ fn the_mcp_bridge_relays_a_python_client_under_wine() {
         &["login", "--resource", &url, "--no-browser"],
     );
     // The Python client on Linux, the bridge under Wine.
-    let python = root().join("tests/tools/.venv/bin/python");
-    let child = Command::new(python)
-        .arg(root().join("tests/tools/mcp_client.py"))
-        .arg(&url)
-        .arg(WINE)
-        .arg(home.wine.bin.join("latchkey.exe"))
-        .env("LATCHKEY_HOME", win_path(home.dir.path()))
-        .env_remove("DISPLAY")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("python");
-    let o = wait_output(child, Duration::from_secs(180));
-    let out = String::from_utf8_lossy(&o.stdout);
-    let r: serde_json::Value = serde_json::from_str(out.lines().last().unwrap_or("{}"))
-        .unwrap_or_else(|_| panic!("{out} / {}", stderr_of(&o)));
-    assert_eq!(r["server"], "latchkey-test-mcp", "{r} {}", stderr_of(&o));
+    let exe = home.wine.bin.join("latchkey.exe");
+    let (r, err) = python_client_under_wine(&home, &url, exe.as_os_str());
+    assert_eq!(r["server"], "latchkey-test-mcp", "{r} {err}");
     assert_eq!(r["echo"], "from python");
     let s = idp.stats()["mcp"].clone();
     assert_eq!(
@@ -753,24 +765,8 @@ fn mcp_add_writes_the_windows_places_and_the_entry_runs_under_wine() {
     );
 
     // The entry's own program, under Wine, for the Python SDK's client.
-    let python = root().join("tests/tools/.venv/bin/python");
-    let child = Command::new(python)
-        .arg(root().join("tests/tools/mcp_client.py"))
-        .arg(&url)
-        .arg(WINE)
-        .arg(&command)
-        .env("LATCHKEY_HOME", win_path(home.dir.path()))
-        .env_remove("DISPLAY")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("python");
-    let o = wait_output(child, Duration::from_secs(180));
-    let out = String::from_utf8_lossy(&o.stdout);
-    let r: serde_json::Value = serde_json::from_str(out.lines().last().unwrap_or("{}"))
-        .unwrap_or_else(|_| panic!("{out} / {}", stderr_of(&o)));
-    assert_eq!(r["echo"], "from python", "{r}");
+    let (r, err) = python_client_under_wine(&home, &url, std::ffi::OsStr::new(&command));
+    assert_eq!(r["echo"], "from python", "{r} {err}");
 
     let o = home.run(None, &["mcp", "remove", &name], None);
     assert_eq!(o.status.code(), Some(0), "{}", stderr_of(&o));

@@ -41,36 +41,11 @@ impl Program {
     }
 }
 
-/// Shells, launchers and Latchkey itself: passed through on the way to the program.
-const PASS_THROUGH: &[&str] = &[
-    "sh",
-    "bash",
-    "dash",
-    "zsh",
-    "fish",
-    "ksh",
-    "mksh",
-    "tcsh",
-    "csh",
-    "ash",
-    "busybox",
-    "nu",
-    "xonsh",
-    "elvish",
-    "env",
-    "nohup",
-    "sudo",
-    "doas",
-    "timeout",
-    "stdbuf",
-    "setsid",
-    "time",
-    "cmd",
-    "powershell",
-    "pwsh",
-    "conhost",
-    "latchkey",
-    "start",
+/// Launchers and Latchkey itself: passed through on the way to the program, and never taken
+/// for it.
+const LAUNCHERS: &[&str] = &[
+    "busybox", "env", "nohup", "sudo", "doas", "timeout", "stdbuf", "setsid", "time", "conhost",
+    "latchkey", "start",
 ];
 
 /// Terminals and remote sessions: named as where the program runs.
@@ -116,7 +91,8 @@ fn bare(name: &str) -> String {
     n.to_string()
 }
 
-/// Of those, the ones a person types at: the program when nothing else is found.
+/// Shells: passed through too, and the program when the walk finds nothing else (a person
+/// typing at a prompt).
 const SHELLS: &[&str] = &[
     "sh",
     "bash",
@@ -150,8 +126,8 @@ fn passes_through(p: &ProcessInfo) -> bool {
         .map(|f| bare(&f.to_string_lossy()).to_ascii_lowercase());
     // A login shell's name starts with '-' (`-bash`).
     let by_name = by_name.trim_start_matches('-').to_string();
-    PASS_THROUGH.contains(&by_name.as_str())
-        || by_exe.is_some_and(|e| PASS_THROUGH.contains(&e.as_str()))
+    let listed = |n: &str| SHELLS.contains(&n) || LAUNCHERS.contains(&n);
+    listed(&by_name) || by_exe.is_some_and(|e| listed(&e))
 }
 
 /// The program that asked, walking up from `start` (this process's parent) with `info`;
