@@ -1,12 +1,17 @@
 //! Asking the person (issue 39): the command line asks the running desktop app over a local
 //! channel whether a program may have an account's token. On Linux and macOS the channel is a
 //! Unix socket (0600, in `$XDG_RUNTIME_DIR` where there is one), and each side checks that the
-//! other is the same user ([`peer`]). The app names the program from the OS, starting from
-//! the connecting process: nothing the caller says about itself is shown.
+//! other is the same user ([`peer`]). On Windows it is a named pipe whose security descriptor
+//! admits only this user, local clients only; the app reads the client's process id with
+//! `GetNamedPipeClientProcessId`, and the command line checks the server's user. The app
+//! names the program from the OS, starting from the connecting process: nothing the caller
+//! says about itself is shown.
 
 mod peer;
 #[cfg(unix)]
 mod unix;
+#[cfg(windows)]
+mod windows;
 
 use crate::platform::caller::Program;
 use serde::{Deserialize, Serialize};
@@ -15,6 +20,8 @@ use std::time::Duration;
 
 #[cfg(unix)]
 pub use unix::{ask_app, serve};
+#[cfg(windows)]
+pub use windows::{ask_app, serve};
 
 /// What the app does with a question: show it, and resolve with the person's answer.
 pub type Handler = std::sync::Arc<
@@ -86,12 +93,22 @@ pub fn answer_timeout() -> Duration {
     Duration::from_secs(secs)
 }
 
+/// A short name for a data folder: the channel's own.
+fn tag(data_dir: &Path) -> String {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(data_dir.as_os_str().as_encoded_bytes());
+    digest.iter().take(6).map(|b| format!("{b:02x}")).collect()
+}
+
+/// The Windows channel's pipe for the data folder `data_dir`.
+pub fn pipe_name(data_dir: &Path) -> String {
+    format!(r"\\.\pipe\latchkey-ask-{}", tag(data_dir))
+}
+
 /// The channel's address for the data folder `data_dir`: one per data folder, so two
 /// Latchkey homes (and the tests) never answer each other.
 pub fn socket_path(data_dir: &Path) -> PathBuf {
-    use sha2::Digest;
-    let digest = sha2::Sha256::digest(data_dir.as_os_str().as_encoded_bytes());
-    let tag: String = digest.iter().take(6).map(|b| format!("{b:02x}")).collect();
+    let tag = tag(data_dir);
     match std::env::var_os("XDG_RUNTIME_DIR")
         .map(PathBuf::from)
         .filter(|p| p.is_absolute() && p.is_dir())

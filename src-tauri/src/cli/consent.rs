@@ -67,26 +67,12 @@ fn ask(
     Ok(Decision::Approved)
 }
 
-#[cfg(unix)]
 pub(super) fn ask_app(dir: &std::path::Path, request: &Request, wait: Duration) -> Option<Answer> {
     crate::ask::ask_app(dir, request, wait)
 }
 
-#[cfg(not(unix))]
-pub(super) fn ask_app(
-    _dir: &std::path::Path,
-    _request: &Request,
-    _wait: Duration,
-) -> Option<Answer> {
-    None
-}
-
 /// On a desktop with no app running, starts it in the tray and asks it once it listens.
 fn start_app_and_ask(dir: &std::path::Path, request: &Request, wait: Duration) -> Option<Answer> {
-    // No channel on Windows yet: an app started there could not be asked.
-    if !cfg!(unix) {
-        return None;
-    }
     let desktop = std::env::var_os("DISPLAY").is_some()
         || std::env::var_os("WAYLAND_DISPLAY").is_some()
         || cfg!(any(target_os = "macos", windows));

@@ -37,12 +37,9 @@ pub fn start(app: &AppHandle) {
         Box::pin(async move { ask(&app, q).await })
     });
     tauri::async_runtime::spawn(async move {
-        #[cfg(unix)]
         if let Err(e) = crate::ask::serve(dir, handler).await {
             tracing::warn!(error = %e, "the ask channel could not start; programs are refused where a policy asks");
         }
-        #[cfg(not(unix))]
-        let _ = (dir, handler);
     });
 }
 

@@ -6,7 +6,7 @@ pub use super::process_info::ProcessInfo;
 #[cfg(unix)]
 use super::unix as os;
 #[cfg(windows)]
-use super::windows as os;
+use super::windows_procs as os;
 use serde::{Deserialize, Serialize};
 
 /// The program a token is handed to: the first ancestor of `latchkey` that is not a shell or

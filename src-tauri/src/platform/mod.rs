@@ -31,6 +31,8 @@ use unix as imp;
 #[cfg(windows)]
 mod windows;
 #[cfg(windows)]
+pub mod windows_procs;
+#[cfg(windows)]
 use windows as imp;
 
 pub use imp::{

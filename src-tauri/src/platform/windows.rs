@@ -177,7 +177,7 @@ impl Drop for Owned {
 }
 
 /// The user SID of a process, as bytes.
-fn user_sid(process: HANDLE) -> Option<Vec<u8>> {
+pub(super) fn user_sid(process: HANDLE) -> Option<Vec<u8>> {
     use windows_sys::Win32::Security::GetLengthSid;
     let mut token: HANDLE = std::ptr::null_mut();
     // SAFETY: `token` is a local out-pointer; the token handle is closed by `Owned`.
@@ -364,63 +364,6 @@ pub fn replace_file(tmp: tempfile::NamedTempFile, path: &Path) -> std::io::Resul
 /// Run under Wine by `./dev.sh test` (`cargo test --target x86_64-pc-windows-gnu --lib
 /// platform::`, Wine as the runner). Each helper is this test program started again with one
 /// test selected: a second process of the same user, as a browser would be.
-/// One process from a process snapshot (issue 39): its parent and name, and its executable's
-/// full path from `QueryFullProcessImageNameW`. Windows gives no other process's working
-/// directory without reading its memory, so none is given.
-pub fn process_info(pid: u32) -> Option<super::process_info::ProcessInfo> {
-    use windows_sys::Win32::Foundation::{CloseHandle, INVALID_HANDLE_VALUE};
-    use windows_sys::Win32::System::Diagnostics::ToolHelp::{
-        CreateToolhelp32Snapshot, Process32FirstW, Process32NextW, PROCESSENTRY32W,
-        TH32CS_SNAPPROCESS,
-    };
-    use windows_sys::Win32::System::Threading::{
-        OpenProcess, QueryFullProcessImageNameW, PROCESS_QUERY_LIMITED_INFORMATION,
-    };
-    let wide = |w: &[u16]| {
-        String::from_utf16_lossy(&w[..w.iter().position(|c| *c == 0).unwrap_or(w.len())])
-    };
-    // SAFETY: the snapshot handle is checked and closed; the entry's size is set first.
-    let (ppid, name) = unsafe {
-        let snap = CreateToolhelp32Snapshot(TH32CS_SNAPPROCESS, 0);
-        if snap == INVALID_HANDLE_VALUE {
-            return None;
-        }
-        let mut e: PROCESSENTRY32W = std::mem::zeroed();
-        e.dwSize = std::mem::size_of::<PROCESSENTRY32W>() as u32;
-        let mut found = None;
-        let mut more = Process32FirstW(snap, &mut e) != 0;
-        while more {
-            if e.th32ProcessID == pid {
-                found = Some((e.th32ParentProcessID, wide(&e.szExeFile)));
-                break;
-            }
-            more = Process32NextW(snap, &mut e) != 0;
-        }
-        CloseHandle(snap);
-        found?
-    };
-    // SAFETY: the handle is checked and closed; `len` is the buffer's length in characters.
-    let exe = unsafe {
-        let h = OpenProcess(PROCESS_QUERY_LIMITED_INFORMATION, 0, pid);
-        if h.is_null() {
-            None
-        } else {
-            let mut buf = [0u16; 1024];
-            let mut len = buf.len() as u32;
-            let ok = QueryFullProcessImageNameW(h, 0, buf.as_mut_ptr(), &mut len) != 0;
-            CloseHandle(h);
-            ok.then(|| std::path::PathBuf::from(String::from_utf16_lossy(&buf[..len as usize])))
-        }
-    };
-    Some(super::process_info::ProcessInfo {
-        pid,
-        ppid,
-        exe,
-        name,
-        cwd: None,
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
