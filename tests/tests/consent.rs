@@ -365,6 +365,8 @@ fn the_window_asks_and_the_person_decides() {
     app.wait_for("[data-revoke]", T);
     let text = app.wait_text("Used by", T);
     assert!(text.contains("python"), "{text}");
+    app.js("document.querySelector('[data-policy]').scrollIntoView()");
+    app.screenshot("window-who-may-use");
     app.click_css("[data-revoke]");
     let deadline = std::time::Instant::now() + T;
     while !accounts_in(&home)
