@@ -256,6 +256,15 @@ fn details_show_where_the_secret_lives_and_reveal_hides_again() {
     app.click_css(".dialog button:not(.secondary)");
     app.wait_text(pat, T);
     app.screenshot("window-details-revealed");
+    // Issue 39: the person's own Reveal is in the activity log as theirs.
+    let log = std::fs::read_to_string(_home.path().join("activity.jsonl")).unwrap_or_default();
+    let last: serde_json::Value =
+        serde_json::from_str(log.lines().last().unwrap_or("{}")).unwrap_or_default();
+    assert_eq!(
+        (last["what"].as_str(), last["decision"].as_str()),
+        (Some("reveal"), Some("you")),
+        "{log}"
+    );
     let start = Instant::now();
     while app
         .js("return document.body.innerText")

@@ -237,8 +237,11 @@ pub async fn copy_token(
 /// The one command that returns a raw token: the explicit, confirmed "Reveal" (S22).
 #[tauri::command]
 pub async fn reveal_token(state: Shared<'_>, id: String) -> Result<String, UserError> {
-    let t = accounts(&state)?.fresh_token(&id, 60).await?;
+    let a = accounts(&state)?;
+    let t = a.fresh_token(&id, 60).await?;
     tracing::info!(account = %id, "token revealed at the person's request");
+    let program = crate::platform::caller::Program::you();
+    a.record(&id, "reveal", program, crate::activity::Decision::You);
     Ok(t.expose().to_string())
 }
 
