@@ -5,7 +5,7 @@ use super::Accounts;
 use crate::activity::{self, Decision, Entry};
 use crate::errors::{ExitClass, UserError};
 use crate::platform::caller::Program;
-use crate::vault::index::{Approval, Policy};
+use crate::vault::index::{AccountEntry, Approval, Policy};
 
 /// What the account's policy and remembered approvals say about one program.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -56,25 +56,24 @@ pub fn refusal(account: &str, program: &Program, decision: Decision) -> UserErro
     UserError::new("denied", message, fix, ExitClass::Denied)
 }
 
-impl Accounts {
-    /// What the account's policy says about `program` now.
-    pub fn verdict(&self, id: &str, program: &Program) -> Result<Verdict, UserError> {
-        let idx = self.vault.index()?;
-        let a = idx.account(id).ok_or_else(|| super::unknown_account(id))?;
-        let now = crate::clock::now();
-        let remembered = program.path.as_deref().is_some_and(|path| {
-            a.approvals
-                .iter()
-                .any(|ap| ap.path == path && ap.until.is_none_or(|u| u > now))
-        });
-        Ok(match a.policy.unwrap_or(Policy::Allow) {
-            Policy::Allow => Verdict::Allow(Decision::AllowedByPolicy),
-            Policy::Deny => Verdict::Deny(Decision::DeniedByPolicy),
-            Policy::AskNew if remembered => Verdict::Allow(Decision::Remembered),
-            Policy::AskNew | Policy::AskAlways => Verdict::Ask,
-        })
+/// What `a`'s policy and remembered approvals say about `program` now (no I/O: the hot path
+/// passes the entry it already read).
+pub fn verdict_for(a: &AccountEntry, program: &Program) -> Verdict {
+    let now = crate::clock::now();
+    let remembered = program.path.as_deref().is_some_and(|path| {
+        a.approvals
+            .iter()
+            .any(|ap| ap.path == path && ap.until.is_none_or(|u| u > now))
+    });
+    match a.policy.unwrap_or(Policy::Allow) {
+        Policy::Allow => Verdict::Allow(Decision::AllowedByPolicy),
+        Policy::Deny => Verdict::Deny(Decision::DeniedByPolicy),
+        Policy::AskNew if remembered => Verdict::Allow(Decision::Remembered),
+        Policy::AskNew | Policy::AskAlways => Verdict::Ask,
     }
+}
 
+impl Accounts {
     /// Keeps the person's "Allow this program" (by executable path; a program whose path the
     /// OS would not tell is never remembered).
     pub fn remember(&self, id: &str, program: &Program, how: Remember) -> Result<(), UserError> {

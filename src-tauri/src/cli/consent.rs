@@ -2,12 +2,13 @@
 //! the OS, the account's policy decides or the person is asked (in the running app's window,
 //! else on the terminal at `/dev/tty`), and the hand-out or refusal is recorded.
 
-use crate::accounts::consent::{refusal, Remember, Verdict};
+use crate::accounts::consent::{refusal, verdict_for, Remember, Verdict};
 use crate::accounts::Accounts;
 use crate::activity::Decision;
 use crate::ask::{Answer, Request};
 use crate::errors::UserError;
 use crate::platform::caller::{caller, Program};
+use crate::vault::index::AccountEntry;
 use std::time::Duration;
 
 fn unknown_program() -> Program {
@@ -23,8 +24,19 @@ fn unknown_program() -> Program {
 /// Lets `what` of account `id` go to the program that started this command, or refuses with
 /// exit 5 (nothing is printed on stdout then). Records either.
 pub(super) fn gate(accounts: &Accounts, id: &str, what: &str) -> Result<(), UserError> {
+    gate_entry(accounts, &accounts.account(id)?, what)
+}
+
+/// [`gate`] for an account entry the caller has read already (`latchkey token`'s hot path
+/// reads the index once).
+pub(super) fn gate_entry(
+    accounts: &Accounts,
+    entry: &AccountEntry,
+    what: &str,
+) -> Result<(), UserError> {
+    let id = entry.id.as_str();
     let program = caller().unwrap_or_else(unknown_program);
-    let decision = match accounts.verdict(id, &program)? {
+    let decision = match verdict_for(entry, &program) {
         Verdict::Allow(d) | Verdict::Deny(d) => d,
         Verdict::Ask => ask(accounts, id, what, &program)?,
     };

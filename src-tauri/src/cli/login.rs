@@ -291,42 +291,36 @@ pub(super) fn trusted_provider(
     let confirm = if yes { Confirm::Yes } else { Confirm::Ask };
     let meta = metadata.as_deref();
     let id = match rt.block_on(accounts.add_resource_provider(&address, meta, true, &confirm)) {
-        Err(e) if e.confirm.is_some() && asked_about_site(&accounts, &address, &e).is_some() => {
-            let site = e.confirm.clone().unwrap_or_default();
-            if asked_about_site(&accounts, &address, &e) != Some(true) {
+        Err(e) if e.confirm.is_some() => match asked_about_site(&accounts, &address, &e) {
+            // Nobody to ask: the error names the site, and --yes.
+            None => return Err(e),
+            Some(false) => {
                 return Err(UserError::new(
                     "cancelled",
                     "Nothing was connected.",
                     format!("Run `latchkey login --resource {address}` again when you are sure."),
                     ExitClass::Other,
-                ));
+                ))
             }
-            rt.block_on(accounts.add_resource_provider(
-                &address,
-                meta,
-                true,
-                &Confirm::Server(site),
-            ))?
-        }
+            Some(true) => {
+                let site = e.confirm.clone().unwrap_or_default();
+                rt.block_on(accounts.add_resource_provider(
+                    &address,
+                    meta,
+                    true,
+                    &Confirm::Server(site),
+                ))?
+            }
+        },
         other => other?,
     };
     Ok(id)
 }
 
 /// Asks whether to sign in at the site `e` names for the API at `address`: in the running
-/// app's window when there is one, else on the terminal. `None`: nobody to ask. The answer is
-/// asked once and kept for the second call (the match guard, then its arm).
+/// app's window when there is one, else on the terminal. `None`: nobody to ask.
 fn asked_about_site(accounts: &Accounts, address: &str, e: &UserError) -> Option<bool> {
-    use std::sync::Mutex;
-    static ANSWER: Mutex<Option<(String, Option<bool>)>> = Mutex::new(None);
     let site = e.confirm.clone().unwrap_or_default();
-    let key = format!("{address} {site}");
-    let mut kept = ANSWER.lock().unwrap_or_else(|p| p.into_inner());
-    if let Some((k, a)) = kept.as_ref() {
-        if *k == key {
-            return *a;
-        }
-    }
     let request = crate::ask::Request {
         account: String::new(),
         what: "sign-in-site".into(),
@@ -334,16 +328,14 @@ fn asked_about_site(accounts: &Accounts, address: &str, e: &UserError) -> Option
         site: Some(site.clone()),
     };
     let wait = crate::ask::answer_timeout() + std::time::Duration::from_secs(15);
-    let answer = match super::consent::ask_app(accounts.vault().dir(), &request, wait) {
+    match super::consent::ask_app(accounts.vault().dir(), &request, wait) {
         Some(a) => Some(a == crate::ask::Answer::Once),
         None if Terminal::open().is_some() => {
             let question = format!("{}\nSign in at {site}? [y/N] ", e.message);
             ask_yes_no(&question).ok()
         }
         None => None,
-    };
-    *kept = Some((key, answer));
-    answer
+    }
 }
 
 /// Resolves when the person or the system stops the command: Ctrl+C everywhere, and on

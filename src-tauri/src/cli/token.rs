@@ -12,7 +12,7 @@ pub(super) fn token(account: Option<&str>, min_valid: i64) -> Result<i32, UserEr
     // One index read: the name, the entry and its provider binding (S24).
     let entry = accounts.account_to_hand_out(account)?;
     let id = entry.id.clone();
-    super::consent::gate(&accounts, &id, "token")?;
+    super::consent::gate_entry(&accounts, &entry, "token")?;
     if entry.status != AccountStatus::NeedsSignIn {
         if let Some(rec) = accounts.vault().read_record(&id)? {
             if rec.fresh_enough(min_valid, crate::clock::now()) {
