@@ -111,31 +111,33 @@ fn bounded(mut e: Entry) -> Entry {
 pub fn record(dir: &Path, entry: Entry) -> std::io::Result<()> {
     let mut line = serde_json::to_string(&bounded(entry)).map_err(std::io::Error::other)?;
     line.push('\n');
-    let lock = lock_file(dir)?;
-    lock.lock_shared()?;
-    let path = log_path(dir);
-    let mut f = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&path)?;
-    crate::platform::secure_file(&f)?;
-    f.write_all(line.as_bytes())?;
-    let size = f.metadata()?.len();
-    drop(f);
-    lock.unlock()?;
+    let size = {
+        // Released when the handle closes (an explicit unlock of a shared lock fails under
+        // Wine with a lock violation; closing is what every OS honours).
+        let lock = lock_file(dir)?;
+        lock.lock_shared()?;
+        let mut f = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(log_path(dir))?;
+        crate::platform::secure_file(&f)?;
+        f.write_all(line.as_bytes())?;
+        f.metadata()?.len()
+    };
     if size > MAX_BYTES {
-        trim(dir, &lock)?;
+        trim(dir)?;
     }
     Ok(())
 }
 
 /// Keeps the newest lines that fit in half of [`MAX_BYTES`].
-fn trim(dir: &Path, lock: &std::fs::File) -> std::io::Result<()> {
+fn trim(dir: &Path) -> std::io::Result<()> {
+    let lock = lock_file(dir)?;
     lock.lock()?;
     let path = log_path(dir);
     let text = std::fs::read(&path)?;
     if (text.len() as u64) <= MAX_BYTES {
-        return lock.unlock();
+        return Ok(());
     }
     let keep_from = text.len() - (MAX_BYTES / 2) as usize;
     let start = text[keep_from..]
@@ -148,8 +150,7 @@ fn trim(dir: &Path, lock: &std::fs::File) -> std::io::Result<()> {
         .tempfile_in(dir)?;
     crate::platform::secure_file(tmp.as_file())?;
     tmp.write_all(&text[start..])?;
-    crate::platform::replace_file(tmp, &path)?;
-    lock.unlock()
+    crate::platform::replace_file(tmp, &path)
 }
 
 /// Every entry in the log, oldest first; lines that do not parse are skipped.
