@@ -7,6 +7,7 @@
 //! names the program from the OS, starting from the connecting process: nothing the caller
 //! says about itself is shown.
 
+mod connection;
 mod peer;
 #[cfg(unix)]
 mod unix;

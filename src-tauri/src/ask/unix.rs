@@ -1,8 +1,8 @@
 //! The channel on Linux and macOS: a Unix socket, one JSON line each way.
 
+use super::connection::answer_one;
 use super::peer::{my_uid, peer};
-use super::{socket_path, Answer, Handler, Question, Request};
-use crate::platform::caller::{find_caller, Program};
+use super::{socket_path, Answer, Handler, Request};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
@@ -39,7 +39,6 @@ pub fn ask_app(data_dir: &Path, request: &Request, wait: Duration) -> Option<Ans
 /// Serves the channel for `data_dir` until the process ends: each connection from this user
 /// gets its question shown through `handler`; any other user's is closed unanswered.
 pub async fn serve(data_dir: PathBuf, handler: Handler) -> std::io::Result<()> {
-    use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
     let path = socket_path(&data_dir);
     let listener = match tokio::net::UnixListener::bind(&path) {
         Ok(l) => l,
@@ -70,44 +69,7 @@ pub async fn serve(data_dir: PathBuf, handler: Handler) -> std::io::Result<()> {
         }
         let handler = handler.clone();
         let id = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        tokio::spawn(async move {
-            let (read, mut write) = stream.into_split();
-            let mut line = String::new();
-            let mut reader = tokio::io::BufReader::new(read.take(64 * 1024));
-            if reader.read_line(&mut line).await.unwrap_or(0) == 0 {
-                return;
-            }
-            let Ok(req) = serde_json::from_str::<Request>(line.trim()) else {
-                return;
-            };
-            let program = program_of(pid);
-            let answer = handler(Question {
-                id,
-                account: req.account,
-                account_name: None,
-                what: crate::text::plain_text(&req.what, 40),
-                address: req.address.map(|a| crate::text::plain_text(&a, 300)),
-                site: req.site.map(|a| crate::text::plain_text(&a, 300)),
-                program,
-            })
-            .await;
-            let mut out = serde_json::to_string(&answer).unwrap_or_default();
-            out.push('\n');
-            let _ = write.write_all(out.as_bytes()).await;
-        });
+        let (read, write) = stream.into_split();
+        tokio::spawn(answer_one(read, write, id, pid, handler));
     }
-}
-
-/// The program behind the `latchkey` process `pid` that connected, from the OS.
-fn program_of(pid: u32) -> Program {
-    let info = crate::platform::caller::process_info;
-    info(pid)
-        .and_then(|me| find_caller(me.ppid, info))
-        .unwrap_or(Program {
-            name: "an unknown program".into(),
-            path: None,
-            pid,
-            cwd: None,
-            via: None,
-        })
 }

@@ -3,8 +3,8 @@
 //! from the client's process id, and the command line checks that the pipe's server runs as
 //! this user (another user could otherwise create the name first).
 
-use super::{pipe_name, Answer, Handler, Question, Request};
-use crate::platform::caller::{find_caller, process_info, Program};
+use super::connection::answer_one;
+use super::{pipe_name, Answer, Handler, Request};
 use crate::platform::windows_procs::{current_user_sid, is_this_users};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::os::windows::io::AsRawHandle;
@@ -78,7 +78,6 @@ fn security(sid: &str) -> std::io::Result<Vec<u64>> {
 
 /// Serves the channel for `data_dir` until the process ends.
 pub async fn serve(data_dir: PathBuf, handler: Handler) -> std::io::Result<()> {
-    use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
     use tokio::net::windows::named_pipe::ServerOptions;
     use windows_sys::Win32::System::Pipes::GetNamedPipeClientProcessId;
     let name = pipe_name(&data_dir);
@@ -114,49 +113,15 @@ pub async fn serve(data_dir: PathBuf, handler: Handler) -> std::io::Result<()> {
         unsafe { GetNamedPipeClientProcessId(client.as_raw_handle(), &mut pid) };
         let handler = handler.clone();
         let id = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        tokio::spawn(async move {
-            let (read, mut write) = tokio::io::split(client);
-            let mut line = String::new();
-            let mut reader = tokio::io::BufReader::new(read.take(64 * 1024));
-            if reader.read_line(&mut line).await.unwrap_or(0) == 0 {
-                return;
-            }
-            let Ok(req) = serde_json::from_str::<Request>(line.trim()) else {
-                return;
-            };
-            let answer = handler(Question {
-                id,
-                account: req.account,
-                account_name: None,
-                what: crate::text::plain_text(&req.what, 40),
-                address: req.address.map(|a| crate::text::plain_text(&a, 300)),
-                site: req.site.map(|a| crate::text::plain_text(&a, 300)),
-                program: program_of(pid),
-            })
-            .await;
-            let mut out = serde_json::to_string(&answer).unwrap_or_default();
-            out.push('\n');
-            let _ = write.write_all(out.as_bytes()).await;
-        });
+        let (read, write) = tokio::io::split(client);
+        tokio::spawn(answer_one(read, write, id, pid, handler));
     }
-}
-
-/// The program behind the `latchkey` process `pid` that connected, from the OS.
-fn program_of(pid: u32) -> Program {
-    process_info(pid)
-        .and_then(|me| find_caller(me.ppid, process_info))
-        .unwrap_or(Program {
-            name: "an unknown program".into(),
-            path: None,
-            pid,
-            cwd: None,
-            via: None,
-        })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ask::Question;
 
     /// Under Wine in the test command: the pipe answers this user's client with the handler's
     /// answer, and the question carries what was asked.

@@ -6,6 +6,7 @@ mod chunks;
 mod error;
 pub mod index;
 mod lock;
+mod policy;
 mod record;
 #[cfg(target_os = "linux")]
 mod secret_service;
